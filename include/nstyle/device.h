@@ -1,0 +1,43 @@
+/* What this build is and which GPUs it can see: for `nstyle --version` and `nstyle info`. */
+#ifndef NSTYLE_DEVICE_H
+#define NSTYLE_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NST_VERSION_STRING "0.1.0"
+
+typedef struct {
+    const char *version;      /* NST_VERSION_STRING */
+    bool cuda;                /* built with the CUDA backend */
+    int cuda_runtime_version; /* CUDART_VERSION at build time (13000 = 13.0), 0 without CUDA */
+    int cudnn_version;        /* CUDNN_VERSION at build time (91900 = 9.19.0), 0 without cuDNN */
+    const char *cuda_architectures; /* the architectures compiled in, "" without CUDA */
+    bool openmp;
+} nst_build_info;
+
+nst_build_info nst_get_build_info(void);
+
+typedef struct {
+    int index;
+    char name[256];
+    int cc_major, cc_minor;   /* compute capability */
+    int multiprocessors;
+    size_t free_bytes, total_bytes;
+} nst_gpu_info;
+
+/* Lists up to max visible GPUs into out and sets *count to how many there are. When none can
+ * be used (built without CUDA, no driver, no device, driver too old), returns NST_ERR_NO_DEVICE
+ * with *count = 0 and the reason in why. */
+nst_status nst_list_gpus(nst_gpu_info *out, int max, int *count, char *why, size_t why_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

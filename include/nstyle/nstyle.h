@@ -1,0 +1,13 @@
+/* nstyle: neural style transfer in C with a CUDA backend. The whole public API. */
+#ifndef NSTYLE_NSTYLE_H
+#define NSTYLE_NSTYLE_H
+
+#include "context.h"
+#include "device.h"
+#include "image.h"
+#include "ops.h"
+#include "safetensors.h"
+#include "status.h"
+#include "tensor.h"
+
+#endif

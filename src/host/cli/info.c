@@ -1,0 +1,52 @@
+/* `nstyle info`: the build, the CPU threads and the visible GPUs, or why none can be used. */
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+#include "nstyle/nstyle.h"
+
+int nst_cli_info(int argc, char **argv) {
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("Usage: nstyle info\n\nPrints this build's version and backends, the CPU "
+                   "threads OpenMP will use, and every\nvisible GPU with its compute capability "
+                   "and free/total memory (or why there is none).\n");
+            return NST_EXIT_OK;
+        }
+        fprintf(stderr, "nstyle info: unknown option '%s'\n", argv[optind - 1]);
+        return NST_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "nstyle info: unexpected argument '%s'\n", argv[optind]);
+        return NST_EXIT_USAGE;
+    }
+    nst_build_info b = nst_get_build_info();
+    printf("nstyle %s (%s)\n", b.version, b.cuda ? "CPU and CUDA backends" : "CPU backend only");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef _OPENMP
+    printf("CPU: %ld cores online, %d OpenMP threads\n", cores, omp_get_max_threads());
+#else
+    printf("CPU: %ld cores online, no OpenMP\n", cores);
+#endif
+    nst_gpu_info gpus[16];
+    int count = 0;
+    char why[512];
+    if (nst_list_gpus(gpus, 16, &count, why, sizeof why) != NST_OK) {
+        printf("GPUs: none usable: %s\n", why);
+        return NST_EXIT_OK; /* no GPU is a fact to report, not a failure */
+    }
+    printf("GPUs: %d visible\n", count);
+    for (int i = 0; i < count && i < 16; i++) {
+        const nst_gpu_info *g = &gpus[i];
+        printf("  cuda:%d  %s  compute %d.%d  %d SMs  %.1f GiB free of %.1f GiB\n", g->index,
+               g->name, g->cc_major, g->cc_minor, g->multiprocessors,
+               g->free_bytes / 1073741824.0, g->total_bytes / 1073741824.0);
+    }
+    return NST_EXIT_OK;
+}

@@ -1,0 +1,85 @@
+/* The nstyle command line: argument parsing, terminal output and exit codes. This is the only
+ * part of nstyle that prints or exits. Exit codes: 0 success, 1 failure, 2 usage error.
+ * Tested by tests/test_cli.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nstyle/nstyle.h"
+
+static void print_usage(FILE *out) {
+    fprintf(out,
+            "nstyle %s: neural style transfer, CUDA-accelerated\n"
+            "\n"
+            "Usage: nstyle [--help] [--version] <command> [options]\n"
+            "\n"
+            "Commands:\n"
+            "  info                 this build, the CPU threads and the GPUs visible (name,\n"
+            "                       compute capability, free/total memory) or why there are none\n"
+            "  convert IN OUT       read an image and write it again (PNG/JPEG by OUT's extension),\n"
+            "                       optionally resized: checks the image path end to end\n"
+            "\n"
+            "Run `nstyle <command> --help` for a command's options.\n"
+            "\n"
+            "Exit status: 0 success, 1 failure (the message says what and where), 2 usage error.\n",
+            NST_VERSION_STRING);
+}
+
+static void print_version(void) {
+    nst_build_info b = nst_get_build_info();
+    printf("nstyle %s\n", b.version);
+    if (b.cuda) {
+        printf("CUDA backend: built with CUDA runtime %d.%d (static)", b.cuda_runtime_version / 1000,
+               (b.cuda_runtime_version % 1000) / 10);
+        if (b.cudnn_version)
+            printf(", cuDNN headers %d.%d.%d", b.cudnn_version / 10000,
+                   (b.cudnn_version % 10000) / 100, b.cudnn_version % 100);
+        printf("\nCUDA architectures: %s\n", b.cuda_architectures);
+    } else {
+        printf("CUDA backend: not built (CPU only)\n");
+    }
+    printf("OpenMP: %s\n", b.openmp ? "yes" : "no");
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    /* Options before the command only; the command parses the rest. */
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            print_usage(stdout);
+            return NST_EXIT_OK;
+        case 'V':
+            print_version();
+            return NST_EXIT_OK;
+        default:
+            fprintf(stderr, "nstyle: unknown option '%s'\n", argv[optind - 1]);
+            fprintf(stderr, "Run `nstyle --help` for usage.\n");
+            return NST_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        print_usage(stderr);
+        return NST_EXIT_USAGE;
+    }
+    const char *cmd = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    optind = 1; /* getopt restarts for the command's own options */
+    if (strcmp(cmd, "info") == 0)
+        return nst_cli_info(sub_argc, sub_argv);
+    if (strcmp(cmd, "help") == 0) {
+        print_usage(stdout);
+        return NST_EXIT_OK;
+    }
+    fprintf(stderr, "nstyle: unknown command '%s'\nRun `nstyle --help` for the commands.\n", cmd);
+    return NST_EXIT_USAGE;
+}

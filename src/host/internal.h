@@ -1,0 +1,116 @@
+/* Internal declarations shared by the library's files: the context layout, the backend
+ * interface, error reporting and argument checks. Not installed; never included by the CLI. */
+#ifndef NSTYLE_INTERNAL_H
+#define NSTYLE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nstyle/context.h"
+#include "nstyle/ops.h"
+#include "nstyle/status.h"
+#include "nstyle/tensor.h"
+
+#if defined(__GNUC__)
+#define NST__PRINTF(fmt_idx, first) __attribute__((format(printf, fmt_idx, first)))
+#else
+#define NST__PRINTF(fmt_idx, first)
+#endif
+
+#define NST__ERRMSG_SIZE 1024
+
+/* One op implementation: params points to the op's params struct (see ops.h). */
+typedef nst_status (*nst__op_fn)(nst_ctx *ctx, const void *params);
+
+typedef enum { NST__COPY_H2D, NST__COPY_D2H, NST__COPY_D2D } nst__copy_kind;
+
+/* A backend: memory, copies and the op table. Every function reports failures through
+ * nst__error() on ctx. */
+typedef struct nst__backend {
+    const char *name; /* "cpu", "cuda" */
+    nst_backend_kind kind;
+    nst_status (*open)(nst_ctx *ctx, int device); /* creates ctx->backend_state */
+    void (*close)(nst_ctx *ctx);
+    nst_status (*alloc)(nst_ctx *ctx, size_t bytes, void **out);
+    void (*free)(nst_ctx *ctx, void *ptr);
+    nst_status (*copy)(nst_ctx *ctx, void *dst, const void *src, size_t bytes, nst__copy_kind k);
+    nst_status (*memset)(nst_ctx *ctx, void *dst, int value, size_t bytes);
+    nst_status (*synchronize)(nst_ctx *ctx);
+    /* Free and total memory of the device (host RAM on CPU). */
+    nst_status (*mem_info)(nst_ctx *ctx, size_t *free_bytes, size_t *total_bytes);
+    const nst__op_fn *ops; /* [NST_OP_COUNT], NULL entries = not implemented */
+} nst__backend;
+
+extern const nst__backend nst__cpu_backend;
+#ifdef NST_HAVE_CUDA
+extern const nst__backend nst__cuda_backend;
+#endif
+
+/* One live allocation, for the tracker. */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+    nst_mem_tag tag;
+} nst__allocation;
+
+typedef struct {
+    size_t current[NST_TAG_COUNT];
+    size_t peak[NST_TAG_COUNT];
+    size_t current_total;
+    size_t peak_total;
+    nst__allocation *live; /* unordered */
+    size_t n_live, cap_live;
+} nst__tracker;
+
+struct nst_ctx {
+    const nst__backend *backend;
+    void *backend_state; /* owned by the backend (CUDA: device, stream, handles) */
+    int device_index;    /* -1 on CPU */
+    char device_name[160];
+    int n_threads;       /* 0 = all */
+    nst__tracker tracker;
+    nst_status last_status;
+    char last_error[NST__ERRMSG_SIZE];
+};
+
+/* Records status and a formatted message (prefixed with the source location) in ctx and
+ * returns status, so failures read `return NST__ERR(ctx, NST_ERR_SHAPE, "...", ...)`. */
+nst_status nst__error(nst_ctx *ctx, nst_status status, const char *file, int line,
+                      const char *fmt, ...) NST__PRINTF(5, 6);
+#define NST__ERR(ctx, status, ...) nst__error((ctx), (status), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Tracker bookkeeping, called by nst_alloc/nst_free. */
+nst_status nst__tracker_add(nst_ctx *ctx, void *ptr, size_t bytes, nst_mem_tag tag);
+bool nst__tracker_remove(nst_ctx *ctx, void *ptr);
+void nst__tracker_release(nst__tracker *t);
+
+/* Argument checks for op implementations. Each returns NST_OK or records a message naming the
+ * op, the argument and both shapes, and returns NST_ERR_SHAPE / NST_ERR_INVALID_ARG.
+ * nst__check_tensor: t must be non-NULL, F32, on `backend`, with `ndim` dims; each dims[i] >= 0
+ * must match exactly (-1 = any). */
+nst_status nst__check_tensor(nst_ctx *ctx, const char *op, const char *arg, const nst_tensor *t,
+                             nst_backend_kind backend, int ndim, const int64_t *dims);
+/* Same dtype, backend and shape as ref. */
+nst_status nst__check_same_shape(nst_ctx *ctx, const char *op, const char *arg,
+                                 const nst_tensor *t, const char *ref_arg, const nst_tensor *ref);
+
+/* Convenience forms: NST__CHECK4(ctx, "conv2d_forward", "x", p->x, NST_BACKEND_CPU, n, h, w, c) */
+#define NST__CHECK1(ctx, op, arg, t, be, d0) \
+    nst__check_tensor((ctx), (op), (arg), (t), (be), 1, (const int64_t[]){(d0)})
+#define NST__CHECK2(ctx, op, arg, t, be, d0, d1) \
+    nst__check_tensor((ctx), (op), (arg), (t), (be), 2, (const int64_t[]){(d0), (d1)})
+#define NST__CHECK3(ctx, op, arg, t, be, d0, d1, d2) \
+    nst__check_tensor((ctx), (op), (arg), (t), (be), 3, (const int64_t[]){(d0), (d1), (d2)})
+#define NST__CHECK4(ctx, op, arg, t, be, d0, d1, d2, d3) \
+    nst__check_tensor((ctx), (op), (arg), (t), (be), 4, (const int64_t[]){(d0), (d1), (d2), (d3)})
+
+/* Propagates a failure: NST__TRY(nst__check_tensor(...)); */
+#define NST__TRY(expr)                 \
+    do {                               \
+        nst_status nst__s_ = (expr);   \
+        if (nst__s_ != NST_OK)         \
+            return nst__s_;            \
+    } while (0)
+
+#endif

@@ -1,0 +1,112 @@
+/* Shared helpers for the Criterion tests (see test_support.h). */
+#include "test_support.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+nst_test_rng nst_test_rng_seed(uint64_t seed) {
+    nst_test_rng r = {seed * 0x9e3779b97f4a7c15ull + 1};
+    return r;
+}
+
+uint64_t nst_test_rng_next(nst_test_rng *r) {
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double nst_test_rng_uniform(nst_test_rng *r, double lo, double hi) {
+    double u = (double)(nst_test_rng_next(r) >> 11) * 0x1p-53;
+    return lo + (hi - lo) * u;
+}
+
+void nst_test_fill_uniform(nst_test_rng *r, float *x, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)nst_test_rng_uniform(r, lo, hi);
+}
+
+const char *nst_test_shared_data(void) {
+    static char path[4096];
+    struct stat st;
+    const char *env = getenv("NST_SHARED_DATA");
+    const char *dir = env && *env ? env : NST_SHARED_DATA_DIR;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    snprintf(path, sizeof path, "%s", dir);
+    return path;
+}
+
+bool nst_test_shared_path(const char *rel, char *buf, size_t size) {
+    const char *dir = nst_test_shared_data();
+    if (!dir)
+        return false;
+    snprintf(buf, size, "%s/%s", dir, rel);
+    return access(buf, R_OK) == 0;
+}
+
+void nst_test_tmpdir(char *buf, size_t size) {
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, size, "%s/nstyle-test-XXXXXX", base && *base ? base : "/tmp");
+    cr_assert_not_null(mkdtemp(buf), "mkdtemp failed for %s", buf);
+}
+
+static bool close_enough(double got, double ref, double atol, double rtol) {
+    if (isnan(ref) || isnan(got))
+        return isnan(ref) && isnan(got);
+    if (isinf(ref) || isinf(got))
+        return got == ref;
+    return fabs(got - ref) <= atol + rtol * fabs(ref);
+}
+
+bool nst_test_allclose(const char *what, const float *got, const double *ref, size_t n,
+                       double atol, double rtol) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (close_enough(got[i], ref[i], atol, rtol))
+            continue;
+        if (bad < 5)
+            fprintf(stderr, "%s: element %zu: got %.9g, expected %.9g (|diff| %.3g > %.3g)\n",
+                    what, i, got[i], ref[i], fabs(got[i] - ref[i]), atol + rtol * fabs(ref[i]));
+        bad++;
+    }
+    if (bad)
+        fprintf(stderr, "%s: %zu of %zu elements outside atol %.3g + rtol %.3g*|ref|\n", what, bad,
+                n, atol, rtol);
+    return bad == 0;
+}
+
+bool nst_test_allclose_f(const char *what, const float *got, const float *ref, size_t n,
+                         double atol, double rtol) {
+    double *r = malloc((n ? n : 1) * sizeof *r);
+    cr_assert_not_null(r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = ref[i];
+    bool ok = nst_test_allclose(what, got, r, n, atol, rtol);
+    free(r);
+    return ok;
+}
+
+double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double floor) {
+    double sum = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        double den = fabs(a[i]) + fabs(b[i]);
+        if (den <= floor)
+            continue;
+        sum += fabs(a[i] - b[i]) / den;
+        used++;
+    }
+    return used ? sum / (double)used : 0.0;
+}
+
+nst_ctx *nst_test_cpu_ctx(void) {
+    nst_ctx *ctx = nst_ctx_create();
+    cr_assert_not_null(ctx, "nst_ctx_create failed");
+    return ctx;
+}

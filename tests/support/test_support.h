@@ -1,0 +1,41 @@
+/* Shared helpers for the Criterion tests: seeded random data, naive-vs-op comparisons,
+ * finite differences, and the paths of the data folder and the CLI. */
+#ifndef NSTYLE_TEST_SUPPORT_H
+#define NSTYLE_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nstyle/nstyle.h"
+
+/* Deterministic generator (splitmix64). */
+typedef struct {
+    uint64_t state;
+} nst_test_rng;
+
+nst_test_rng nst_test_rng_seed(uint64_t seed);
+uint64_t nst_test_rng_next(nst_test_rng *r);
+double nst_test_rng_uniform(nst_test_rng *r, double lo, double hi); /* [lo, hi) */
+void nst_test_fill_uniform(nst_test_rng *r, float *x, size_t n, float lo, float hi);
+
+/* ../shared/data next to the checkout, or NULL when absent (tests then skip, saying why). */
+const char *nst_test_shared_data(void);
+/* Path of a file inside the shared data folder into buf; false when the folder is absent. */
+bool nst_test_shared_path(const char *rel, char *buf, size_t size);
+/* A fresh empty temporary directory (mkdtemp); the path is static storage per call site. */
+void nst_test_tmpdir(char *buf, size_t size);
+
+/* Compares n floats: every element within atol + rtol*|ref|, no NaN/inf mismatch. On failure
+ * prints the first few mismatches to stderr with `what` and returns false. */
+bool nst_test_allclose(const char *what, const float *got, const double *ref, size_t n,
+                       double atol, double rtol);
+bool nst_test_allclose_f(const char *what, const float *got, const float *ref, size_t n,
+                         double atol, double rtol);
+/* mean |a-b| / (|a|+|b|) over elements where |a|+|b| > floor. */
+double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double floor);
+
+/* A context on the CPU backend that fails the test if it cannot be created. */
+nst_ctx *nst_test_cpu_ctx(void);
+
+#endif

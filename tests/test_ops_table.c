@@ -1,0 +1,77 @@
+/* The op table: every op has a name, a params type and size; names round-trip; dispatch to a
+ * missing implementation reports NST_ERR_UNSUPPORTED and names the op and backend; the add op
+ * runs through the table on the CPU. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "test_support.h"
+
+Test(ops_table, every_op_has_name_and_params) {
+    for (int i = 0; i < NST_OP_COUNT; i++) {
+        const nst_op_info *info = nst_op_get_info((nst_op)i);
+        cr_assert_not_null(info);
+        cr_assert(info->name && strlen(info->name) > 0, "op %d has no name", i);
+        cr_assert(strncmp(info->params_type, "nst_", 4) == 0, "op %s params type %s", info->name,
+                  info->params_type);
+        cr_assert_gt(info->params_size, 0u);
+        cr_assert_eq(nst_op_from_name(info->name), (nst_op)i, "name %s does not round-trip",
+                     info->name);
+        for (int j = 0; j < i; j++)
+            cr_assert_str_neq(info->name, nst_op_get_info((nst_op)j)->name, "duplicate op name");
+    }
+    cr_assert_null(nst_op_get_info(NST_OP_COUNT));
+    cr_assert_eq(nst_op_from_name("no_such_op"), NST_OP_COUNT);
+}
+
+Test(ops_table, missing_implementation_is_unsupported) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    int missing = 0;
+    for (int i = 0; i < NST_OP_COUNT; i++) {
+        if (nst_op_supported(ctx, (nst_op)i))
+            continue;
+        missing++;
+        /* params of the largest kind, zeroed: a missing op must not look at them */
+        char params[512] = {0};
+        cr_assert_leq(nst_op_get_info((nst_op)i)->params_size, sizeof params);
+        nst_status s = nst_op_run(ctx, (nst_op)i, params);
+        cr_assert_eq(s, NST_ERR_UNSUPPORTED, "op %s: status %s", nst_op_get_info((nst_op)i)->name,
+                     nst_status_name(s));
+        cr_assert(strstr(nst_last_error(ctx), nst_op_get_info((nst_op)i)->name) != NULL,
+                  "message '%s' does not name the op", nst_last_error(ctx));
+        cr_assert(strstr(nst_last_error(ctx), "cpu") != NULL);
+    }
+    /* The CUDA table of a build without CUDA cannot support anything. */
+#ifndef NST_HAVE_CUDA
+    for (int i = 0; i < NST_OP_COUNT; i++)
+        cr_assert(!nst_op_supported_on(NST_BACKEND_CUDA, (nst_op)i));
+#endif
+    (void)missing;
+    nst_ctx_destroy(ctx);
+}
+
+Test(ops_table, out_of_range_op_and_null_params) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    cr_assert_eq(nst_op_run(ctx, NST_OP_COUNT, ""), NST_ERR_INVALID_ARG);
+    cr_assert_eq(nst_op_run(ctx, (nst_op)-1, ""), NST_ERR_INVALID_ARG);
+    cr_assert_eq(nst_op_run(ctx, NST_OP_ADD, NULL), NST_ERR_INVALID_ARG);
+    nst_ctx_destroy(ctx);
+}
+
+Test(ops_table, add_through_dispatch) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {0.5f, -2, 10, 0, -5, 1e-3f}, y[6] = {0};
+    nst_tensor ta = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, a, 1, 2, 3, 1);
+    nst_tensor tb = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, b, 1, 2, 3, 1);
+    nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, 1, 2, 3, 1);
+    nst_add_params p = {&ta, &tb, &ty};
+    cr_assert_eq(nst_add(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+    for (int i = 0; i < 6; i++)
+        cr_assert_float_eq(y[i], a[i] + b[i], 0.0f);
+    /* shape mismatch names the op and both shapes */
+    nst_tensor bad = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, b, 1, 3, 2, 1);
+    p.b = &bad;
+    cr_assert_eq(nst_add(ctx, &p), NST_ERR_SHAPE);
+    cr_assert(strstr(nst_last_error(ctx), "(1, 3, 2, 1)") != NULL, "%s", nst_last_error(ctx));
+    cr_assert(strstr(nst_last_error(ctx), "(1, 2, 3, 1)") != NULL, "%s", nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
