@@ -110,3 +110,19 @@ nst_ctx *nst_test_cpu_ctx(void) {
     cr_assert_not_null(ctx, "nst_ctx_create failed");
     return ctx;
 }
+
+void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, double h,
+                      const size_t *idx, size_t n_idx, double *grad) {
+    size_t count = idx ? n_idx : n;
+    for (size_t k = 0; k < count; k++) {
+        size_t i = idx ? idx[k] : k;
+        cr_assert_lt(i, n, "finite-difference index %zu out of range %zu", i, n);
+        double saved = x[i];
+        x[i] = saved + h;
+        double up = f(x, user);
+        x[i] = saved - h;
+        double down = f(x, user);
+        x[i] = saved;
+        grad[k] = (up - down) / (2.0 * h);
+    }
+}

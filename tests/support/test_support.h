@@ -39,3 +39,12 @@ double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double
 nst_ctx *nst_test_cpu_ctx(void);
 
 #endif
+
+/* Central finite differences in double precision: grad[k] = (f(x + h e_i) - f(x - h e_i)) / 2h
+ * for i = idx[k] (or for every i < n when idx is NULL, then n_idx is ignored and grad has n
+ * entries). x is restored afterwards. f is a double-precision (naive) forward reduced to a
+ * scalar, typically sum(w * op(x)) with fixed random w, so the op's backward with dy = w must
+ * equal grad. */
+typedef double (*nst_test_scalar_fn)(const double *x, void *user);
+void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, double h,
+                      const size_t *idx, size_t n_idx, double *grad);
