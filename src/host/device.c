@@ -48,9 +48,12 @@ nst_status nst_list_gpus(nst_gpu_info *out, int max, int *count, char *why, size
     if (err != cudaSuccess) {
         int driver = 0;
         cudaDriverGetVersion(&driver);
-        snprintf(why, why_size, "%s (%s); driver supports CUDA %d.%d, built for %d.%d",
-                 cudaGetErrorString(err), cudaGetErrorName(err), driver / 1000,
-                 (driver % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+        if (driver == 0)
+            snprintf(why, why_size, "no NVIDIA driver found (%s)", cudaGetErrorName(err));
+        else
+            snprintf(why, why_size, "%s (%s); the driver supports CUDA %d.%d, nstyle needs %d.%d",
+                     cudaGetErrorString(err), cudaGetErrorName(err), driver / 1000,
+                     (driver % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
         return NST_ERR_NO_DEVICE;
     }
     if (n == 0) {

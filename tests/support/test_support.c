@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 nst_test_rng nst_test_rng_seed(uint64_t seed) {
@@ -125,4 +126,40 @@ void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, dou
         x[i] = saved;
         grad[k] = (up - down) / (2.0 * h);
     }
+}
+
+static void slurp(FILE *f, char *buf, size_t size) {
+    if (!buf || !size)
+        return;
+    rewind(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+}
+
+int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
+                     size_t err_size) {
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = NST_CLI_PATH;
+    for (; args && args[argc - 1] && argc < 63; argc++)
+        argv[argc] = args[argc - 1];
+    argv[argc] = NULL;
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    cr_assert(fo && fe, "tmpfile failed");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork failed");
+    if (pid == 0) {
+        dup2(fileno(fo), 1);
+        dup2(fileno(fe), 2);
+        execv(NST_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    slurp(fo, out, out_size);
+    slurp(fe, err, err_size);
+    fclose(fo);
+    fclose(fe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -48,3 +48,9 @@ nst_ctx *nst_test_cpu_ctx(void);
 typedef double (*nst_test_scalar_fn)(const double *x, void *user);
 void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, double h,
                       const size_t *idx, size_t n_idx, double *grad);
+
+/* Runs the built nstyle CLI with argv (NULL-terminated, without the program name) and returns
+ * its exit code (-1 if it did not exit normally). Its stdout and stderr are captured into
+ * out/err (NUL-terminated, truncated to size) when those are not NULL. */
+int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
+                     size_t err_size);

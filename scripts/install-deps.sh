@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what nstyle needs to build and test from Debian packages; does nothing when they are
+# all present. With --examples it also installs python3-skimage, whose data folder holds the
+# public-domain sample photos the example run uses.
+# The CUDA toolkit (with cuDNN and cuBLAS) is not a Debian package here: install NVIDIA's, or
+# build the CPU-only variant (it is found automatically when present, under /usr/local/cuda).
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev)
+for arg in "$@"; do
+  case "$arg" in
+    --examples) packages+=(python3-skimage) ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (use --examples or --help)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps.sh: all dependencies present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps.sh: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
