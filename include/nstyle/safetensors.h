@@ -56,7 +56,8 @@ void nst_st_metadata_at(const nst_st_file *f, int i, const char **key, const cha
 void nst_st_to_f32(const nst_st_tensor *t, float *out);
 void nst_st_to_f64(const nst_st_tensor *t, double *out);
 /* Finds name, checks dtype-independent shape (ndim dims; -1 = any) and converts to F32 in a newly
- * malloc'ed buffer the caller frees. Errors name the file and the tensor. */
+ * malloc'ed buffer the caller frees. ndim < 0 skips the shape check (dims may then be NULL).
+ * Errors name the file and the tensor: NST_ERR_FORMAT when absent, NST_ERR_SHAPE on mismatch. */
 nst_status nst_st_load_f32(nst_ctx *ctx, const nst_st_file *f, const char *name, int ndim,
                            const int64_t *dims, float **out);
 

@@ -20,7 +20,8 @@ def save(path, tensors, metadata=None):
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
+        a = np.asarray(tensors[name])
+        a = np.require(a, requirements="C")  # keeps 0-d shapes (ascontiguousarray makes them 1-d)
         if a.dtype not in _DTYPES:
             raise TypeError(f"{name}: unsupported dtype {a.dtype}")
         raw = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
