@@ -24,6 +24,14 @@ typedef struct {
 
 nst_build_info nst_get_build_info(void);
 
+/* The CPU kernels OpenBLAS chose at load time ("SkylakeX", "Haswell", ...). OpenBLAS falls back
+ * to its slowest, "Prescott", on CPUs whose model it does not know (common in virtual machines);
+ * the environment variable OPENBLAS_CORETYPE, read when the library loads, overrides it. */
+const char *nst_cpu_blas_core(void);
+/* The OPENBLAS_CORETYPE worth setting on this CPU when OpenBLAS fell back to Prescott although
+ * the CPU has AVX-512 ("SkylakeX") or AVX2 ("Haswell"); NULL when nothing is to be gained. */
+const char *nst_cpu_blas_better_core(void);
+
 typedef struct {
     int index;
     char name[256];

@@ -1,6 +1,7 @@
 /* `nstyle info`: the build, the CPU threads and the visible GPUs, or why none can be used. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,6 +35,11 @@ int nst_cli_info(int argc, char **argv) {
 #else
     printf("CPU: %ld cores online, no OpenMP\n", cores);
 #endif
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    printf("OpenBLAS kernels: %s%s\n", nst_cpu_blas_core(),
+           coretype && getenv("NST_BLAS_REEXEC")
+               ? " (set by nstyle: OpenBLAS does not know this CPU model)"
+               : coretype ? " (OPENBLAS_CORETYPE)" : "");
     nst_gpu_info gpus[16];
     int count = 0;
     char why[512];

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "nstyle/nstyle.h"
@@ -43,7 +44,21 @@ static void print_version(void) {
     printf("OpenMP: %s\n", b.openmp ? "yes" : "no");
 }
 
+/* OpenBLAS picks its kernels when it loads; on a CPU model it does not know (virtual machines
+ * often hide the model) it falls back to SSE3 kernels about 5x slower than the CPU allows. Then,
+ * unless the user chose OPENBLAS_CORETYPE, run again with the kernels the CPU's features allow.
+ * If the exec fails, carry on with the slow kernels: correct, only slower. */
+static void use_fast_blas_kernels(char **argv) {
+    const char *better = nst_cpu_blas_better_core();
+    if (!better || getenv("OPENBLAS_CORETYPE") || getenv("NST_BLAS_REEXEC"))
+        return;
+    setenv("OPENBLAS_CORETYPE", better, 1);
+    setenv("NST_BLAS_REEXEC", "1", 1); /* never loop, whatever OpenBLAS does with it */
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+    use_fast_blas_kernels(argv);
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -73,9 +88,12 @@ int main(int argc, char **argv) {
     const char *cmd = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
-    optind = 1; /* getopt restarts for the command's own options */
+    optind = 0; /* glibc: 0 fully reinitialises getopt (drops main's "+" stop-at-first-
+                 * non-option mode), so each command parses its own options anywhere */
     if (strcmp(cmd, "info") == 0)
         return nst_cli_info(sub_argc, sub_argv);
+    if (strcmp(cmd, "convert") == 0)
+        return nst_cli_convert(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0) {
         print_usage(stdout);
         return NST_EXIT_OK;

@@ -1,0 +1,465 @@
+/* Image files and 8-bit pixel buffers (include/nstyle/image.h), through stb:
+ *  - load: the header is read first (PNG IHDR and JPEG SOF by this file, then stbi_info for all
+ *    formats) and the size checked against NST_IMAGE_MAX_SIDE / NST_IMAGE_MAX_PIXELS and
+ *    stb_image's 1 GiB decode limit before anything is decoded; 16-bit PNGs come back as 8-bit.
+ *  - save: PNG or JPEG by extension, written to "<path>.tmp-XXXXXX" in the same folder, flushed,
+ *    fsync'ed and renamed over the target, so a failure leaves any existing target intact.
+ *  - resize: stb_image_resize v1, Catmull-Rom, edges clamped, values resampled as they are
+ *    (no sRGB decoding), alpha-weighted colour.
+ *  - float conversions: v / 255 and back with clamping, NaN -> 0, round to nearest.
+ * Tested by tests/test_image.c (files), tests/test_image_resize.c (resize, floats) and end to
+ * end by tests/test_cli_convert.c. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+#include <stb_image_write.h>
+
+#include "internal.h"
+#include "nstyle/image.h"
+
+/* stb_image refuses to decode more than about 1 GiB of pixels (PNG: w*h*channels <= 2^30);
+ * images past it are reported as too large, from the header, rather than as corrupt. */
+#define NST__STB_DECODE_LIMIT (1LL << 30)
+
+/* ---- size checks ------------------------------------------------------------------------- */
+
+/* The sizes a file's header claims, then the bytes stb_image would need to decode it. */
+static nst_status check_header_size(nst_ctx *ctx, const char *path, long long w, long long h,
+                                    long long decoded_bytes) {
+    if (w < 1 || h < 1)
+        return NST__ERR(ctx, NST_ERR_FORMAT, "image '%s' has a zero size (%lldx%lld)", path, w,
+                        h);
+    if (w > NST_IMAGE_MAX_SIDE || h > NST_IMAGE_MAX_SIDE)
+        return NST__ERR(ctx, NST_ERR_TOO_LARGE,
+                        "image '%s' is %lldx%lld pixels, over the limit of %d pixels a side",
+                        path, w, h, NST_IMAGE_MAX_SIDE);
+    if (w * h > NST_IMAGE_MAX_PIXELS)
+        return NST__ERR(ctx, NST_ERR_TOO_LARGE,
+                        "image '%s' is %lldx%lld = %lld pixels, over the limit of %lld pixels",
+                        path, w, h, w * h, NST_IMAGE_MAX_PIXELS);
+    if (decoded_bytes > NST__STB_DECODE_LIMIT)
+        return NST__ERR(ctx, NST_ERR_TOO_LARGE,
+                        "image '%s' is %lldx%lld pixels: decoding needs %lld bytes, over the "
+                        "1 GiB stb_image decodes",
+                        path, w, h, decoded_bytes);
+    return NST_OK;
+}
+
+/* Sizes an in-memory image may have: the same limits as files. */
+static bool size_ok(long long w, long long h) {
+    return w >= 1 && h >= 1 && w <= NST_IMAGE_MAX_SIDE && h <= NST_IMAGE_MAX_SIDE &&
+           w * h <= NST_IMAGE_MAX_PIXELS;
+}
+
+static nst_status check_image(nst_ctx *ctx, const char *fn, const char *arg,
+                              const nst_image *img) {
+    if (!img || !img->data)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "%s: %s is NULL or has no pixels", fn, arg);
+    if (img->channels < 1 || img->channels > 4)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "%s: %s has %d channels (1..4 allowed)", fn,
+                        arg, img->channels);
+    if (!size_ok(img->width, img->height))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "%s: %s is %dx%d (sides 1..%d, at most %lld pixels)", fn, arg, img->width,
+                        img->height, NST_IMAGE_MAX_SIDE, NST_IMAGE_MAX_PIXELS);
+    return NST_OK;
+}
+
+/* ---- header sniffing: sizes stb_image's own header check would refuse to report ------------ */
+
+typedef struct {
+    bool known;                /* the size below was read */
+    long long w, h, channels;  /* channels as decoded (PNG palette counted as 4) */
+    int bytes_per_sample;      /* 2 for 16-bit PNG */
+} header_size;
+
+static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
+static unsigned long be32(const uint8_t *p) {
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+/* PNG: 8-byte signature, then the IHDR chunk: length 13, "IHDR", width, height, depth, type. */
+static nst_status sniff_png(nst_ctx *ctx, const char *path, const uint8_t *b, size_t n,
+                            header_size *hs) {
+    if (n < 26 || be32(b + 8) != 13 || memcmp(b + 12, "IHDR", 4) != 0)
+        return NST__ERR(ctx, NST_ERR_FORMAT,
+                        "corrupt PNG '%s': the signature is not followed by an IHDR chunk", path);
+    static const int channels_of_type[7] = {1, 0, 3, 4, 2, 0, 4}; /* palette: up to RGBA */
+    int type = b[25];
+    hs->known = true;
+    hs->w = (long long)be32(b + 16);
+    hs->h = (long long)be32(b + 20);
+    hs->channels = type <= 6 && channels_of_type[type] ? channels_of_type[type] : 4;
+    hs->bytes_per_sample = b[24] == 16 ? 2 : 1;
+    return NST_OK;
+}
+
+/* JPEG: walk the marker segments from SOI to the first frame header (SOF0..SOF15 except DHT,
+ * JPG and DAC), which holds precision, height, width and the component count. */
+static void sniff_jpeg(FILE *f, header_size *hs) {
+    uint8_t m[8];
+    if (fseek(f, 2, SEEK_SET) != 0)
+        return;
+    for (int segments = 0; segments < 4096; segments++) {
+        int c = fgetc(f);
+        if (c != 0xFF)
+            return;
+        while ((c = fgetc(f)) == 0xFF) {
+        }
+        if (c == EOF || c == 0xDA || c == 0xD9) /* scan or end before any frame header */
+            return;
+        if (c == 0x01 || (c >= 0xD0 && c <= 0xD7)) /* markers without a length */
+            continue;
+        if (fread(m, 1, 2, f) != 2 || be16(m) < 2)
+            return;
+        bool sof = c >= 0xC0 && c <= 0xCF && c != 0xC4 && c != 0xC8 && c != 0xCC;
+        if (sof) {
+            if (fread(m, 1, 6, f) != 6)
+                return;
+            hs->known = true;
+            hs->h = be16(m + 1);
+            hs->w = be16(m + 3);
+            hs->channels = m[5];
+            hs->bytes_per_sample = 1;
+            return;
+        }
+        if (fseek(f, (long)be16(m) - 2, SEEK_CUR) != 0)
+            return;
+    }
+}
+
+/* Opens path and checks its header: size limits, then stbi_info. On success *f is open and
+ * rewound, and w/h/channels are the file's. */
+static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channels, FILE **fp,
+                                 int *w, int *h, int *channels) {
+    *fp = NULL;
+    if (!path)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "image path is NULL");
+    if (want_channels < 0 || want_channels > 4)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "image '%s': want_channels %d (0 = as stored, 1..4)", path, want_channels);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NST__ERR(ctx, NST_ERR_IO, "cannot open image '%s': %s", path, strerror(errno));
+    struct stat st;
+    nst_status s = NST_OK;
+    if (fstat(fileno(f), &st) != 0)
+        s = NST__ERR(ctx, NST_ERR_IO, "cannot stat image '%s': %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        s = NST__ERR(ctx, NST_ERR_IO, "cannot read image '%s': %s", path, strerror(EISDIR));
+    else if (st.st_size == 0)
+        s = NST__ERR(ctx, NST_ERR_FORMAT, "image '%s' is an empty file (0 bytes)", path);
+    if (s != NST_OK)
+        goto fail;
+
+    uint8_t head[32] = {0};
+    size_t n = fread(head, 1, sizeof head, f);
+    if (ferror(f)) {
+        s = NST__ERR(ctx, NST_ERR_IO, "cannot read image '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    header_size hs = {0};
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n >= 8 && memcmp(head, png_sig, 8) == 0)
+        s = sniff_png(ctx, path, head, n, &hs);
+    else if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF)
+        sniff_jpeg(f, &hs);
+    if (s == NST_OK && hs.known) {
+        long long ch = hs.channels > want_channels ? hs.channels : want_channels;
+        s = check_header_size(ctx, path, hs.w, hs.h, hs.w * hs.h * ch * hs.bytes_per_sample);
+    }
+    if (s != NST_OK)
+        goto fail;
+
+    rewind(f);
+    if (!stbi_info_from_file(f, w, h, channels)) {
+        s = NST__ERR(ctx, NST_ERR_FORMAT,
+                     "'%s' is not a PNG, JPEG, BMP or TGA image, or its header is corrupt "
+                     "(stb_image: %s)",
+                     path, stbi_failure_reason());
+        goto fail;
+    }
+    /* BMP and TGA sizes come from stbi_info; PNG and JPEG were checked above already. */
+    long long ch = *channels > want_channels ? *channels : want_channels;
+    s = check_header_size(ctx, path, *w, *h, (long long)*w * *h * ch);
+    if (s != NST_OK)
+        goto fail;
+    rewind(f);
+    *fp = f;
+    return NST_OK;
+fail:
+    fclose(f);
+    return s;
+}
+
+nst_status nst_image_probe(nst_ctx *ctx, const char *path, int *width, int *height,
+                           int *channels) {
+    if (!width || !height || !channels)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_probe: NULL output pointer");
+    FILE *f = NULL;
+    NST__TRY(open_and_check(ctx, path, 0, &f, width, height, channels));
+    fclose(f);
+    return NST_OK;
+}
+
+nst_status nst_image_load(nst_ctx *ctx, const char *path, int want_channels, nst_image *out) {
+    if (!out)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_load: out is NULL");
+    memset(out, 0, sizeof *out);
+    FILE *f = NULL;
+    int w = 0, h = 0, c = 0;
+    NST__TRY(open_and_check(ctx, path, want_channels, &f, &w, &h, &c));
+    int lw = 0, lh = 0, lc = 0;
+    uint8_t *data = stbi_load_from_file(f, &lw, &lh, &lc, want_channels);
+    fclose(f);
+    if (!data)
+        return NST__ERR(ctx, NST_ERR_FORMAT, "cannot decode image '%s' (%dx%d; stb_image: %s)",
+                        path, w, h, stbi_failure_reason());
+    if (lw != w || lh != h) { /* the file changed between the header check and the decode */
+        stbi_image_free(data);
+        return NST__ERR(ctx, NST_ERR_FORMAT, "image '%s' changed while being read (%dx%d, then "
+                        "%dx%d)", path, w, h, lw, lh);
+    }
+    out->width = lw;
+    out->height = lh;
+    out->channels = want_channels ? want_channels : lc;
+    out->data = data; /* stb_image allocates with malloc, so nst_image_free's free() matches */
+    return NST_OK;
+}
+
+void nst_image_free(nst_image *img) {
+    if (!img)
+        return;
+    free(img->data);
+    memset(img, 0, sizeof *img);
+}
+
+/* ---- saving ------------------------------------------------------------------------------- */
+
+typedef struct {
+    FILE *f;
+    int error; /* errno of the first failed write, 0 while fine */
+} write_sink;
+
+static void sink_write(void *user, void *data, int size) {
+    write_sink *s = user;
+    if (s->error || size <= 0)
+        return;
+    errno = 0;
+    if (fwrite(data, 1, (size_t)size, s->f) != (size_t)size)
+        s->error = errno ? errno : EIO;
+}
+
+/* .png -> 0, .jpg/.jpeg -> 1 (case-insensitive), anything else refused. */
+static nst_status format_from_path(nst_ctx *ctx, const char *path, bool *jpeg) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *ext = strrchr(base, '.');
+    if (!ext || ext == base)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "cannot save '%s': no file extension (use .png, .jpg or .jpeg)", path);
+    if (strcasecmp(ext, ".png") == 0)
+        *jpeg = false;
+    else if (strcasecmp(ext, ".jpg") == 0 || strcasecmp(ext, ".jpeg") == 0)
+        *jpeg = true;
+    else
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "cannot save '%s': unsupported extension '%s' (use .png, .jpg or .jpeg)",
+                        path, ext);
+    return NST_OK;
+}
+
+/* Permissions for the new file: an existing target's, else 0666 less the process umask (read
+ * from /proc, since umask() can only be read by changing it), else 0644. */
+static mode_t new_file_mode(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return st.st_mode & 07777;
+    mode_t mode = 0644;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return mode;
+    char line[256];
+    unsigned mask = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Umask: %o", &mask) == 1) {
+            mode = 0666 & ~(mode_t)mask;
+            break;
+        }
+    }
+    fclose(f);
+    return mode;
+}
+
+/* Makes the rename durable: fsync of the folder (best effort; some file systems refuse it). */
+static void sync_parent_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    FILE *d = fopen(dir, "r");
+    if (d) {
+        (void)fsync(fileno(d));
+        fclose(d);
+    }
+}
+
+static nst_status encode_to(nst_ctx *ctx, FILE *f, const char *path, const nst_image *img,
+                            bool jpeg, int quality) {
+    write_sink sink = {f, 0};
+    int ok = jpeg ? stbi_write_jpg_to_func(sink_write, &sink, img->width, img->height,
+                                           img->channels, img->data, quality)
+                  : stbi_write_png_to_func(sink_write, &sink, img->width, img->height,
+                                           img->channels, img->data,
+                                           img->width * img->channels);
+    if (sink.error)
+        return NST__ERR(ctx, NST_ERR_IO, "cannot write image '%s': %s", path,
+                        strerror(sink.error));
+    if (!ok)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "stb_image_write could not encode %dx%d '%s'",
+                        img->width, img->height, path);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        return NST__ERR(ctx, NST_ERR_IO, "cannot write image '%s': %s", path, strerror(errno));
+    return NST_OK;
+}
+
+nst_status nst_image_save(nst_ctx *ctx, const char *path, const nst_image *img,
+                          int jpeg_quality) {
+    if (!path)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_save: path is NULL");
+    NST__TRY(check_image(ctx, "nst_image_save", "img", img));
+    if (jpeg_quality < 0 || jpeg_quality > 100)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "cannot save '%s': JPEG quality %d (1..100, 0 = 95)", path, jpeg_quality);
+    bool jpeg = false;
+    NST__TRY(format_from_path(ctx, path, &jpeg));
+
+    size_t tmp_size = strlen(path) + sizeof ".tmp-XXXXXX";
+    char *tmp = malloc(tmp_size);
+    if (!tmp)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "cannot save '%s': out of memory", path);
+    snprintf(tmp, tmp_size, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        nst_status s = NST__ERR(ctx, NST_ERR_IO, "cannot create a temporary file for '%s': %s",
+                                path, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    nst_status s = NST_OK;
+    (void)fchmod(fd, new_file_mode(path)); /* mkstemp makes 0600 files */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        s = NST__ERR(ctx, NST_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    s = encode_to(ctx, f, path, img, jpeg, jpeg_quality ? jpeg_quality : 95);
+    int closed = fclose(f);
+    if (s == NST_OK && closed != 0)
+        s = NST__ERR(ctx, NST_ERR_IO, "cannot write image '%s': %s", path, strerror(errno));
+    if (s != NST_OK)
+        goto fail;
+    if (rename(tmp, path) != 0) {
+        s = NST__ERR(ctx, NST_ERR_IO, "cannot replace '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    sync_parent_dir(path);
+    return NST_OK;
+fail:
+    unlink(tmp);
+    free(tmp);
+    return s;
+}
+
+/* ---- resizing and conversions -------------------------------------------------------------- */
+
+nst_status nst_image_resize(nst_ctx *ctx, const nst_image *in, int width, int height,
+                            nst_image *out) {
+    NST__TRY(check_image(ctx, "nst_image_resize", "in", in));
+    if (!out || out == in)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "nst_image_resize: out must be a separate image (got %s)",
+                        out ? "out == in" : "NULL");
+    if (!size_ok(width, height))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "nst_image_resize: target size %dx%d (sides 1..%d, at most %lld pixels)",
+                        width, height, NST_IMAGE_MAX_SIDE, NST_IMAGE_MAX_PIXELS);
+    int c = in->channels;
+    uint8_t *dst = malloc((size_t)width * (size_t)height * (size_t)c); // (height, width, c)
+    if (!dst)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "nst_image_resize: %dx%dx%d image", width, height,
+                        c);
+    int alpha = c == 4 ? 3 : c == 2 ? 1 : STBIR_ALPHA_CHANNEL_NONE;
+    if (!stbir_resize_uint8_generic(in->data, in->width, in->height, 0, dst, width, height, 0, c,
+                                    alpha, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_CATMULLROM,
+                                    STBIR_COLORSPACE_LINEAR, NULL)) {
+        free(dst);
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY,
+                        "nst_image_resize: stb_image_resize failed for %dx%d -> %dx%d (out of "
+                        "memory)",
+                        in->width, in->height, width, height);
+    }
+    out->width = width;
+    out->height = height;
+    out->channels = c;
+    out->data = dst;
+    return NST_OK;
+}
+
+nst_status nst_image_to_float(nst_ctx *ctx, const nst_image *img, float *out) {
+    NST__TRY(check_image(ctx, "nst_image_to_float", "img", img));
+    if (!out)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_to_float: out is NULL");
+    size_t n = (size_t)img->width * (size_t)img->height * (size_t)img->channels;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)img->data[i] / 255.0f;
+    return NST_OK;
+}
+
+/* [0, 1] -> 0..255, rounding to nearest (halves up); NaN and values below 0 give 0. */
+static uint8_t float_to_u8(float v) {
+    if (!(v > 0.0f))
+        return 0;
+    if (v >= 1.0f)
+        return 255;
+    return (uint8_t)(v * 255.0f + 0.5f);
+}
+
+nst_status nst_image_from_float(nst_ctx *ctx, const float *in, int width, int height,
+                                int channels, nst_image *out) {
+    if (!in || !out)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_from_float: %s is NULL",
+                        in ? "out" : "in");
+    memset(out, 0, sizeof *out);
+    if (channels < 1 || channels > 4)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "nst_image_from_float: %d channels (1..4 allowed)", channels);
+    if (!size_ok(width, height))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "nst_image_from_float: size %dx%d (sides 1..%d, at most %lld pixels)",
+                        width, height, NST_IMAGE_MAX_SIDE, NST_IMAGE_MAX_PIXELS);
+    size_t n = (size_t)width * (size_t)height * (size_t)channels;
+    uint8_t *data = malloc(n); // (height, width, channels)
+    if (!data)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "nst_image_from_float: %dx%dx%d image", width,
+                        height, channels);
+    for (size_t i = 0; i < n; i++)
+        data[i] = float_to_u8(in[i]);
+    out->width = width;
+    out->height = height;
+    out->channels = channels;
+    out->data = data;
+    return NST_OK;
+}
