@@ -47,16 +47,24 @@ extern const nst__backend nst__cpu_backend;
 extern const nst__backend nst__cuda_backend;
 #endif
 
-/* One live allocation, for the tracker. */
+/* Tracker rows: one per memory tag, then the arena slack row (arena bytes that the plan does not
+ * attribute to a tag: placement gaps and base alignment; see include/nstyle/memory.h). */
+#define NST__TRACK_SLACK NST_TAG_COUNT
+#define NST__TRACK_ROWS (NST_TAG_COUNT + 1)
+
+/* One live allocation, for the tracker: `bytes` counted under `tag`, or, for an arena
+ * (is_split), spread over the rows as split[] says (its entries sum to bytes). */
 typedef struct {
     void *ptr;
     size_t bytes;
     nst_mem_tag tag;
+    bool is_split;
+    size_t split[NST__TRACK_ROWS];
 } nst__allocation;
 
 typedef struct {
-    size_t current[NST_TAG_COUNT];
-    size_t peak[NST_TAG_COUNT];
+    size_t current[NST__TRACK_ROWS]; /* indexed by nst_mem_tag, then NST__TRACK_SLACK */
+    size_t peak[NST__TRACK_ROWS];
     size_t current_total;
     size_t peak_total;
     nst__allocation *live; /* unordered */
