@@ -2,9 +2,12 @@
 #ifndef NSTYLE_NSTYLE_H
 #define NSTYLE_NSTYLE_H
 
+#include "colour.h"
 #include "context.h"
 #include "device.h"
 #include "image.h"
+#include "memory.h"
+#include "metrics.h"
 #include "ops.h"
 #include "safetensors.h"
 #include "status.h"

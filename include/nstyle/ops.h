@@ -11,8 +11,10 @@
  *   conv weights             (Cout, KH, KW, Cin)  = PyTorch OIHW permuted once at load
  *   linear weights           (OUT, IN)            = PyTorch nn.Linear
  *   scalars (losses, sums)   shape (1)
- * Backward ops overwrite their outputs unless `accumulate` is set, in which case they add to them
- * (gradients of parameters and of feature maps that feed several losses).
+ * Backward ops overwrite their outputs. Where a params struct has `accumulate`, the outputs its
+ * comment names are added to instead: parameter gradients (dw, db, dgamma, dbeta) for
+ * conv2d, linear and instance norm, whose dx is always overwritten; the input gradient for the
+ * losses and conversions (gram, mse, tv, input_convert), whose inputs feed several losses.
  * A NULL output pointer in a backward op means "not needed" and is skipped.
  */
 #ifndef NSTYLE_OPS_H
@@ -92,8 +94,8 @@ typedef struct {
     const nst_tensor *gamma; /* (C) or NULL (= 1) */
     const nst_tensor *beta;  /* (C) or NULL (= 0) */
     nst_tensor *y;           /* (N, H, W, C) */
-    nst_tensor *mean;        /* (N, C) saved by forward */
-    nst_tensor *rstd;        /* (N, C) saved by forward */
+    nst_tensor *mean;        /* (N, C) saved by forward (NULL when no backward follows) */
+    nst_tensor *rstd;        /* (N, C) saved by forward (NULL likewise); backward needs both */
     const nst_tensor *dy;    /* (N, H, W, C) */
     nst_tensor *dx;          /* (N, H, W, C) */
     nst_tensor *dgamma;      /* (C) */
@@ -136,12 +138,14 @@ typedef struct {
 } nst_reduce_params;
 
 /* torch.optim.Adam, one call over many tensors. With g = grad + weight_decay * param:
- *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+ *   m = beta1 m + one_minus_beta1 g;  v = beta2 v + one_minus_beta2 g^2
  *   param -= (lr / bias_correction1) * m / (sqrt(v) / bias_correction2_sqrt + eps)
  * The step constants are computed once per step by nst_adam_step_make() and shared by all
  * backends, so every backend evaluates the same formula. */
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
+    float one_minus_beta1;       /* 1 - beta1, computed in double as torch does */
+    float one_minus_beta2;       /* 1 - beta2, likewise (1 - 0.999f in float is 1.3e-5 off) */
     float bias_correction1;      /* 1 - beta1^t */
     float bias_correction2_sqrt; /* sqrt(1 - beta2^t) */
 } nst_adam_step;
@@ -158,9 +162,10 @@ typedef struct {
     nst_adam_step step;
 } nst_adam_params;
 
-/* step t counts from 1. Computed in double, stored as float. */
-nst_adam_step nst_adam_step_make(float lr, float beta1, float beta2, float eps,
-                                 float weight_decay, long t);
+/* step t counts from 1. Takes the hyper-parameters as doubles (as torch holds them) and
+ * computes every constant in double before storing it as float. */
+nst_adam_step nst_adam_step_make(double lr, double beta1, double beta2, double eps,
+                                 double weight_decay, long t);
 
 /* PyTorch F.affine_grid(theta, (N, C, H, W), align_corners). */
 typedef struct {

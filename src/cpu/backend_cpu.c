@@ -7,7 +7,29 @@
 #include <omp.h>
 #endif
 
+#include <cblas.h>
+#include <strings.h>
+
 #include "cpu_ops.h"
+#include "nstyle/device.h"
+
+const char *nst_cpu_blas_core(void) {
+    const char *core = openblas_get_corename();
+    return core ? core : "unknown";
+}
+
+const char *nst_cpu_blas_better_core(void) {
+    if (strcasecmp(nst_cpu_blas_core(), "prescott") != 0)
+        return NULL;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2"))
+        return "Haswell";
+#endif
+    return NULL;
+}
 
 int nst__cpu_threads(const nst_ctx *ctx) {
     if (ctx->n_threads > 0)
@@ -77,6 +99,40 @@ static nst_status cpu_mem_info(nst_ctx *ctx, size_t *free_bytes, size_t *total_b
 /* The CPU op table. An op without a line here reports NST_ERR_UNSUPPORTED. */
 static const nst__op_fn cpu_ops[NST_OP_COUNT] = {
     [NST_OP_ADD] = nst__cpu_add,
+    [NST_OP_SCALE] = nst__cpu_scale,
+    [NST_OP_AXPY] = nst__cpu_axpy,
+    [NST_OP_RELU_FORWARD] = nst__cpu_relu_forward,
+    [NST_OP_RELU_BACKWARD] = nst__cpu_relu_backward,
+    [NST_OP_POOL2X2_FORWARD] = nst__cpu_pool2x2_forward,
+    [NST_OP_POOL2X2_BACKWARD] = nst__cpu_pool2x2_backward,
+    [NST_OP_UPSAMPLE2X_FORWARD] = nst__cpu_upsample2x_forward,
+    [NST_OP_UPSAMPLE2X_BACKWARD] = nst__cpu_upsample2x_backward,
+    [NST_OP_REFLECT_PAD_FORWARD] = nst__cpu_reflect_pad_forward,
+    [NST_OP_REFLECT_PAD_BACKWARD] = nst__cpu_reflect_pad_backward,
+    [NST_OP_INSTANCE_NORM_FORWARD] = nst__cpu_instance_norm_forward,
+    [NST_OP_INSTANCE_NORM_BACKWARD] = nst__cpu_instance_norm_backward,
+    [NST_OP_REDUCE_SUM] = nst__cpu_reduce_sum,
+    [NST_OP_REDUCE_MEAN] = nst__cpu_reduce_mean,
+    [NST_OP_ADAM] = nst__cpu_adam,
+    [NST_OP_CONV2D_FORWARD] = nst__cpu_conv2d_forward,
+    [NST_OP_CONV2D_BACKWARD_DATA] = nst__cpu_conv2d_backward_data,
+    [NST_OP_CONV2D_BACKWARD_FILTER] = nst__cpu_conv2d_backward_filter,
+    [NST_OP_LINEAR_FORWARD] = nst__cpu_linear_forward,
+    [NST_OP_LINEAR_BACKWARD] = nst__cpu_linear_backward,
+    [NST_OP_GRAM_FORWARD] = nst__cpu_gram_forward,
+    [NST_OP_GRAM_BACKWARD] = nst__cpu_gram_backward,
+    [NST_OP_MSE_FORWARD] = nst__cpu_mse_forward,
+    [NST_OP_MSE_BACKWARD] = nst__cpu_mse_backward,
+    [NST_OP_TV_FORWARD] = nst__cpu_tv_forward,
+    [NST_OP_TV_BACKWARD] = nst__cpu_tv_backward,
+    [NST_OP_RGB_TO_YUV] = nst__cpu_rgb_to_yuv,
+    [NST_OP_YUV_TO_RGB] = nst__cpu_yuv_to_rgb,
+    [NST_OP_INPUT_CONVERT_FORWARD] = nst__cpu_input_convert_forward,
+    [NST_OP_INPUT_CONVERT_BACKWARD] = nst__cpu_input_convert_backward,
+    [NST_OP_AFFINE_GRID_FORWARD] = nst__cpu_affine_grid_forward,
+    [NST_OP_AFFINE_GRID_BACKWARD] = nst__cpu_affine_grid_backward,
+    [NST_OP_GRID_SAMPLE_FORWARD] = nst__cpu_grid_sample_forward,
+    [NST_OP_GRID_SAMPLE_BACKWARD] = nst__cpu_grid_sample_backward,
 };
 
 const nst__backend nst__cpu_backend = {

@@ -1,19 +1,61 @@
-/* CPU elementwise ops: add (y = a + b). Same shapes, F32, any rank.
+/* CPU elementwise ops over F32 tensors of any rank, all operands the same shape:
+ *   add:   y = a + b
+ *   scale: y = alpha * x        (y may alias x)
+ *   axpy:  y += alpha * x       (BLAS saxpy)
  * Tested by tests/test_cpu_eltwise.c against plain loops. */
 #include "cpu_ops.h"
 
+/* Below this many elements a parallel region costs more than it saves. */
+#define ELTWISE_PARALLEL_MIN 65536
+
+/* t must be an F32 tensor on the CPU; any rank. */
+static nst_status check_cpu(nst_ctx *ctx, const char *op, const char *arg, const nst_tensor *t) {
+    if (!t)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: tensor %s is missing", op, arg);
+    return nst__check_tensor(ctx, op, arg, t, NST_BACKEND_CPU, t->ndim, t->shape);
+}
+
 nst_status nst__cpu_add(nst_ctx *ctx, const void *params) {
     const nst_add_params *p = params;
-    NST__TRY(nst__check_same_shape(ctx, "add", "a", p->a, "a", p->a));
-    if (p->a->backend != NST_BACKEND_CPU)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op add: tensor a is not on the cpu");
+    NST__TRY(check_cpu(ctx, "add", "a", p->a));
     NST__TRY(nst__check_same_shape(ctx, "add", "b", p->b, "a", p->a));
     NST__TRY(nst__check_same_shape(ctx, "add", "y", p->y, "a", p->a));
-    const float *a = p->a->data, *b = p->b->data;
-    float *y = p->y->data;
+    const float *a = p->a->data, *b = p->b->data; // any shape
+    float *y = p->y->data;                        // same shape
     const int64_t n = nst_tensor_numel(p->a);
-#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (n > ELTWISE_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         y[i] = a[i] + b[i];
+    return NST_OK;
+}
+
+nst_status nst__cpu_scale(nst_ctx *ctx, const void *params) {
+    const nst_scale_params *p = params;
+    NST__TRY(check_cpu(ctx, "scale", "x", p->x));
+    NST__TRY(nst__check_same_shape(ctx, "scale", "y", p->y, "x", p->x));
+    const float *x = p->x->data; // any shape
+    float *y = p->y->data;       // same shape
+    const float alpha = p->alpha;
+    const int64_t n = nst_tensor_numel(p->x);
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (n > ELTWISE_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        y[i] = alpha * x[i];
+    return NST_OK;
+}
+
+nst_status nst__cpu_axpy(nst_ctx *ctx, const void *params) {
+    const nst_scale_params *p = params;
+    NST__TRY(check_cpu(ctx, "axpy", "x", p->x));
+    NST__TRY(nst__check_same_shape(ctx, "axpy", "y", p->y, "x", p->x));
+    const float *x = p->x->data; // any shape
+    float *y = p->y->data;       // same shape
+    const float alpha = p->alpha;
+    const int64_t n = nst_tensor_numel(p->x);
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (n > ELTWISE_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
     return NST_OK;
 }

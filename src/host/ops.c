@@ -54,16 +54,18 @@ nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params) {
     return fn(ctx, params);
 }
 
-nst_adam_step nst_adam_step_make(float lr, float beta1, float beta2, float eps,
-                                 float weight_decay, long t) {
+nst_adam_step nst_adam_step_make(double lr, double beta1, double beta2, double eps,
+                                 double weight_decay, long t) {
     nst_adam_step s;
-    s.lr = lr;
-    s.beta1 = beta1;
-    s.beta2 = beta2;
-    s.eps = eps;
-    s.weight_decay = weight_decay;
-    s.bias_correction1 = (float)(1.0 - pow((double)beta1, (double)t));
-    s.bias_correction2_sqrt = (float)sqrt(1.0 - pow((double)beta2, (double)t));
+    s.lr = (float)lr;
+    s.beta1 = (float)beta1;
+    s.beta2 = (float)beta2;
+    s.eps = (float)eps;
+    s.weight_decay = (float)weight_decay;
+    s.one_minus_beta1 = (float)(1.0 - beta1);
+    s.one_minus_beta2 = (float)(1.0 - beta2);
+    s.bias_correction1 = (float)(1.0 - pow(beta1, (double)t));
+    s.bias_correction2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
     return s;
 }
 

@@ -1,0 +1,26 @@
+/* CPU conv2d with an explicit schedule (src/cpu/conv2d.c). The op table's entries choose the
+ * schedule themselves; tests pass tiny tiles and both schedules to exercise tile boundaries
+ * (tiles ending mid-row and mid-image, col2im phases) on small shapes, and benchmarks compare
+ * tile sizes and schedules. */
+#ifndef NSTYLE_CPU_CONV2D_H
+#define NSTYLE_CPU_CONV2D_H
+
+#include <stddef.h>
+
+#include "../host/internal.h"
+
+/* Column buffer of one tile when each thread runs its own tiles: about half an L2 cache, so the
+ * patches im2col writes are still cached when the sgemm reads them. */
+#define NST__CONV_TILE_BYTES ((size_t)1 << 20)
+/* Upper bound of the column buffer when tiles run one after another over all threads (at least
+ * one pixel's patch). Buffers are malloc'ed inside the op for now; the memory planner will hand
+ * them over as workspace later. */
+#define NST__CONV_COLS_BYTES ((size_t)64 << 20)
+
+/* Runs NST_OP_CONV2D_FORWARD, _BACKWARD_DATA or _BACKWARD_FILTER with tiles of at most
+ * tile_bytes of columns (0: the default for the schedule) and `workers` tiles in parallel, each
+ * single-threaded (1: tiles one after another, each over all threads; 0: automatic). */
+nst_status nst__cpu_conv2d_tiled(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
+                                 size_t tile_bytes, int workers);
+
+#endif

@@ -1,0 +1,283 @@
+/* CPU instance normalisation, forward and backward, NHWC.
+ * Semantics: PyTorch nn.InstanceNorm2d(C, eps, affine) in training mode (statistics of the input
+ * itself, no running stats): over each (n, c) plane of M = H*W pixels
+ *     mean = sum(x) / M,  var = sum((x - mean)^2) / M (biased),  rstd = 1 / sqrt(var + eps)
+ *     y = (x - mean) * rstd * gamma[c] + beta[c]      (gamma = 1, beta = 0 when NULL)
+ * Forward saves mean and rstd (N, C) for backward (either may be NULL when no backward follows).
+ * Backward, with xhat = (x - mean) * rstd and per-plane sums S1 = sum(dy), S2 = sum(dy * xhat):
+ *     dx = gamma * rstd * (dy - S1 / M - xhat * S2 / M)
+ *     dgamma[c] = sum over n of S2,  dbeta[c] = sum over n of S1
+ * dx, dgamma, dbeta may each be NULL (skipped); dx is overwritten, dgamma/dbeta are added to when
+ * `accumulate` is set. Plane statistics are accumulated in double, two passes for the variance.
+ *
+ * Work layout: each image's pixels are split into NORM_CHUNKS contiguous chunks; a work item is
+ * one (image, chunk) and walks its pixels in memory order with the C channels innermost, adding
+ * into C double partial sums. The partials are then combined chunk by chunk in a fixed order, so
+ * the result does not depend on the thread count, and even one image keeps every thread busy.
+ * Tested by tests/test_cpu_instance_norm.c (naive loops, finite differences, PyTorch goldens in
+ * tests/golden/nn_ops.safetensors); timed by bench/bench_cpu_nn.c. */
+#include <math.h>
+
+#include "cpu_ops.h"
+
+#define NORM_CHUNKS 16
+/* Below this many elements the work runs on one thread. */
+#define NORM_PARALLEL_MIN 32768
+
+typedef struct {
+    int64_t N, M, C; /* images, pixels per plane, channels */
+} dims3;
+
+/* Pixel range [lo, hi) of chunk p of M pixels. */
+static inline void chunk_range(int64_t M, int64_t p, int64_t *lo, int64_t *hi) {
+    *lo = M * p / NORM_CHUNKS;
+    *hi = M * (p + 1) / NORM_CHUNKS;
+}
+
+/* part (N, NORM_CHUNKS, C) -> out (N, C): out[n, c] = sum over chunks, in chunk order. */
+static void combine_chunks(const double *part, int64_t N, int64_t C, double *out) {
+    for (int64_t n = 0; n < N; n++) {
+        double *o = out + n * C;
+        for (int64_t c = 0; c < C; c++)
+            o[c] = 0.0;
+        for (int p = 0; p < NORM_CHUNKS; p++) {
+            const double *s = part + (n * NORM_CHUNKS + p) * C;
+            for (int64_t c = 0; c < C; c++)
+                o[c] += s[c];
+        }
+    }
+}
+
+/* ---- forward ----------------------------------------------------------------------------- */
+
+static nst_status check_forward(nst_ctx *ctx, const nst_instance_norm_params *p, dims3 *d) {
+    const char *op = "instance_norm_forward";
+    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
+    const int64_t N = p->x->shape[0], C = p->x->shape[3];
+    *d = (dims3){N, p->x->shape[1] * p->x->shape[2], C};
+    NST__TRY(nst__check_same_shape(ctx, op, "y", p->y, "x", p->x));
+    if (p->gamma)
+        NST__TRY(NST__CHECK1(ctx, op, "gamma", p->gamma, NST_BACKEND_CPU, C));
+    if (p->beta)
+        NST__TRY(NST__CHECK1(ctx, op, "beta", p->beta, NST_BACKEND_CPU, C));
+    if (p->mean)
+        NST__TRY(NST__CHECK2(ctx, op, "mean", p->mean, NST_BACKEND_CPU, N, C));
+    if (p->rstd)
+        NST__TRY(NST__CHECK2(ctx, op, "rstd", p->rstd, NST_BACKEND_CPU, N, C));
+    if (!(p->eps >= 0.0f) || isinf(p->eps))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: eps = %g must be finite and >= 0", op,
+                        (double)p->eps);
+    if (d->M == 0 && N * C > 0)
+        return NST__ERR(ctx, NST_ERR_SHAPE, "op %s: x has empty planes (H*W = 0)", op);
+    return NST_OK;
+}
+
+/* Chunk partials of sum(x - shift) (shift NULL = 0) or, with `square`, sum((x - shift)^2).
+ * x (N, M, C); shift (N, C); part (N, NORM_CHUNKS, C). */
+static void partial_sums(nst_ctx *ctx, const float *x, dims3 d, const double *shift, bool square,
+                         double *part) {
+    const int64_t M = d.M, C = d.C;
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (d.N * M * C > NORM_PARALLEL_MIN)
+    for (int64_t item = 0; item < d.N * NORM_CHUNKS; item++) {
+        const int64_t n = item / NORM_CHUNKS;
+        int64_t lo, hi;
+        chunk_range(M, item % NORM_CHUNKS, &lo, &hi);
+        double *acc = part + item * C; // (C)
+        for (int64_t c = 0; c < C; c++)
+            acc[c] = 0.0;
+        for (int64_t q = lo; q < hi; q++) {
+            const float *px = x + (n * M + q) * C; // (C)
+            if (square) {
+                const double *mu = shift + n * C;
+                for (int64_t c = 0; c < C; c++) {
+                    const double v = (double)px[c] - mu[c];
+                    acc[c] += v * v;
+                }
+            } else {
+                for (int64_t c = 0; c < C; c++)
+                    acc[c] += px[c];
+            }
+        }
+    }
+}
+
+/* y = (x - mean) * scale + shift with per-(n, c) float constants, each (N, C). */
+static void normalize(nst_ctx *ctx, const float *x, dims3 d, const float *mean, const float *scale,
+                      const float *shift, float *y) {
+    const int64_t M = d.M, C = d.C;
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (d.N * M * C > NORM_PARALLEL_MIN)
+    for (int64_t item = 0; item < d.N * NORM_CHUNKS; item++) {
+        const int64_t n = item / NORM_CHUNKS;
+        const float *mu = mean + n * C, *sc = scale + n * C, *sh = shift + n * C;
+        int64_t lo, hi;
+        chunk_range(M, item % NORM_CHUNKS, &lo, &hi);
+        for (int64_t q = lo; q < hi; q++) {
+            const float *px = x + (n * M + q) * C; // (C)
+            float *py = y + (n * M + q) * C;       // (C)
+            for (int64_t c = 0; c < C; c++)
+                py[c] = (px[c] - mu[c]) * sc[c] + sh[c];
+        }
+    }
+}
+
+nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
+    const nst_instance_norm_params *p = params;
+    dims3 d;
+    NST__TRY(check_forward(ctx, p, &d));
+    const int64_t N = d.N, C = d.C, NC = N * C;
+    const float *x = p->x->data;                          // (N, H, W, C)
+    const float *gamma = p->gamma ? p->gamma->data : NULL; // (C)
+    const float *beta = p->beta ? p->beta->data : NULL;    // (C)
+    float *mean_out = p->mean ? p->mean->data : NULL;     // (N, C)
+    float *rstd_out = p->rstd ? p->rstd->data : NULL;     // (N, C)
+
+    /* workspace: chunk partials, double mean and variance, float mean/scale/shift */
+    const size_t bytes = (size_t)(N * NORM_CHUNKS * C + 2 * NC) * sizeof(double) +
+                         (size_t)(3 * NC) * sizeof(float);
+    double *part = NULL;
+    NST__TRY(nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, (void **)&part));
+    double *mean = part + N * NORM_CHUNKS * C, *var = mean + NC; // (N, C) each
+    float *meanf = (float *)(var + NC), *scale = meanf + NC, *shift = scale + NC;
+
+    partial_sums(ctx, x, d, NULL, false, part);
+    combine_chunks(part, N, C, mean);
+    for (int64_t i = 0; i < NC; i++)
+        mean[i] /= (double)d.M;
+    partial_sums(ctx, x, d, mean, true, part);
+    combine_chunks(part, N, C, var);
+    for (int64_t i = 0; i < NC; i++) {
+        const int64_t c = i % C;
+        const double rstd = 1.0 / sqrt(var[i] / (double)d.M + (double)p->eps);
+        meanf[i] = (float)mean[i];
+        scale[i] = (float)(rstd * (gamma ? gamma[c] : 1.0));
+        shift[i] = beta ? beta[c] : 0.0f;
+        if (mean_out)
+            mean_out[i] = meanf[i];
+        if (rstd_out)
+            rstd_out[i] = (float)rstd;
+    }
+    normalize(ctx, x, d, meanf, scale, shift, p->y->data);
+    nst_free(ctx, part);
+    return NST_OK;
+}
+
+/* ---- backward ---------------------------------------------------------------------------- */
+
+static nst_status check_backward(nst_ctx *ctx, const nst_instance_norm_params *p, dims3 *d) {
+    const char *op = "instance_norm_backward";
+    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
+    const int64_t N = p->x->shape[0], C = p->x->shape[3];
+    *d = (dims3){N, p->x->shape[1] * p->x->shape[2], C};
+    NST__TRY(nst__check_same_shape(ctx, op, "dy", p->dy, "x", p->x));
+    NST__TRY(NST__CHECK2(ctx, op, "mean", p->mean, NST_BACKEND_CPU, N, C));
+    NST__TRY(NST__CHECK2(ctx, op, "rstd", p->rstd, NST_BACKEND_CPU, N, C));
+    if (p->gamma)
+        NST__TRY(NST__CHECK1(ctx, op, "gamma", p->gamma, NST_BACKEND_CPU, C));
+    if (p->dx)
+        NST__TRY(nst__check_same_shape(ctx, op, "dx", p->dx, "x", p->x));
+    if (p->dgamma)
+        NST__TRY(NST__CHECK1(ctx, op, "dgamma", p->dgamma, NST_BACKEND_CPU, C));
+    if (p->dbeta)
+        NST__TRY(NST__CHECK1(ctx, op, "dbeta", p->dbeta, NST_BACKEND_CPU, C));
+    return NST_OK;
+}
+
+/* Chunk partials of S1 = sum(dy) and S2 = sum(dy * xhat); part1, part2 (N, NORM_CHUNKS, C). */
+static void partial_grad_sums(nst_ctx *ctx, const float *x, const float *dy, dims3 d,
+                              const float *mean, const float *rstd, double *part1,
+                              double *part2) {
+    const int64_t M = d.M, C = d.C;
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (d.N * M * C > NORM_PARALLEL_MIN)
+    for (int64_t item = 0; item < d.N * NORM_CHUNKS; item++) {
+        const int64_t n = item / NORM_CHUNKS;
+        const float *mu = mean + n * C, *rs = rstd + n * C;
+        int64_t lo, hi;
+        chunk_range(M, item % NORM_CHUNKS, &lo, &hi);
+        double *a = part1 + item * C, *b = part2 + item * C; // (C) each
+        for (int64_t c = 0; c < C; c++)
+            a[c] = b[c] = 0.0;
+        for (int64_t q = lo; q < hi; q++) {
+            const float *px = x + (n * M + q) * C, *pg = dy + (n * M + q) * C; // (C) each
+            for (int64_t c = 0; c < C; c++) {
+                const double g = pg[c];
+                a[c] += g;
+                b[c] += g * (((double)px[c] - mu[c]) * rs[c]);
+            }
+        }
+    }
+}
+
+/* dx = k1 * (dy - m1 - xhat * m2), xhat = (x - mean) * rstd, per-(n, c) constants (N, C). */
+static void input_grad(nst_ctx *ctx, const float *x, const float *dy, dims3 d, const float *mean,
+                       const float *rstd, const float *k1, const float *m1, const float *m2,
+                       float *dx) {
+    const int64_t M = d.M, C = d.C;
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (d.N * M * C > NORM_PARALLEL_MIN)
+    for (int64_t item = 0; item < d.N * NORM_CHUNKS; item++) {
+        const int64_t n = item / NORM_CHUNKS, o = n * C;
+        int64_t lo, hi;
+        chunk_range(M, item % NORM_CHUNKS, &lo, &hi);
+        for (int64_t q = lo; q < hi; q++) {
+            const int64_t base = (n * M + q) * C;
+            for (int64_t c = 0; c < C; c++) {
+                const float xhat = (x[base + c] - mean[o + c]) * rstd[o + c];
+                dx[base + c] = k1[o + c] * (dy[base + c] - m1[o + c] - xhat * m2[o + c]);
+            }
+        }
+    }
+}
+
+nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
+    const nst_instance_norm_params *p = params;
+    dims3 d;
+    NST__TRY(check_backward(ctx, p, &d));
+    if (!p->dx && !p->dgamma && !p->dbeta)
+        return NST_OK;
+    const int64_t N = d.N, C = d.C, NC = N * C;
+    const float *x = p->x->data;                          // (N, H, W, C)
+    const float *dy = p->dy->data;                        // (N, H, W, C)
+    const float *mean = p->mean->data;                    // (N, C)
+    const float *rstd = p->rstd->data;                    // (N, C)
+    const float *gamma = p->gamma ? p->gamma->data : NULL; // (C)
+
+    /* workspace: chunk partials of S1 and S2, their totals, float k1/m1/m2 */
+    const size_t bytes = (size_t)(2 * N * NORM_CHUNKS * C + 2 * NC) * sizeof(double) +
+                         (size_t)(3 * NC) * sizeof(float);
+    double *part1 = NULL;
+    NST__TRY(nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, (void **)&part1));
+    double *part2 = part1 + N * NORM_CHUNKS * C;
+    double *s1 = part2 + N * NORM_CHUNKS * C, *s2 = s1 + NC; // (N, C) each
+    float *k1 = (float *)(s2 + NC), *m1 = k1 + NC, *m2 = m1 + NC;
+
+    partial_grad_sums(ctx, x, dy, d, mean, rstd, part1, part2);
+    combine_chunks(part1, N, C, s1);
+    combine_chunks(part2, N, C, s2);
+
+    /* parameter gradients: the plane sums added over images, in image order */
+    float *dgamma = p->dgamma ? p->dgamma->data : NULL; // (C)
+    float *dbeta = p->dbeta ? p->dbeta->data : NULL;    // (C)
+    for (int64_t c = 0; c < C; c++) {
+        double sg = 0.0, sb = 0.0;
+        for (int64_t n = 0; n < N; n++)
+            sg += s2[n * C + c], sb += s1[n * C + c];
+        if (dgamma)
+            dgamma[c] = (float)(p->accumulate ? dgamma[c] + sg : sg);
+        if (dbeta)
+            dbeta[c] = (float)(p->accumulate ? dbeta[c] + sb : sb);
+    }
+
+    if (p->dx) {
+        for (int64_t i = 0; i < NC; i++) {
+            k1[i] = (float)((gamma ? gamma[i % C] : 1.0) * rstd[i]);
+            m1[i] = (float)(s1[i] / (double)d.M);
+            m2[i] = (float)(s2[i] / (double)d.M);
+        }
+        input_grad(ctx, x, dy, d, mean, rstd, k1, m1, m2, p->dx->data);
+    }
+    nst_free(ctx, part1);
+    return NST_OK;
+}

@@ -1,0 +1,85 @@
+/* CPU total-variation loss, forward and backward.
+ *
+ * Semantics (squared, anisotropic TV as used for style transfer), x (N, H, W, C):
+ *   TV = ( sum (x[n, h+1, w, c] - x[n, h, w, c])^2 + sum (x[n, h, w+1, c] - x[n, h, w, c])^2 )
+ *        / (N*H*W)
+ * i.e. in PyTorch `((x[:, 1:] - x[:, :-1])**2).sum() + ((x[:, :, 1:] - x[:, :, :-1])**2).sum()`
+ * over NHWC, divided by the pixel count (not by the channel count). The sum is accumulated in
+ * double. Backward: dx = scale * dTV/dx, i.e. for each element
+ *   2 scale / (N*H*W) * ( (x - up) + (x - left) - (down - x) - (right - x) )
+ * with the terms of missing neighbours left out; accumulate adds to dx.
+ *
+ * Tested by tests/test_cpu_tv.c (naive double loops, finite differences, PyTorch goldens). */
+#include <math.h>
+
+#include "cpu_ops.h"
+
+nst_status nst__cpu_tv_forward(nst_ctx *ctx, const void *params) {
+    const nst_tv_params *p = params;
+    NST__TRY(NST__CHECK4(ctx, "tv_forward", "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
+    NST__TRY(NST__CHECK1(ctx, "tv_forward", "loss", p->loss, NST_BACKEND_CPU, 1));
+    const int64_t n = p->x->shape[0], h = p->x->shape[1], w = p->x->shape[2];
+    const int64_t c = p->x->shape[3];
+    const int64_t row = w * c, rows = n * h;
+    const float *x = p->x->data; // (N, H, W, C)
+    double sum = 0.0;
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    reduction(+ : sum) if (rows * row > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * row;
+        const bool has_down = (r % h) + 1 < h;
+        double s = 0.0;
+        for (int64_t i = 0; i < row; i++) {
+            if (has_down) {
+                const double dv = (double)xr[i + row] - (double)xr[i];
+                s += dv * dv;
+            }
+            if (i + c < row) {
+                const double dh = (double)xr[i + c] - (double)xr[i];
+                s += dh * dh;
+            }
+        }
+        sum += s;
+    }
+    const int64_t pixels = n * h * w;
+    *(float *)p->loss->data = pixels > 0 ? (float)(sum / (double)pixels) : NAN;
+    return NST_OK;
+}
+
+nst_status nst__cpu_tv_backward(nst_ctx *ctx, const void *params) {
+    const nst_tv_params *p = params;
+    if (!p->dx)
+        return NST_OK;
+    NST__TRY(NST__CHECK4(ctx, "tv_backward", "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
+    NST__TRY(nst__check_same_shape(ctx, "tv_backward", "dx", p->dx, "x", p->x));
+    const int64_t n = p->x->shape[0], h = p->x->shape[1], w = p->x->shape[2];
+    const int64_t c = p->x->shape[3];
+    const int64_t row = w * c, rows = n * h, pixels = n * h * w;
+    if (pixels == 0)
+        return NST_OK;
+    const float k = (float)(2.0 * (double)p->scale / (double)pixels);
+    const bool acc = p->accumulate;
+    const float *x = p->x->data; // (N, H, W, C)
+    float *dx = p->dx->data;     // (N, H, W, C)
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
+    if (rows * row > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * row;
+        float *dr = dx + r * row;
+        const bool has_up = r % h > 0, has_down = (r % h) + 1 < h;
+        for (int64_t i = 0; i < row; i++) {
+            const float v = xr[i];
+            float d = 0.0f;
+            if (has_up)
+                d += v - xr[i - row];
+            if (has_down)
+                d -= xr[i + row] - v;
+            if (i >= c)
+                d += v - xr[i - c];
+            if (i + c < row)
+                d -= xr[i + c] - v;
+            dr[i] = acc ? dr[i] + k * d : k * d;
+        }
+    }
+    return NST_OK;
+}

@@ -1,0 +1,460 @@
+/* CPU colour ops (src/cpu/colour.c) and histogram matching (src/cpu/histogram_match.c):
+ * RGB <-> YUV against the BT.601 matrix in plain double loops, the round trip, and
+ * scikit-image goldens; the three input conventions (nst_input_convert_params_for in
+ * src/host/ops.c) against the formulas of ../shared/data/README.md and torchvision, with their
+ * backward against central finite differences and PyTorch goldens; histogram matching against
+ * skimage.exposure.match_histograms goldens, a quadratic-time reference and its properties;
+ * argument checks throughout. Goldens: tests/golden/gen_losses_colour.py. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nstyle/colour.h"
+#include "test_support.h"
+
+#define GOLDEN NST_SOURCE_DIR "/tests/golden/losses_colour.safetensors"
+#define N 2
+#define H 7
+#define W 11
+#define NPIX (N * H * W)
+
+static double *golden(const nst_st_file *f, const char *name, size_t numel) {
+    const nst_st_tensor *t = nst_st_find(f, name);
+    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
+    cr_assert_eq((size_t)t->numel, numel, "golden %s: %lld elements, expected %zu", name,
+                 (long long)t->numel, numel);
+    double *d = malloc(numel * sizeof *d);
+    cr_assert_not_null(d);
+    nst_st_to_f64(t, d);
+    return d;
+}
+
+static float *to_f32(const double *d, size_t n) {
+    float *f = malloc(n * sizeof *f);
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)d[i];
+    return f;
+}
+
+static nst_st_file *open_golden(nst_ctx *ctx) {
+    nst_st_file *f = NULL;
+    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    return f;
+}
+
+/* ---- RGB <-> YUV ------------------------------------------------------------------------------ */
+
+/* BT.601 as in skimage: Y = .299 R + .587 G + .114 B, U = .492111 (B - Y), V = .877283 (R - Y),
+ * written here as the rows of the matrix skimage uses. */
+static const double M_YUV[3][3] = {{0.299, 0.587, 0.114},
+                                   {-0.14714119, -0.28886916, 0.43601035},
+                                   {0.61497538, -0.51496512, -0.10001026}};
+
+static nst_status run_colour(nst_ctx *ctx, bool to_yuv, float *x, float *y, int64_t npix) {
+    nst_tensor tx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, x, 1, 1, npix, 3);
+    nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, 1, 1, npix, 3);
+    nst_colour_params p = {&tx, &ty};
+    return to_yuv ? nst_rgb_to_yuv(ctx, &p) : nst_yuv_to_rgb(ctx, &p);
+}
+
+/* Three products summed in double and rounded once: rtol 1e-6, atol 1e-7 for U, V near 0. */
+Test(cpu_colour, rgb_to_yuv_matches_matrix) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_test_rng rng = nst_test_rng_seed(41);
+    float rgb[NPIX * 3], yuv[NPIX * 3];
+    double ref[NPIX * 3];
+    nst_test_fill_uniform(&rng, rgb, NPIX * 3, 0.0f, 1.0f);
+    for (int i = 0; i < NPIX; i++)
+        for (int r = 0; r < 3; r++)
+            ref[3 * i + r] = M_YUV[r][0] * rgb[3 * i] + M_YUV[r][1] * rgb[3 * i + 1] +
+                             M_YUV[r][2] * rgb[3 * i + 2];
+    cr_assert_eq(run_colour(ctx, true, rgb, yuv, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(nst_test_allclose("rgb_to_yuv", yuv, ref, NPIX * 3, 1e-7, 1e-6));
+    /* greys have no chroma: |U|, |V| at the level of the matrix's 8-digit rows (1e-8) */
+    float grey[3] = {0.6f, 0.6f, 0.6f}, g_yuv[3];
+    cr_assert_eq(run_colour(ctx, true, grey, g_yuv, 1), NST_OK);
+    cr_assert_float_eq(g_yuv[0], 0.6f, 1e-7);
+    cr_assert_float_eq(g_yuv[1], 0.0f, 1e-7);
+    cr_assert_float_eq(g_yuv[2], 0.0f, 1e-7);
+    nst_ctx_destroy(ctx);
+}
+
+/* yuv_to_rgb(rgb_to_yuv(x)) = x: two fp32 roundings of values <= ~1 through a matrix of norm
+ * ~2.5: within 1e-6 absolute. Also the other way round, and in place (y aliasing x). */
+Test(cpu_colour, yuv_round_trip) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_test_rng rng = nst_test_rng_seed(42);
+    float rgb[NPIX * 3], yuv[NPIX * 3], back[NPIX * 3];
+    nst_test_fill_uniform(&rng, rgb, NPIX * 3, 0.0f, 1.0f);
+    cr_assert_eq(run_colour(ctx, true, rgb, yuv, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_eq(run_colour(ctx, false, yuv, back, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(nst_test_allclose_f("rgb round trip", back, rgb, NPIX * 3, 1e-6, 0.0));
+    memcpy(back, yuv, sizeof back);
+    cr_assert_eq(run_colour(ctx, false, back, back, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_eq(run_colour(ctx, true, back, back, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(nst_test_allclose_f("yuv round trip in place", back, yuv, NPIX * 3, 1e-6, 0.0));
+    nst_ctx_destroy(ctx);
+}
+
+/* skimage float64 on the same float32 inputs: |got - ref| <= 1e-5 + 1e-4 |ref|. */
+Test(cpu_colour, yuv_skimage_goldens) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_file *f = open_golden(ctx);
+    const size_t m = NPIX * 3;
+    double *rgb = golden(f, "yuv.rgb", m), *yuv_ref = golden(f, "yuv.yuv_of_rgb", m);
+    double *yuv = golden(f, "yuv.yuv", m), *rgb_ref = golden(f, "yuv.rgb_of_yuv", m);
+    float *rgbf = to_f32(rgb, m), *yuvf = to_f32(yuv, m), out[NPIX * 3];
+    cr_assert_eq(run_colour(ctx, true, rgbf, out, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(nst_test_allclose("rgb2yuv", out, yuv_ref, m, 1e-5, 1e-4));
+    cr_assert_eq(run_colour(ctx, false, yuvf, out, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(nst_test_allclose("yuv2rgb", out, rgb_ref, m, 1e-5, 1e-4));
+    free(rgb), free(yuv_ref), free(yuv), free(rgb_ref), free(rgbf), free(yuvf);
+    nst_st_close(f);
+    nst_ctx_destroy(ctx);
+}
+
+Test(cpu_colour, yuv_checks_shapes) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    float x[24], y[24];
+    nst_tensor tx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, x, 1, 2, 3, 4);
+    nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, 1, 2, 3, 4);
+    nst_colour_params p = {&tx, &ty};
+    cr_assert_eq(nst_rgb_to_yuv(ctx, &p), NST_ERR_SHAPE);
+    cr_assert(strstr(nst_last_error(ctx), "rgb_to_yuv") != NULL, "%s", nst_last_error(ctx));
+    cr_assert(strstr(nst_last_error(ctx), "(*, *, *, 3)") != NULL, "%s", nst_last_error(ctx));
+    nst_tensor x3 = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, x, 1, 2, 4, 3);
+    p.x = &x3;
+    cr_assert_eq(nst_yuv_to_rgb(ctx, &p), NST_ERR_SHAPE);
+    cr_assert(strstr(nst_last_error(ctx), "tensor y") != NULL, "%s", nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
+/* ---- input conventions ------------------------------------------------------------------------ */
+
+static const char *const convention_names[3] = {"rgb-0-1-imagenet-norm", "bgr-0-255-minus-mean",
+                                                "rgb-0-255"};
+
+/* The conventions written out independently of ops.c: torchvision's ImageNet normalisation and
+ * the data README's Caffe preprocessing (255 * RGB reversed to BGR minus B 103.939, G 116.779,
+ * R 123.68). out is in the network's channel order. */
+static void ref_convert(int conv, const float *rgb, double *out) {
+    const double r = rgb[0], g = rgb[1], b = rgb[2];
+    if (conv == 0) {
+        out[0] = (r - 0.485) / 0.229;
+        out[1] = (g - 0.456) / 0.224;
+        out[2] = (b - 0.406) / 0.225;
+    } else if (conv == 1) {
+        out[0] = 255.0 * b - 103.939;
+        out[1] = 255.0 * g - 116.779;
+        out[2] = 255.0 * r - 123.68;
+    } else {
+        out[0] = 255.0 * r, out[1] = 255.0 * g, out[2] = 255.0 * b;
+    }
+}
+
+static nst_input_convert_params convention(int conv) {
+    nst_input_convention c;
+    cr_assert_eq(nst_input_convention_from_name(convention_names[conv], &c), NST_OK);
+    return nst_input_convert_params_for(c);
+}
+
+typedef struct {
+    nst_tensor x, y, dy, dx;
+} convert_tensors;
+
+static void convert_bind(nst_input_convert_params *p, convert_tensors *t, float *x, float *y,
+                         float *dy, float *dx, int64_t npix) {
+    t->x = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, x, 1, 1, npix, 3);
+    t->y = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, 1, 1, npix, 3);
+    t->dy = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dy, 1, 1, npix, 3);
+    t->dx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dx, 1, 1, npix, 3);
+    p->x = &t->x, p->y = &t->y, p->dy = &t->dy;
+    p->dx = dx ? &t->dx : NULL;
+}
+
+Test(cpu_colour, convention_names_round_trip) {
+    nst_input_convention c;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(nst_input_convention_from_name(convention_names[i], &c), NST_OK);
+        cr_assert_eq((int)c, i, "%s", convention_names[i]);
+    }
+    cr_assert_eq(nst_input_convention_from_name("bgr-0-1", &c), NST_ERR_INVALID_ARG);
+    cr_assert_eq(nst_input_convention_from_name(NULL, &c), NST_ERR_INVALID_ARG);
+}
+
+/* Forward against the written-out conventions: the op evaluates in double from float
+ * constants (123.68f is 3.8e-6 off 123.68) and rounds once: atol 1e-5 (the 0..255 scale),
+ * rtol 1e-6. */
+Test(cpu_colour, input_convert_forward_matches_conventions) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_test_rng rng = nst_test_rng_seed(43);
+    float x[NPIX * 3], y[NPIX * 3];
+    double ref[NPIX * 3];
+    nst_test_fill_uniform(&rng, x, NPIX * 3, 0.0f, 1.0f);
+    x[0] = 0.0f, x[1] = 1.0f, x[2] = 0.5f; /* the range ends */
+    for (int conv = 0; conv < 3; conv++) {
+        nst_input_convert_params p = convention(conv);
+        convert_tensors t;
+        convert_bind(&p, &t, x, y, NULL, NULL, NPIX);
+        cr_assert_eq(nst_input_convert_forward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+        for (int i = 0; i < NPIX; i++)
+            ref_convert(conv, x + 3 * i, ref + 3 * i);
+        cr_assert(nst_test_allclose(convention_names[conv], y, ref, NPIX * 3, 1e-5, 1e-6));
+    }
+    nst_ctx_destroy(ctx);
+}
+
+typedef struct {
+    int conv;
+    const double *dy;
+    size_t npix;
+} convert_fd_ctx;
+
+static double convert_objective(const double *x, void *user) {
+    const convert_fd_ctx *u = user;
+    double s = 0.0, y[3];
+    for (size_t i = 0; i < u->npix; i++) {
+        /* the conventions of ref_convert, on the perturbed double x */
+        const double r = x[3 * i], g = x[3 * i + 1], b = x[3 * i + 2];
+        if (u->conv == 0)
+            y[0] = (r - 0.485) / 0.229, y[1] = (g - 0.456) / 0.224, y[2] = (b - 0.406) / 0.225;
+        else if (u->conv == 1)
+            y[0] = 255.0 * b - 103.939, y[1] = 255.0 * g - 116.779, y[2] = 255.0 * r - 123.68;
+        else
+            y[0] = 255.0 * r, y[1] = 255.0 * g, y[2] = 255.0 * b;
+        for (int c = 0; c < 3; c++)
+            s += u->dy[3 * i + c] * y[c];
+    }
+    return s;
+}
+
+/* Backward against central differences of sum(dy * convert(x)) in double (linear: exact up to
+ * rounding): mean relative difference <= 1e-4; then accumulate adds to dx. */
+Test(cpu_colour, input_convert_backward_matches_finite_differences) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_test_rng rng = nst_test_rng_seed(44);
+    float x[NPIX * 3], dy[NPIX * 3], dx[NPIX * 3], prev[NPIX * 3];
+    double xd[NPIX * 3], dyd[NPIX * 3], fd[NPIX * 3], got[NPIX * 3];
+    nst_test_fill_uniform(&rng, x, NPIX * 3, 0.0f, 1.0f);
+    nst_test_fill_uniform(&rng, dy, NPIX * 3, -1.0f, 1.0f);
+    nst_test_fill_uniform(&rng, prev, NPIX * 3, -1.0f, 1.0f);
+    for (int i = 0; i < NPIX * 3; i++)
+        xd[i] = x[i], dyd[i] = dy[i];
+    for (int conv = 0; conv < 3; conv++) {
+        convert_fd_ctx u = {conv, dyd, NPIX};
+        nst_test_fd_grad(convert_objective, &u, xd, NPIX * 3, 1e-3, NULL, 0, fd);
+        nst_input_convert_params p = convention(conv);
+        convert_tensors t;
+        convert_bind(&p, &t, x, NULL, dy, dx, NPIX);
+        for (int i = 0; i < NPIX * 3; i++)
+            dx[i] = NAN; /* overwrite mode must not read dx */
+        cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+        for (int i = 0; i < NPIX * 3; i++)
+            got[i] = dx[i];
+        double rel = nst_test_mean_rel_diff(got, fd, NPIX * 3, 1e-12);
+        cr_assert_leq(rel, 1e-4, "%s: mean relative difference %.3g", convention_names[conv],
+                      rel);
+
+        memcpy(dx, prev, sizeof dx);
+        p.accumulate = true;
+        cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+        for (int i = 0; i < NPIX * 3; i++)
+            fd[i] += prev[i];
+        /* finite differences of a linear function in double: ~1e-9 of 255 * |dy|; fp32 result */
+        cr_assert(nst_test_allclose(convention_names[conv], dx, fd, NPIX * 3, 1e-4, 1e-5));
+    }
+    nst_ctx_destroy(ctx);
+}
+
+/* PyTorch float64 on the same inputs (channels last): |got - ref| <= 1e-5 + 1e-4 |ref|. */
+Test(cpu_colour, input_convert_pytorch_goldens) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_file *f = open_golden(ctx);
+    const int npix = 2 * 5 * 6;
+    const size_t m = (size_t)npix * 3;
+    for (int conv = 0; conv < 3; conv++) {
+        char key[96];
+        double *d[4];
+        const char *parts[4] = {"x", "y", "dy", "dx"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(key, sizeof key, "conv.%s.%s", convention_names[conv], parts[k]);
+            d[k] = golden(f, key, m);
+        }
+        float *x = to_f32(d[0], m), *dy = to_f32(d[2], m);
+        float *y = malloc(m * 4), *dx = malloc(m * 4);
+        nst_input_convert_params p = convention(conv);
+        convert_tensors t;
+        convert_bind(&p, &t, x, y, dy, dx, npix);
+        cr_assert_eq(nst_input_convert_forward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+        cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+        cr_assert(nst_test_allclose(convention_names[conv], y, d[1], m, 1e-5, 1e-4));
+        cr_assert(nst_test_allclose(convention_names[conv], dx, d[3], m, 1e-5, 1e-4));
+        for (int k = 0; k < 4; k++)
+            free(d[k]);
+        free(x), free(dy), free(y), free(dx);
+    }
+    nst_st_close(f);
+    nst_ctx_destroy(ctx);
+}
+
+Test(cpu_colour, input_convert_checks_arguments) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    float x[12] = {0}, y[12], dx[12];
+    nst_input_convert_params p = convention(0);
+    convert_tensors t;
+    convert_bind(&p, &t, x, y, x, NULL, 4);
+    cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "dx NULL means not needed");
+    p.std[1] = 0.0f;
+    cr_assert_eq(nst_input_convert_forward(ctx, &p), NST_ERR_INVALID_ARG);
+    cr_assert(strstr(nst_last_error(ctx), "std") != NULL, "%s", nst_last_error(ctx));
+    p.std[1] = 1.0f;
+    nst_tensor ybad = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, 1, 2, 2, 3);
+    p.y = &ybad;
+    cr_assert_eq(nst_input_convert_forward(ctx, &p), NST_ERR_SHAPE);
+    cr_assert(strstr(nst_last_error(ctx), "input_convert_forward") != NULL, "%s",
+              nst_last_error(ctx));
+    nst_tensor dxbad = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dx, 1, 1, 3, 4);
+    p.dx = &dxbad;
+    cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_ERR_SHAPE);
+    cr_assert(strstr(nst_last_error(ctx), "dx") != NULL, "%s", nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
+/* ---- histogram matching ----------------------------------------------------------------------- */
+
+/* O(n^2) reference of skimage's _match_cumulative_cdf for one channel: quantiles by counting,
+ * then numpy.interp over the reference's distinct values (linear search). */
+static double ref_match_one(double v, const float *src, int64_t ns, const float *ref, int64_t nr,
+                            int ch, int channels) {
+    int64_t below = 0;
+    for (int64_t i = 0; i < ns; i++)
+        below += src[i * channels + ch] <= v;
+    const double q = (double)below / (double)ns;
+    /* walk the reference's distinct values in increasing order */
+    double prev_u = -INFINITY, prev_q = 0.0;
+    bool have_prev = false;
+    for (;;) {
+        double u = INFINITY;
+        for (int64_t i = 0; i < nr; i++) {
+            const double r = ref[i * channels + ch];
+            if (r > prev_u && r < u)
+                u = r;
+        }
+        if (u == INFINITY)
+            return prev_u; /* q above every reference quantile cannot happen (last is 1) */
+        int64_t cnt = 0;
+        for (int64_t i = 0; i < nr; i++)
+            cnt += ref[i * channels + ch] <= u;
+        const double qu = (double)cnt / (double)nr;
+        if (q <= qu) {
+            if (!have_prev || q == qu)
+                return u;
+            return prev_u + (u - prev_u) * (q - prev_q) / (qu - prev_q);
+        }
+        prev_u = u, prev_q = qu, have_prev = true;
+    }
+}
+
+/* Against the quadratic reference on data with ties and different sizes; outputs are
+ * interpolations of fp32 values computed in double and rounded once: rtol 1e-6, atol 1e-7. */
+Test(cpu_colour, histogram_match_matches_reference) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_test_rng rng = nst_test_rng_seed(45);
+    enum { NS = 13 * 17, NR = 9 * 10, C = 3 };
+    float src[NS * C], ref[NR * C], out[NS * C];
+    double want[NS * C];
+    for (int i = 0; i < NS * C; i++) /* 5-bit values: many ties */
+        src[i] = (float)(nst_test_rng_next(&rng) % 32) / 31.0f;
+    nst_test_fill_uniform(&rng, ref, NR * C, -2.0f, 3.0f);
+    for (int i = 0; i < NR * C; i += 7)
+        ref[i] = 0.5f; /* and ties in the reference too */
+    cr_assert_eq(nst_histogram_match(ctx, src, NS, ref, NR, C, out), NST_OK, "%s",
+                 nst_last_error(ctx));
+    for (int i = 0; i < NS; i++)
+        for (int c = 0; c < C; c++)
+            want[i * C + c] = ref_match_one(src[i * C + c], src, NS, ref, NR, c, C);
+    cr_assert(nst_test_allclose("histogram match", out, want, NS * C, 1e-7, 1e-6));
+    nst_ctx_destroy(ctx);
+}
+
+/* Properties that hold exactly: an image matched to itself is unchanged; the output's values
+ * are the reference's when both have the same number of distinct equally frequent values;
+ * in-place operation gives the same result. */
+Test(cpu_colour, histogram_match_properties) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_test_rng rng = nst_test_rng_seed(46);
+    enum { NP = 8 * 8, C = 2 };
+    float src[NP * C], out[NP * C], ref[NP * C], inplace[NP * C];
+    nst_test_fill_uniform(&rng, src, NP * C, 0.0f, 1.0f);
+    cr_assert_eq(nst_histogram_match(ctx, src, NP, src, NP, C, out), NST_OK);
+    for (int i = 0; i < NP * C; i++)
+        cr_assert_eq(out[i], src[i], "self-match changed element %d", i);
+    /* ref = 3 * (rank of src within its channel) + 1: a monotone relabelling, so the match
+     * must produce exactly ref (both sides have NP distinct values, each once) */
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < NP; i++) {
+            int rank = 0;
+            for (int j = 0; j < NP; j++)
+                rank += src[j * C + c] < src[i * C + c];
+            ref[((i * 5) % NP) * C + c] = 3.0f * (float)rank + 1.0f; /* shuffled position */
+        }
+    cr_assert_eq(nst_histogram_match(ctx, src, NP, ref, NP, C, out), NST_OK);
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < NP; i++) {
+            int rank = 0;
+            for (int j = 0; j < NP; j++)
+                rank += src[j * C + c] < src[i * C + c];
+            cr_assert_eq(out[i * C + c], 3.0f * (float)rank + 1.0f, "pixel %d channel %d", i, c);
+        }
+    memcpy(inplace, src, sizeof src);
+    cr_assert_eq(nst_histogram_match(ctx, inplace, NP, ref, NP, C, inplace), NST_OK);
+    cr_assert_eq(memcmp(inplace, out, sizeof out), 0, "in place differs");
+    nst_ctx_destroy(ctx);
+}
+
+/* skimage.exposure.match_histograms(channel_axis=-1) in float64 on the same float32 inputs:
+ * |got - ref| <= 1e-5 + 1e-4 |ref|. */
+Test(cpu_colour, histogram_match_skimage_goldens) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_file *f = open_golden(ctx);
+    const struct {
+        const char *name;
+        int64_t ns, nr;
+    } cases[] = {{"hist_ties", 24 * 32, 20 * 28}, {"hist_cont", 17 * 19, 30 * 20}};
+    for (int k = 0; k < 2; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s.src", cases[k].name);
+        double *src = golden(f, key, (size_t)cases[k].ns * 3);
+        snprintf(key, sizeof key, "%s.ref", cases[k].name);
+        double *ref = golden(f, key, (size_t)cases[k].nr * 3);
+        snprintf(key, sizeof key, "%s.out", cases[k].name);
+        double *want = golden(f, key, (size_t)cases[k].ns * 3);
+        float *srcf = to_f32(src, (size_t)cases[k].ns * 3);
+        float *reff = to_f32(ref, (size_t)cases[k].nr * 3);
+        float *out = malloc((size_t)cases[k].ns * 3 * sizeof *out);
+        cr_assert_eq(nst_histogram_match(ctx, srcf, cases[k].ns, reff, cases[k].nr, 3, out),
+                     NST_OK, "%s", nst_last_error(ctx));
+        cr_assert(nst_test_allclose(cases[k].name, out, want, (size_t)cases[k].ns * 3, 1e-5,
+                                    1e-4));
+        free(src), free(ref), free(want), free(srcf), free(reff), free(out);
+    }
+    nst_st_close(f);
+    nst_ctx_destroy(ctx);
+}
+
+Test(cpu_colour, histogram_match_checks_arguments) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    float a[6] = {0, 1, 2, 3, 4, 5}, out[6];
+    cr_assert_eq(nst_histogram_match(ctx, NULL, 2, a, 2, 3, out), NST_ERR_INVALID_ARG);
+    cr_assert(strstr(nst_last_error(ctx), "src") != NULL, "%s", nst_last_error(ctx));
+    cr_assert_eq(nst_histogram_match(ctx, a, 0, a, 2, 3, out), NST_ERR_INVALID_ARG);
+    cr_assert_eq(nst_histogram_match(ctx, a, 2, a, 2, 0, out), NST_ERR_INVALID_ARG);
+    a[4] = NAN;
+    cr_assert_eq(nst_histogram_match(ctx, a, 2, a + 3, 1, 3, out), NST_ERR_INVALID_ARG);
+    cr_assert(strstr(nst_last_error(ctx), "pixel 1 channel 1") != NULL, "%s",
+              nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
