@@ -28,13 +28,13 @@ done
 
 echo "=== compute-sanitizer" | tee "$results/sanitizer.txt"
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
-# the tests that touch the CUDA backend (the others run only CPU code)
-gpu_tests=$(grep -l -i 'cuda' tests/test_*.c | xargs -n1 basename | sed 's/\.c$//')
+# the tests that open a CUDA context (the others run only CPU code)
+gpu_tests=$(grep -l '"cuda' tests/test_*.c | xargs -n1 basename | sed 's/\.c$//')
 for t in $(for n in $gpu_tests; do echo $b/$n; done); do
   [[ -x $t && -n $san ]] || continue
   for tool in memcheck racecheck synccheck initcheck; do
     log="$results/san-$(basename "$t")-$tool.log"
-    if "$san" --tool $tool --target-processes all --error-exitcode 99 "$t" --jobs=1 >"$log" 2>&1; then r=ok; else r=FAILED; status=1; fi
+    if NST_UNDER_SANITIZER=1 "$san" --tool $tool --target-processes all --error-exitcode 99 "$t" --jobs=1 >"$log" 2>&1; then r=ok; else r=FAILED; status=1; fi
     printf '%-28s %-10s %s\n' "$(basename "$t")" "$tool" "$r" | tee -a "$results/sanitizer.txt"
     grep -E 'ERROR SUMMARY' "$log" | sort | uniq -c | tee -a "$results/sanitizer.txt"
   done

@@ -214,6 +214,14 @@ Test(ssim, matches_direct_window_reference) {
     cr_assert_eq(nst_ssim_u8(ctx, a, b, w, h, c, &ab), NST_OK);
     cr_assert_eq(nst_ssim_u8(ctx, b, a, w, h, c, &ba), NST_OK);
     cr_assert_eq(ab, ba, "ssim(a, b) %.17g != ssim(b, a) %.17g", ab, ba);
+    /* and the same bits whatever the thread count (the row sums are added in row order) */
+    for (int threads = 1; threads <= 5; threads += 2) {
+        double t_ab;
+        nst_ctx_set_threads(ctx, threads);
+        cr_assert_eq(nst_ssim_u8(ctx, a, b, w, h, c, &t_ab), NST_OK);
+        cr_assert_eq(t_ab, ab, "%d threads: %.17g vs %.17g", threads, t_ab, ab);
+    }
+    nst_ctx_set_threads(ctx, 0);
     /* an inverted image is strongly anti-correlated */
     for (int i = 0; i < w * h * c; i++)
         b[i] = (uint8_t)(255 - a[i]);

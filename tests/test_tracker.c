@@ -329,7 +329,10 @@ Test(tracker, cuda_device_figures) {
     cr_assert_eq(s2.current_total, (size_t)320 << 20);
     size_t d = s2.device_other > s1.device_other ? s2.device_other - s1.device_other
                                                  : s1.device_other - s2.device_other;
-    cr_assert_leq(d, (size_t)8 << 20, "context share moved by %zu bytes", d);
+    /* compute-sanitizer allocates device memory of its own as we allocate (shadow state), so
+     * the share is only stable without it */
+    if (!getenv("NST_UNDER_SANITIZER"))
+        cr_assert_leq(d, (size_t)8 << 20, "context share moved by %zu bytes", d);
     char text[4096];
     nst_tracker_report_text(ctx, text, sizeof text);
     cr_assert(strstr(text, "CUDA context"), "%s", text);

@@ -91,14 +91,18 @@ nst_status nst_ssim_u8(nst_ctx *ctx, const uint8_t *a, const uint8_t *b, int wid
     double w[SSIM_TAPS];
     gaussian_taps(w);
     const int threads = nst__cpu_threads(ctx);
-    double *scratch = malloc((size_t)threads * 5 * (size_t)width * sizeof *scratch);
+    /* scratch: 5 rows per thread, then one partial sum per image row. The rows' sums are added
+     * in row order afterwards, so the result is the same bits on any number of threads (an
+     * OpenMP reduction would combine per-thread sums in an unspecified order). */
+    double *scratch = malloc(((size_t)threads * 5 * (size_t)width + (size_t)height) *
+                             sizeof *scratch);
     if (!scratch)
         return NST__ERR(ctx, NST_ERR_NO_MEMORY, "ssim: no memory for %d rows of %d pixels",
                         5 * threads, width);
+    double *row_sum = scratch + (size_t)threads * 5 * (size_t)width; /* (height) */
     double total = 0.0;
     for (int ch = 0; ch < channels; ch++) {
-        double sum = 0.0;
-#pragma omp parallel num_threads(threads) reduction(+ : sum)
+#pragma omp parallel num_threads(threads)
         {
             int t = 0;
 #ifdef _OPENMP
@@ -107,8 +111,11 @@ nst_status nst_ssim_u8(nst_ctx *ctx, const uint8_t *a, const uint8_t *b, int wid
             double *col = scratch + (size_t)t * 5 * (size_t)width;
 #pragma omp for schedule(static)
             for (int i = SSIM_RADIUS; i < height - SSIM_RADIUS; i++)
-                sum += ssim_row(a, b, width, channels, ch, i, w, col);
+                row_sum[i] = ssim_row(a, b, width, channels, ch, i, w, col);
         }
+        double sum = 0.0;
+        for (int i = SSIM_RADIUS; i < height - SSIM_RADIUS; i++)
+            sum += row_sum[i];
         const double interior =
             (double)(height - 2 * SSIM_RADIUS) * (double)(width - 2 * SSIM_RADIUS);
         total += sum / interior;
