@@ -41,6 +41,16 @@ int nst__cpu_threads(const nst_ctx *ctx) {
 #endif
 }
 
+nst_status nst__cpu_scratch(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
+                            bool zero, void **out) {
+    if (nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, out) != NST_OK)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "op %s: %s of %zu bytes (%.1f MiB) could not be "
+                        "allocated", op, what, bytes, bytes / 1048576.0);
+    if (zero && *out)
+        memset(*out, 0, bytes);
+    return NST_OK;
+}
+
 static nst_status cpu_open(nst_ctx *ctx, int device) {
     (void)device;
     ctx->backend_state = NULL;

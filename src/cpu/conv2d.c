@@ -163,13 +163,7 @@ static nst_status alloc_cols(nst_ctx *ctx, const char *op, const conv_geom *g,
     if (conv_is_pointwise(g) || g->p == 0)
         return NST_OK;
     size_t bytes = (size_t)s->workers * (size_t)s->tile * (size_t)g->k * sizeof(float);
-    *cols = malloc(bytes);
-    if (!*cols)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY,
-                        "op %s: column buffers of %zu bytes (%d x %lld x %lld floats) could not "
-                        "be allocated", op, bytes, s->workers, (long long)s->tile,
-                        (long long)g->k);
-    return NST_OK;
+    return nst__cpu_scratch(ctx, op, "column buffers", bytes, false, (void **)cols);
 }
 
 /* OpenBLAS runs single-threaded inside the op (all threading is OpenMP's, so OpenBLAS's own
@@ -409,7 +403,7 @@ static nst_status conv_forward(nst_ctx *ctx, const nst_conv2d_params *p, size_t 
             relu_inplace(yt, t * g.cout, s.inner);
     }
     blas_single_end(blas_old);
-    free(cols);
+    nst_free(ctx, cols);
     return NST_OK;
 }
 
@@ -453,7 +447,7 @@ static nst_status conv_backward_data(nst_ctx *ctx, const nst_conv2d_params *p,
         }
     }
     blas_single_end(blas_old);
-    free(dcols);
+    nst_free(ctx, dcols);
     return NST_OK;
 }
 
@@ -462,10 +456,9 @@ static nst_status conv_backward_data(nst_ctx *ctx, const nst_conv2d_params *p,
 static nst_status bias_grad(nst_ctx *ctx, const char *op, const float *dy, int64_t rows,
                             int64_t cout, float *db, bool accumulate) {
     const int nt = rows * cout > NST__CONV_OMP_MIN ? nst__cpu_threads(ctx) : 1;
-    double *part = calloc((size_t)nt * (size_t)cout, sizeof *part); // (nt, Cout)
-    if (!part)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "op %s: bias-gradient buffer of %d x %lld doubles "
-                        "could not be allocated", op, nt, (long long)cout);
+    double *part = NULL; // (nt, Cout)
+    NST__TRY(nst__cpu_scratch(ctx, op, "bias-gradient partial sums",
+                              (size_t)nt * (size_t)cout * sizeof *part, true, (void **)&part));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #ifdef _OPENMP
@@ -485,7 +478,7 @@ static nst_status bias_grad(nst_ctx *ctx, const char *op, const float *dy, int64
             sum += part[(int64_t)i * cout + c];
         db[c] = (float)sum;
     }
-    free(part);
+    nst_free(ctx, part);
     return NST_OK;
 }
 
@@ -498,11 +491,12 @@ static nst_status filter_grad(nst_ctx *ctx, const char *op, const conv_geom *g,
     float *cols = NULL, *part = NULL; // (workers, tile, K), (workers, Cout, K)
     NST__TRY(alloc_cols(ctx, op, g, s, &cols));
     if (s->workers > 1) {
-        part = calloc((size_t)s->workers * (size_t)nw, sizeof *part);
-        if (!part) {
-            free(cols);
-            return NST__ERR(ctx, NST_ERR_NO_MEMORY, "op %s: %d partial weight gradients of %lld "
-                            "floats could not be allocated", op, s->workers, (long long)nw);
+        nst_status st = nst__cpu_scratch(ctx, op, "partial weight gradients",
+                                         (size_t)s->workers * (size_t)nw * sizeof *part, true,
+                                         (void **)&part);
+        if (st != NST_OK) {
+            nst_free(ctx, cols);
+            return st;
         }
     } else if (!accumulate) {
         memset(dw, 0, (size_t)nw * sizeof *dw);
@@ -530,8 +524,8 @@ static nst_status filter_grad(nst_ctx *ctx, const char *op, const conv_geom *g,
             dw[i] = sum;
         }
     }
-    free(part);
-    free(cols);
+    nst_free(ctx, part);
+    nst_free(ctx, cols);
     return NST_OK;
 }
 

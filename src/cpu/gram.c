@@ -74,10 +74,9 @@ nst_status nst__cpu_gram_backward(nst_ctx *ctx, const void *params) {
     const float *x = p->x->data;   // (N, H*W, C)
     const float *dg = p->dg->data; // (N, C, C)
     float *dx = p->dx->data;       // (N, H*W, C)
-    float *sym = malloc((size_t)c * (size_t)c * sizeof *sym); // (C, C) dG + dG^T
-    if (!sym)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "op gram_backward: no memory for a %d x %d matrix",
-                        c, c);
+    float *sym = NULL; // (C, C) dG + dG^T
+    NST__TRY(nst__cpu_scratch(ctx, "gram_backward", "the symmetrised gradient",
+                              (size_t)c * (size_t)c * sizeof *sym, false, (void **)&sym));
     for (int64_t b = 0; b < n; b++) {
         const float *dgb = dg + b * (int64_t)c * c;
         for (int i = 0; i < c; i++)
@@ -87,6 +86,6 @@ nst_status nst__cpu_gram_backward(nst_ctx *ctx, const void *params) {
                     x + b * (int64_t)hw * c, c, sym, c, p->accumulate ? 1.0f : 0.0f,
                     dx + b * (int64_t)hw * c, c);
     }
-    free(sym);
+    nst_free(ctx, sym);
     return NST_OK;
 }
