@@ -14,7 +14,7 @@
 #define NST__CONV_TILE_BYTES ((size_t)1 << 20)
 /* Upper bound of the column buffer when tiles run one after another over all threads (at least
  * one pixel's patch). Buffers come from the backend inside the op, counted by the tracker as
- * workspace; these two bounds are what a plan reserves for them. */
+ * workspace; these two bounds cap what a plan has to reserve for them. */
 #define NST__CONV_COLS_BYTES ((size_t)64 << 20)
 
 /* Runs NST_OP_CONV2D_FORWARD, _BACKWARD_DATA or _BACKWARD_FILTER with tiles of at most
