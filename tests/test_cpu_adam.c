@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nstyle/safetensors.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 enum { SLOTS = 3 };
 
@@ -128,20 +128,13 @@ Test(cpu_adam, step_constants_match_torch) {
 
 /* Loads a golden into a float buffer of n elements. */
 static void load_into(const nst_st_file *f, const char *key, float *out, size_t n) {
-    const nst_st_tensor *t = nst_st_find(f, key);
-    cr_assert_not_null(t, "golden %s missing", key);
+    const nst_st_tensor *t = nst_test_golden(f, key, NULL, NULL);
     cr_assert_eq((size_t)t->numel, n, "golden %s: %lld elements, expected %zu", key,
                  (long long)t->numel, n);
     nst_st_to_f32(t, out);
 }
 
 static void check_golden(const nst_st_file *f, const char *key, const float *got, size_t n) {
-    const nst_st_tensor *t = nst_st_find(f, key);
-    cr_assert_not_null(t, "golden %s missing", key);
-    cr_assert_eq((size_t)t->numel, n);
-    double *ref = calloc(n, sizeof *ref);
-    cr_assert_not_null(ref);
-    nst_st_to_f64(t, ref);
     /* 1e-5 + 1e-4*|ref|: float32 arithmetic against float64 PyTorch adds a few 2^-24 roundings
      * per step (< 1e-6 relative after 10 steps), and the float beta2 = 0.999f makes 1 - beta2
      * 1.3e-5 relative smaller than torch's 0.001, which scales exp_avg_sq by the same factor
@@ -149,25 +142,19 @@ static void check_golden(const nst_st_file *f, const char *key, const float *got
      * first order). The largest expected deviation, 1.3e-5 relative in exp_avg_sq, is thus 7x
      * inside the bound, while a wrong formula (AdamW decay, eps inside the sqrt, a missing bias
      * correction) moves params by 1e-3 or more. */
-    cr_assert(nst_test_allclose(key, got, ref, n, 1e-5, 1e-4));
-    free(ref);
+    nst_test_expect_golden(f, key, got, n, 1e-5, 1e-4);
 }
 
 Test(cpu_adam, ten_steps_match_torch_optim_adam) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, NST_SOURCE_DIR "/tests/golden/nn_ops.safetensors", &f), NST_OK,
-                 "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, "nn_ops.safetensors");
     const int64_t dims[SLOTS][3] = {{4, 3, 0}, {7, 0, 0}, {2, 3, 5}};
     const int ndims[SLOTS] = {2, 1, 3};
     const char *configs[2] = {"adam_plain", "adam_wd"};
     for (int k = 0; k < 2; k++) {
         char key[64];
-        double hyper[6]; /* lr, beta1, beta2, eps, weight_decay, steps */
         snprintf(key, sizeof key, "%s.hyper", configs[k]);
-        const nst_st_tensor *th = nst_st_find(f, key);
-        cr_assert(th && th->numel == 6, "golden %s missing", key);
-        nst_st_to_f64(th, hyper);
+        double *hyper = nst_test_golden_f64(f, key, 6); /* lr, beta1, beta2, eps, wd, steps */
         const long steps = (long)hyper[5];
         adam_state s;
         state_init(&s, dims, ndims);
@@ -197,6 +184,7 @@ Test(cpu_adam, ten_steps_match_torch_optim_adam) {
             free(grads[i]);
         }
         state_free(&s);
+        free(hyper);
     }
     nst_st_close(f);
     nst_ctx_destroy(ctx);

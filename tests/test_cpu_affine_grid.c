@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/grid.safetensors"
+#define GOLDEN "grid.safetensors"
 
 /* ---- naive double reference ------------------------------------------------------------- */
 
@@ -54,32 +55,19 @@ static double weighted_affine(const double *theta, void *user) {
     double *g = malloc(n * sizeof *g);
     cr_assert_not_null(g);
     ref_affine(theta, u->N, u->H, u->W, u->ac, g);
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += u->weights[i] * g[i];
+    double s = nst_test_dot(u->weights, g, n);
     free(g);
     return s;
-}
-
-static float *to_float(const double *d, size_t n) {
-    float *f = malloc((n ? n : 1) * sizeof *f);
-    cr_assert_not_null(f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)d[i];
-    return f;
 }
 
 /* ---- goldens ---------------------------------------------------------------------------- */
 
 /* Loads `name` as doubles into a new buffer; *shape receives its 4 leading dims (1 if fewer). */
 static double *load(const nst_st_file *f, const char *name, int64_t shape[4]) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
+    double *d;
+    const nst_st_tensor *t = nst_test_golden(f, name, NULL, &d);
     for (int i = 0; i < 4; i++)
         shape[i] = i < t->ndim ? t->shape[i] : 1;
-    double *d = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *d);
-    cr_assert_not_null(d);
-    nst_st_to_f64(t, d);
     return d;
 }
 
@@ -96,13 +84,9 @@ static void check_golden_case(nst_ctx *ctx, const nst_st_file *f, const char *pr
     double *dtheta_ref = load(f, name, ts);
     const size_t n_grid = (size_t)(gs[0] * gs[1] * gs[2] * 2), n_theta = (size_t)ts[0] * 6;
 
-    float *theta = to_float(theta64, n_theta), *dgrid = to_float(dgrid64, n_grid);
-    float *grid = malloc(n_grid * sizeof *grid), *dtheta = malloc(n_theta * sizeof *dtheta);
-    cr_assert(grid && dtheta);
-    for (size_t i = 0; i < n_grid; i++)
-        grid[i] = NAN; /* every element must be written */
-    for (size_t i = 0; i < n_theta; i++)
-        dtheta[i] = NAN;
+    float *theta = nst_test_to_f32(theta64, n_theta), *dgrid = nst_test_to_f32(dgrid64, n_grid);
+    /* NaN: every element must be written */
+    float *grid = nst_test_nan_f32(n_grid), *dtheta = nst_test_nan_f32(n_theta);
     nst_tensor tt = nst_tensor_make(NST_F32, NST_BACKEND_CPU, theta, 3, (int64_t[]){ts[0], 2, 3});
     nst_tensor tdt =
         nst_tensor_make(NST_F32, NST_BACKEND_CPU, dtheta, 3, (int64_t[]){ts[0], 2, 3});
@@ -127,8 +111,7 @@ static void check_golden_case(nst_ctx *ctx, const nst_st_file *f, const char *pr
 
 Test(cpu_affine_grid, pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     for (int ac = 0; ac <= 1; ac++) {
         check_golden_case(ctx, f, "ag_", ac);  /* (2, 5, 8) */
         check_golden_case(ctx, f, "ag1_", ac); /* (2, 1, 4): one row */
@@ -185,11 +168,9 @@ static void check_naive(int N, int H, int W, bool ac, uint64_t seed) {
     /* backward: central differences of the double forward (linear in theta, so exact up to
      * rounding); mean |a-b|/(|a|+|b|) <= 1e-4 */
     fd_user u = {N, H, W, ac, weights};
-    double fd[6 * 4], got[6 * 4];
+    double fd[6 * 4];
     nst_test_fd_grad(weighted_affine, &u, theta64, (size_t)6 * N, 1e-4, NULL, 0, fd);
-    for (int i = 0; i < 6 * N; i++)
-        got[i] = dtheta[i];
-    double rel = nst_test_mean_rel_diff(got, fd, (size_t)6 * N, 1e-12);
+    double rel = nst_test_mean_rel_diff_f(dtheta, fd, (size_t)6 * N, 1e-12);
     cr_assert_leq(rel, 1e-4, "dtheta vs finite differences: mean relative difference %.3g", rel);
     free(grid_ref), free(weights), free(grid), free(dgrid);
     nst_ctx_destroy(ctx);
@@ -210,14 +191,9 @@ Test(cpu_affine_grid, naive_and_finite_differences_threaded) {
 /* ---- argument checks -------------------------------------------------------------------- */
 
 static void expect_shape_error(nst_ctx *ctx, nst_status s, const char *arg) {
-    cr_assert_eq(s, NST_ERR_SHAPE, "status %s, expected ERR_SHAPE (%s)", nst_status_name(s),
-                 nst_last_error(ctx));
     char want[32];
     snprintf(want, sizeof want, "tensor %s ", arg);
-    cr_assert(strstr(nst_last_error(ctx), want) != NULL, "message '%s' does not name %s",
-              nst_last_error(ctx), arg);
-    cr_assert(strstr(nst_last_error(ctx), "affine_grid") != NULL, "message '%s' names no op",
-              nst_last_error(ctx));
+    nst_test_expect_status(ctx, s, NST_ERR_SHAPE, "affine_grid", want);
 }
 
 Test(cpu_affine_grid, wrong_shapes_name_the_argument) {

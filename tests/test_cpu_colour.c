@@ -13,37 +13,13 @@
 
 #include "nstyle/colour.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/losses_colour.safetensors"
+#define GOLDEN "losses_colour.safetensors"
 #define N 2
 #define H 7
 #define W 11
 #define NPIX (N * H * W)
-
-static double *golden(const nst_st_file *f, const char *name, size_t numel) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
-    cr_assert_eq((size_t)t->numel, numel, "golden %s: %lld elements, expected %zu", name,
-                 (long long)t->numel, numel);
-    double *d = malloc(numel * sizeof *d);
-    cr_assert_not_null(d);
-    nst_st_to_f64(t, d);
-    return d;
-}
-
-static float *to_f32(const double *d, size_t n) {
-    float *f = malloc(n * sizeof *f);
-    cr_assert_not_null(f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)d[i];
-    return f;
-}
-
-static nst_st_file *open_golden(nst_ctx *ctx) {
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
-    return f;
-}
 
 /* ---- RGB <-> YUV ------------------------------------------------------------------------------ */
 
@@ -102,16 +78,15 @@ Test(cpu_colour, yuv_round_trip) {
 /* skimage float64 on the same float32 inputs: |got - ref| <= 1e-5 + 1e-4 |ref|. */
 Test(cpu_colour, yuv_skimage_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = open_golden(ctx);
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     const size_t m = NPIX * 3;
-    double *rgb = golden(f, "yuv.rgb", m), *yuv_ref = golden(f, "yuv.yuv_of_rgb", m);
-    double *yuv = golden(f, "yuv.yuv", m), *rgb_ref = golden(f, "yuv.rgb_of_yuv", m);
-    float *rgbf = to_f32(rgb, m), *yuvf = to_f32(yuv, m), out[NPIX * 3];
-    cr_assert_eq(run_colour(ctx, true, rgbf, out, NPIX), NST_OK, "%s", nst_last_error(ctx));
-    cr_assert(nst_test_allclose("rgb2yuv", out, yuv_ref, m, 1e-5, 1e-4));
-    cr_assert_eq(run_colour(ctx, false, yuvf, out, NPIX), NST_OK, "%s", nst_last_error(ctx));
-    cr_assert(nst_test_allclose("yuv2rgb", out, rgb_ref, m, 1e-5, 1e-4));
-    free(rgb), free(yuv_ref), free(yuv), free(rgb_ref), free(rgbf), free(yuvf);
+    float *rgb = nst_test_golden_f32(f, "yuv.rgb", m), *yuv = nst_test_golden_f32(f, "yuv.yuv", m);
+    float out[NPIX * 3];
+    cr_assert_eq(run_colour(ctx, true, rgb, out, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    nst_test_expect_golden(f, "yuv.yuv_of_rgb", out, m, 1e-5, 1e-4);
+    cr_assert_eq(run_colour(ctx, false, yuv, out, NPIX), NST_OK, "%s", nst_last_error(ctx));
+    nst_test_expect_golden(f, "yuv.rgb_of_yuv", out, m, 1e-5, 1e-4);
+    free(rgb), free(yuv);
     nst_st_close(f);
     nst_ctx_destroy(ctx);
 }
@@ -237,12 +212,11 @@ Test(cpu_colour, input_convert_backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(44);
     float x[NPIX * 3], dy[NPIX * 3], dx[NPIX * 3], prev[NPIX * 3];
-    double xd[NPIX * 3], dyd[NPIX * 3], fd[NPIX * 3], got[NPIX * 3];
+    double xd[NPIX * 3], dyd[NPIX * 3], fd[NPIX * 3];
     nst_test_fill_uniform(&rng, x, NPIX * 3, 0.0f, 1.0f);
     nst_test_fill_uniform(&rng, dy, NPIX * 3, -1.0f, 1.0f);
     nst_test_fill_uniform(&rng, prev, NPIX * 3, -1.0f, 1.0f);
-    for (int i = 0; i < NPIX * 3; i++)
-        xd[i] = x[i], dyd[i] = dy[i];
+    nst_test_widen(x, xd, NPIX * 3), nst_test_widen(dy, dyd, NPIX * 3);
     for (int conv = 0; conv < 3; conv++) {
         convert_fd_ctx u = {conv, dyd, NPIX};
         nst_test_fd_grad(convert_objective, &u, xd, NPIX * 3, 1e-3, NULL, 0, fd);
@@ -252,9 +226,7 @@ Test(cpu_colour, input_convert_backward_matches_finite_differences) {
         for (int i = 0; i < NPIX * 3; i++)
             dx[i] = NAN; /* overwrite mode must not read dx */
         cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
-        for (int i = 0; i < NPIX * 3; i++)
-            got[i] = dx[i];
-        double rel = nst_test_mean_rel_diff(got, fd, NPIX * 3, 1e-12);
+        double rel = nst_test_mean_rel_diff_f(dx, fd, NPIX * 3, 1e-12);
         cr_assert_leq(rel, 1e-4, "%s: mean relative difference %.3g", convention_names[conv],
                       rel);
 
@@ -272,28 +244,25 @@ Test(cpu_colour, input_convert_backward_matches_finite_differences) {
 /* PyTorch float64 on the same inputs (channels last): |got - ref| <= 1e-5 + 1e-4 |ref|. */
 Test(cpu_colour, input_convert_pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = open_golden(ctx);
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     const int npix = 2 * 5 * 6;
     const size_t m = (size_t)npix * 3;
     for (int conv = 0; conv < 3; conv++) {
         char key[96];
-        double *d[4];
-        const char *parts[4] = {"x", "y", "dy", "dx"};
-        for (int k = 0; k < 4; k++) {
-            snprintf(key, sizeof key, "conv.%s.%s", convention_names[conv], parts[k]);
-            d[k] = golden(f, key, m);
-        }
-        float *x = to_f32(d[0], m), *dy = to_f32(d[2], m);
-        float *y = malloc(m * 4), *dx = malloc(m * 4);
+        snprintf(key, sizeof key, "conv.%s.x", convention_names[conv]);
+        float *x = nst_test_golden_f32(f, key, m);
+        snprintf(key, sizeof key, "conv.%s.dy", convention_names[conv]);
+        float *dy = nst_test_golden_f32(f, key, m);
+        float *y = nst_test_alloc_f32(m), *dx = nst_test_alloc_f32(m);
         nst_input_convert_params p = convention(conv);
         convert_tensors t;
         convert_bind(&p, &t, x, y, dy, dx, npix);
         cr_assert_eq(nst_input_convert_forward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
         cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
-        cr_assert(nst_test_allclose(convention_names[conv], y, d[1], m, 1e-5, 1e-4));
-        cr_assert(nst_test_allclose(convention_names[conv], dx, d[3], m, 1e-5, 1e-4));
-        for (int k = 0; k < 4; k++)
-            free(d[k]);
+        snprintf(key, sizeof key, "conv.%s.y", convention_names[conv]);
+        nst_test_expect_golden(f, key, y, m, 1e-5, 1e-4);
+        snprintf(key, sizeof key, "conv.%s.dx", convention_names[conv]);
+        nst_test_expect_golden(f, key, dx, m, 1e-5, 1e-4);
         free(x), free(dy), free(y), free(dx);
     }
     nst_st_close(f);
@@ -419,7 +388,7 @@ Test(cpu_colour, histogram_match_properties) {
  * |got - ref| <= 1e-5 + 1e-4 |ref|. */
 Test(cpu_colour, histogram_match_skimage_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = open_golden(ctx);
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     const struct {
         const char *name;
         int64_t ns, nr;
@@ -427,19 +396,15 @@ Test(cpu_colour, histogram_match_skimage_goldens) {
     for (int k = 0; k < 2; k++) {
         char key[64];
         snprintf(key, sizeof key, "%s.src", cases[k].name);
-        double *src = golden(f, key, (size_t)cases[k].ns * 3);
+        float *src = nst_test_golden_f32(f, key, (size_t)cases[k].ns * 3);
         snprintf(key, sizeof key, "%s.ref", cases[k].name);
-        double *ref = golden(f, key, (size_t)cases[k].nr * 3);
-        snprintf(key, sizeof key, "%s.out", cases[k].name);
-        double *want = golden(f, key, (size_t)cases[k].ns * 3);
-        float *srcf = to_f32(src, (size_t)cases[k].ns * 3);
-        float *reff = to_f32(ref, (size_t)cases[k].nr * 3);
-        float *out = malloc((size_t)cases[k].ns * 3 * sizeof *out);
-        cr_assert_eq(nst_histogram_match(ctx, srcf, cases[k].ns, reff, cases[k].nr, 3, out),
+        float *ref = nst_test_golden_f32(f, key, (size_t)cases[k].nr * 3);
+        float *out = nst_test_alloc_f32((size_t)cases[k].ns * 3);
+        cr_assert_eq(nst_histogram_match(ctx, src, cases[k].ns, ref, cases[k].nr, 3, out),
                      NST_OK, "%s", nst_last_error(ctx));
-        cr_assert(nst_test_allclose(cases[k].name, out, want, (size_t)cases[k].ns * 3, 1e-5,
-                                    1e-4));
-        free(src), free(ref), free(want), free(srcf), free(reff), free(out);
+        snprintf(key, sizeof key, "%s.out", cases[k].name);
+        nst_test_expect_golden(f, key, out, (size_t)cases[k].ns * 3, 1e-5, 1e-4);
+        free(src), free(ref), free(out);
     }
     nst_st_close(f);
     nst_ctx_destroy(ctx);

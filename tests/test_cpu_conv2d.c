@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "cpu/conv2d.h"
+#include "test_layer.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 typedef struct {
     int n, h, w, cin, cout, kh, kw, stride, pad;
@@ -118,86 +120,31 @@ static void ref_backward(const conv_case *c, const double *x, const double *w, c
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
 
-/* Random inputs of one case as floats and as the same values in double. */
-typedef struct {
-    conv_case c;
-    float *x, *w, *b, *dy;
-    double *xd, *wd, *bd, *dyd;
-    nst_tensor tx, tw, tb, tdy;
-} conv_data;
-
-static double *to_double(const float *f, size_t n) {
-    double *d = malloc(n * sizeof *d);
-    cr_assert_not_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    return d;
+/* Random x (N, H, W, Cin), w (Cout, KH, KW, Cin), b (Cout) and dy (N, Ho, Wo, Cout) of one
+ * case, as floats and as the same values in double. */
+static nst_test_layer make_data(const conv_case *c, uint64_t seed) {
+    return nst_test_layer_random(seed, 4, (const int64_t[]){c->n, c->h, c->w, c->cin}, 4,
+                                 (const int64_t[]){c->cout, c->kh, c->kw, c->cin}, 4,
+                                 (const int64_t[]){c->n, case_ho(c), case_wo(c), c->cout});
 }
 
-static float *random_floats(nst_test_rng *r, size_t n, float lo, float hi) {
-    float *f = malloc(n * sizeof *f);
-    cr_assert_not_null(f);
-    nst_test_fill_uniform(r, f, n, lo, hi);
-    return f;
-}
-
-static conv_data make_data(const conv_case *c, uint64_t seed) {
-    conv_data d;
-    nst_test_rng r = nst_test_rng_seed(seed);
-    d.c = *c;
-    d.x = random_floats(&r, x_count(c), -1, 1);
-    d.w = random_floats(&r, w_count(c), -1, 1);
-    d.b = random_floats(&r, (size_t)c->cout, -1, 1);
-    d.dy = random_floats(&r, y_count(c), -1, 1);
-    d.xd = to_double(d.x, x_count(c));
-    d.wd = to_double(d.w, w_count(c));
-    d.bd = to_double(d.b, (size_t)c->cout);
-    d.dyd = to_double(d.dy, y_count(c));
-    d.tx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, d.x, c->n, c->h, c->w, c->cin);
-    d.tw = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, d.w, c->cout, c->kh, c->kw, c->cin);
-    d.tb = nst_tensor_make(NST_F32, NST_BACKEND_CPU, d.b, 1, (const int64_t[]){c->cout});
-    d.tdy = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, d.dy, c->n, case_ho(c), case_wo(c),
-                            c->cout);
-    return d;
-}
-
-static void free_data(conv_data *d) {
-    free(d->x), free(d->w), free(d->b), free(d->dy);
-    free(d->xd), free(d->wd), free(d->bd), free(d->dyd);
-}
-
-static nst_conv2d_params base_params(conv_data *d) {
+static nst_conv2d_params base_params(const conv_case *c, nst_test_layer *d) {
     nst_conv2d_params p = {0};
     p.x = &d->tx;
     p.w = &d->tw;
-    p.b = d->c.bias ? &d->tb : NULL;
+    p.b = c->bias ? &d->tb : NULL;
     p.dy = &d->tdy;
-    p.stride = d->c.stride;
-    p.pad = d->c.pad;
-    p.relu = d->c.relu;
+    p.stride = c->stride;
+    p.pad = c->pad;
+    p.relu = c->relu;
     return p;
-}
-
-static double max_abs(const double *a, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(a[i]));
-    return m;
 }
 
 /* The tolerance of the file header: atol 1e-5*max|ref|, rtol 1e-4. */
 static bool close_to_ref(const char *what, const float *got, const double *ref, size_t n) {
-    return nst_test_allclose(what, got, ref, n, 1e-5 * max_abs(ref, n), 1e-4);
+    return nst_test_allclose(what, got, ref, n, 1e-5 * nst_test_max_abs(ref, n), 1e-4);
 }
 
-/* NaN everywhere, so an output the op forgets to write fails the comparison. */
-static float *nan_floats(size_t n) {
-    float *f = malloc(n * sizeof *f);
-    cr_assert_not_null(f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = NAN;
-    return f;
-}
 
 /* A schedule forced on the op (nst__cpu_conv2d_tiled); NULL runs it through the op table. */
 typedef struct {
@@ -215,19 +162,18 @@ static nst_status run_op(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p, co
 static void check_forward(nst_ctx *ctx, const conv_case *c, const sched *sc, uint64_t seed) {
     char name[160];
     describe(c, name, sizeof name);
-    conv_data d = make_data(c, seed);
-    float *y = nan_floats(y_count(c));
-    nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, c->n, case_ho(c), case_wo(c),
-                                    c->cout);
-    nst_conv2d_params p = base_params(&d);
-    p.y = &ty;
+    nst_test_layer d = make_data(c, seed);
+    nst_test_tensor y = nst_test_tensor_nan(d.tdy.ndim, d.tdy.shape); /* NaN: must be written */
+    nst_conv2d_params p = base_params(c, &d);
+    p.y = &y.t;
     cr_assert_eq(run_op(ctx, NST_OP_CONV2D_FORWARD, &p, sc), NST_OK, "%s: %s", name,
                  nst_last_error(ctx));
-    double *ref = malloc(y_count(c) * sizeof *ref);
+    double *ref = nst_test_alloc_f64(y_count(c));
     ref_forward(c, d.xd, d.wd, c->bias ? d.bd : NULL, c->relu, ref);
-    cr_expect(close_to_ref("conv2d_forward y", y, ref, y_count(c)), "forward %s", name);
-    free(ref), free(y);
-    free_data(&d);
+    cr_expect(close_to_ref("conv2d_forward y", y.data, ref, y_count(c)), "forward %s", name);
+    free(ref);
+    nst_test_tensor_free(&y);
+    nst_test_layer_free(&d);
 }
 
 /* backward-data (dx overwritten: starts as NaN) and backward-filter with accumulate off (dw, db
@@ -235,19 +181,17 @@ static void check_forward(nst_ctx *ctx, const conv_case *c, const sched *sc, uin
 static void check_backward(nst_ctx *ctx, const conv_case *c, const sched *sc, uint64_t seed) {
     char name[160];
     describe(c, name, sizeof name);
-    conv_data d = make_data(c, seed);
+    nst_test_layer d = make_data(c, seed);
     const size_t nx = x_count(c), nw = w_count(c), nb = (size_t)c->cout;
-    double *rdx = malloc(nx * sizeof *rdx), *rdw = malloc(nw * sizeof *rdw);
-    double *rdb = malloc(nb * sizeof *rdb);
+    double *rdx = nst_test_alloc_f64(nx), *rdw = nst_test_alloc_f64(nw);
+    double *rdb = nst_test_alloc_f64(nb);
     ref_backward(c, d.xd, d.wd, d.dyd, rdx, rdw, rdb);
 
-    float *dx = nan_floats(nx), *dw = nan_floats(nw), *db = nan_floats(nb);
-    nst_tensor tdx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dx, c->n, c->h, c->w, c->cin);
-    nst_tensor tdw = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dw, c->cout, c->kh, c->kw, c->cin);
-    nst_tensor tdb = nst_tensor_make(NST_F32, NST_BACKEND_CPU, db, 1, (const int64_t[]){c->cout});
-    nst_conv2d_params p = base_params(&d);
+    nst_test_layer_grads g = nst_test_layer_nan_grads(&d);
+    float *dx = g.dx.data, *dw = g.dw.data, *db = g.db.data;
+    nst_conv2d_params p = base_params(c, &d);
     p.relu = false;
-    p.dx = &tdx, p.dw = &tdw, p.db = &tdb;
+    p.dx = &g.dx.t, p.dw = &g.dw.t, p.db = &g.db.t;
     cr_assert_eq(run_op(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, sc), NST_OK, "%s: %s",
                  name, nst_last_error(ctx));
     cr_expect(close_to_ref("conv2d_backward_data dx", dx, rdx, nx), "dx %s", name);
@@ -257,20 +201,15 @@ static void check_backward(nst_ctx *ctx, const conv_case *c, const sched *sc, ui
     cr_expect(close_to_ref("conv2d_backward_filter db", db, rdb, nb), "db %s", name);
 
     /* accumulate: start from random values s, expect s + gradient */
-    nst_test_rng r = nst_test_rng_seed(seed + 1000);
-    nst_test_fill_uniform(&r, dw, nw, -1, 1);
-    nst_test_fill_uniform(&r, db, nb, -1, 1);
-    for (size_t i = 0; i < nw; i++)
-        rdw[i] += dw[i];
-    for (size_t i = 0; i < nb; i++)
-        rdb[i] += db[i];
+    nst_test_layer_accumulate_start(seed + 1000, dw, rdw, nw, db, rdb, nb);
     p.accumulate = true;
     cr_assert_eq(run_op(ctx, NST_OP_CONV2D_BACKWARD_FILTER, &p, sc), NST_OK, "%s: %s",
                  name, nst_last_error(ctx));
     cr_expect(close_to_ref("accumulated dw", dw, rdw, nw), "dw accumulate %s", name);
     cr_expect(close_to_ref("accumulated db", db, rdb, nb), "db accumulate %s", name);
-    free(dx), free(dw), free(db), free(rdx), free(rdw), free(rdb);
-    free_data(&d);
+    free(rdx), free(rdw), free(rdb);
+    nst_test_layer_grads_free(&g);
+    nst_test_layer_free(&d);
 }
 
 Test(cpu_conv2d, forward_matches_naive) {
@@ -350,21 +289,7 @@ static double fd_loss(const double *unused, void *user) {
     (void)unused;
     fd_state *s = user;
     ref_forward(s->c, s->x, s->w, s->b, false, s->y);
-    double l = 0;
-    for (size_t i = 0; i < y_count(s->c); i++)
-        l += s->dy[i] * s->y[i];
-    return l;
-}
-
-/* mean |a - b| / (|a| + |b|) <= 1e-4: the op's fp32 gradient against the double-precision
- * central difference (exact up to rounding here, L being linear in each argument). */
-static void expect_fd(const char *what, const char *name, const float *got, const double *fd,
-                      size_t n) {
-    double *g = to_double(got, n);
-    double rel = nst_test_mean_rel_diff(g, fd, n, 1e-12);
-    cr_expect_leq(rel, 1e-4, "%s %s: mean relative difference %g to finite differences", what,
-                  name, rel);
-    free(g);
+    return nst_test_dot(s->dy, s->y, y_count(s->c));
 }
 
 Test(cpu_conv2d, backward_matches_finite_differences) {
@@ -379,29 +304,21 @@ Test(cpu_conv2d, backward_matches_finite_differences) {
         const conv_case *c = &fd_cases[i];
         char name[160];
         describe(c, name, sizeof name);
-        conv_data d = make_data(c, 600 + i);
-        const size_t nx = x_count(c), nw = w_count(c), nb = (size_t)c->cout;
-        float *dx = nan_floats(nx), *dw = nan_floats(nw), *db = nan_floats(nb);
-        nst_tensor tdx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dx, c->n, c->h, c->w, c->cin);
-        nst_tensor tdw = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dw, c->cout, c->kh, c->kw,
-                                         c->cin);
-        nst_tensor tdb = nst_tensor_make(NST_F32, NST_BACKEND_CPU, db, 1,
-                                         (const int64_t[]){c->cout});
-        nst_conv2d_params p = base_params(&d);
-        p.dx = &tdx, p.dw = &tdw, p.db = &tdb;
+        nst_test_layer d = make_data(c, 600 + i);
+        nst_test_layer_grads g = nst_test_layer_nan_grads(&d);
+        nst_conv2d_params p = base_params(c, &d);
+        p.dx = &g.dx.t, p.dw = &g.dw.t, p.db = &g.db.t;
         cr_assert_eq(nst_conv2d_backward_data(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
         cr_assert_eq(nst_conv2d_backward_filter(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
 
-        fd_state s = {c, d.xd, d.wd, d.bd, d.dyd, malloc(y_count(c) * sizeof(double))};
-        double *fd = malloc((nx > nw ? nx : nw) * sizeof *fd);
-        nst_test_fd_grad(fd_loss, &s, d.xd, nx, 1e-3, NULL, 0, fd);
-        expect_fd("dx", name, dx, fd, nx);
-        nst_test_fd_grad(fd_loss, &s, d.wd, nw, 1e-3, NULL, 0, fd);
-        expect_fd("dw", name, dw, fd, nw);
-        nst_test_fd_grad(fd_loss, &s, d.bd, nb, 1e-3, NULL, 0, fd);
-        expect_fd("db", name, db, fd, nb);
-        free(fd), free(s.y), free(dx), free(dw), free(db);
-        free_data(&d);
+        /* mean |a - b| / (|a| + |b|) <= 1e-4: the op's fp32 gradients against the
+         * double-precision central differences (exact up to rounding here, L being linear in
+         * each argument) */
+        fd_state s = {c, d.xd, d.wd, d.bd, d.dyd, nst_test_alloc_f64(y_count(c))};
+        nst_test_layer_expect_fd(&d, &g, fd_loss, &s, 1e-3, 1e-4, name);
+        free(s.y);
+        nst_test_layer_grads_free(&g);
+        nst_test_layer_free(&d);
     }
     nst_ctx_destroy(ctx);
 }
@@ -411,13 +328,13 @@ Test(cpu_conv2d, backward_matches_finite_differences) {
 Test(cpu_conv2d, null_outputs_are_skipped) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     const conv_case *c = &cases[3];
-    conv_data d = make_data(c, 700);
+    nst_test_layer d = make_data(c, 700);
     double rdb[5];
     cr_assert_eq(c->cout, 5);
     ref_backward(c, d.xd, d.wd, d.dyd, NULL, NULL, rdb);
     float db[5];
     nst_tensor tdb = nst_tensor_make(NST_F32, NST_BACKEND_CPU, db, 1, (const int64_t[]){5});
-    nst_conv2d_params p = base_params(&d);
+    nst_conv2d_params p = base_params(c, &d);
     p.db = &tdb; /* dw NULL: bias gradient only */
     cr_assert_eq(nst_conv2d_backward_filter(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
     cr_expect(close_to_ref("db alone", db, rdb, 5));
@@ -425,7 +342,7 @@ Test(cpu_conv2d, null_outputs_are_skipped) {
     p.x = NULL;
     cr_expect_eq(nst_conv2d_backward_filter(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
     cr_expect_eq(nst_conv2d_backward_data(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
-    free_data(&d);
+    nst_test_layer_free(&d);
     nst_ctx_destroy(ctx);
 }
 
@@ -445,7 +362,7 @@ static void expect_error(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p, ns
 Test(cpu_conv2d, argument_errors) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     const conv_case *c = &cases[3]; /* x (2, 7, 11, 3), w (5, 3, 3, 3), stride 1, pad 1 */
-    conv_data d = make_data(c, 800);
+    nst_test_layer d = make_data(c, 800);
     static float buf[4096];
     nst_tensor y = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, buf, 2, 7, 11, 5);
     nst_tensor y_bad = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, buf, 2, 7, 10, 5);
@@ -455,7 +372,7 @@ Test(cpu_conv2d, argument_errors) {
     nst_tensor dw_bad = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, buf, 5, 3, 1, 3);
     nst_tensor x_big = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, d.x, 2, 2, 2, 3);
 
-    nst_conv2d_params p = base_params(&d);
+    nst_conv2d_params p = base_params(c, &d);
     p.y = &y_bad;
     expect_error(ctx, NST_OP_CONV2D_FORWARD, &p, NST_ERR_SHAPE, "tensor y", "(2, 7, 10, 5)");
     p.y = &y, p.w = &w_bad;
@@ -471,7 +388,7 @@ Test(cpu_conv2d, argument_errors) {
     p.x = NULL;
     expect_error(ctx, NST_OP_CONV2D_FORWARD, &p, NST_ERR_INVALID_ARG, "tensor x", "missing");
 
-    p = base_params(&d);
+    p = base_params(c, &d);
     p.dx = &dx, p.dy = &y_bad;
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, NST_ERR_SHAPE, "tensor dy", "(2, 7, 10, 5)");
     p.dy = &d.tdy, p.w = &w_bad;
@@ -479,7 +396,7 @@ Test(cpu_conv2d, argument_errors) {
     p.w = &d.tw, p.x = &x_big;
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, NST_ERR_SHAPE, "tensor x", NULL);
 
-    p = base_params(&d);
+    p = base_params(c, &d);
     p.dw = &dw_bad;
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_FILTER, &p, NST_ERR_SHAPE, "tensor dw",
                  "(5, 3, 1, 3)");
@@ -487,7 +404,7 @@ Test(cpu_conv2d, argument_errors) {
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_FILTER, &p, NST_ERR_SHAPE, "tensor db", "(4)");
     p.db = &d.tb, p.dy = &y_bad;
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_FILTER, &p, NST_ERR_SHAPE, "tensor dy", NULL);
-    free_data(&d);
+    nst_test_layer_free(&d);
     nst_ctx_destroy(ctx);
 }
 
@@ -498,21 +415,12 @@ static const nst_st_tensor *golden(const nst_st_file *f, const char *prefix, con
                                    float **as_f32, double **as_f64) {
     char key[64];
     snprintf(key, sizeof key, "%s.%s", prefix, name);
-    const nst_st_tensor *t = nst_st_find(f, key);
-    cr_assert_not_null(t, "golden tensor %s missing", key);
-    if (as_f32) {
-        *as_f32 = malloc((size_t)t->numel * sizeof(float));
-        nst_st_to_f32(t, *as_f32);
-    }
-    if (as_f64) {
-        *as_f64 = malloc((size_t)t->numel * sizeof(double));
-        nst_st_to_f64(t, *as_f64);
-    }
-    return t;
+    return nst_test_golden(f, key, as_f32, as_f64);
 }
 
+/* A tensor of the golden's shape over data. */
 static nst_tensor golden_tensor(const nst_st_tensor *t, float *data) {
-    return nst_tensor_make(NST_F32, NST_BACKEND_CPU, data, t->ndim, t->shape);
+    return nst_test_f32(data, t->ndim, t->shape);
 }
 
 /* y, y with fused ReLU, dx, dw and db of one golden case, within |a - b| <= 1e-5 + 1e-4*|ref|
@@ -536,8 +444,8 @@ static void check_golden_case(nst_ctx *ctx, const nst_st_file *f, const char *pr
     const char *pad = nst_st_metadata(f, key);
     cr_assert(stride && pad, "%s: stride/pad metadata missing", prefix);
 
-    float *y = nan_floats((size_t)gy->numel), *dx = nan_floats((size_t)gx->numel);
-    float *dw = nan_floats((size_t)gw->numel), *db = nan_floats((size_t)gb->numel);
+    float *y = nst_test_nan_f32((size_t)gy->numel), *dx = nst_test_nan_f32((size_t)gx->numel);
+    float *dw = nst_test_nan_f32((size_t)gw->numel), *db = nst_test_nan_f32((size_t)gb->numel);
     nst_tensor tx = golden_tensor(gx, x), tw = golden_tensor(gw, w), tb = golden_tensor(gb, b);
     nst_tensor tdy = golden_tensor(gdy, dy), ty = golden_tensor(gy, y);
     nst_tensor tdx = golden_tensor(gx, dx), tdw = golden_tensor(gw, dw);
@@ -565,9 +473,7 @@ static void check_golden_case(nst_ctx *ctx, const nst_st_file *f, const char *pr
 
 Test(cpu_conv2d, matches_pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f;
-    const char *path = NST_SOURCE_DIR "/tests/golden/conv_linear.safetensors";
-    cr_assert_eq(nst_st_open(ctx, path, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, "conv_linear.safetensors");
     check_golden_case(ctx, f, "conv_s1");
     check_golden_case(ctx, f, "conv_s2");
     nst_st_close(f);

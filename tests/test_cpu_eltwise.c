@@ -5,21 +5,17 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
-
-static float *alloc_f(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
 
 /* One case: shape (N, H, W, C); checks add, scale and axpy element by element. The plain loops
  * do the same single float operations, so the results must be identical (tolerance 0). */
 static void check_shape(nst_ctx *ctx, nst_test_rng *rng, int64_t N, int64_t H, int64_t W,
                         int64_t C) {
     const size_t n = (size_t)(N * H * W * C);
-    float *a = alloc_f(n), *b = alloc_f(n), *y = alloc_f(n), *y0 = alloc_f(n);
+    float *a = nst_test_alloc_f32(n), *b = nst_test_alloc_f32(n);
+    float *y = nst_test_alloc_f32(n), *y0 = nst_test_alloc_f32(n);
     nst_test_fill_uniform(rng, a, n, -2.0f, 2.0f);
     nst_test_fill_uniform(rng, b, n, -2.0f, 2.0f);
     nst_test_fill_uniform(rng, y0, n, -2.0f, 2.0f);

@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/losses_colour.safetensors"
+#define GOLDEN "losses_colour.safetensors"
 
 static const int channel_cases[] = {1, 3, 5, 64};
 
@@ -38,21 +39,6 @@ static void ref_gram_backward(const double *x, const double *dg, int n, int hw, 
                            (dg[((size_t)b * c + i) * c + j] + dg[((size_t)b * c + j) * c + i]);
                 dx[((size_t)b * hw + p) * c + j] = acc / ((double)c * hw);
             }
-}
-
-static double *to_f64(const float *x, size_t n) {
-    double *d = malloc(n * sizeof *d);
-    cr_assert_not_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
-static double max_abs(const double *x, size_t n) {
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(x[i]));
-    return m;
 }
 
 typedef struct {
@@ -85,17 +71,16 @@ Test(cpu_gram, forward_matches_naive) {
     for (size_t k = 0; k < sizeof channel_cases / sizeof *channel_cases; k++) {
         const int c = channel_cases[k];
         const size_t nx = (size_t)n * h * w * c, ng = (size_t)n * c * c;
-        float *x = malloc(nx * sizeof *x), *g = malloc(ng * sizeof *g);
-        double *gref = malloc(ng * sizeof *gref);
-        nst_test_fill_uniform(&rng, x, nx, -1.0f, 1.5f);
-        double *xd = to_f64(x, nx);
+        float *x = nst_test_random_f32(&rng, nx, -1.0f, 1.5f), *g = nst_test_alloc_f32(ng);
+        double *gref = nst_test_alloc_f64(ng);
+        double *xd = nst_test_to_f64(x, nx);
         ref_gram(xd, n, h * w, c, gref);
         gram_io io;
         gram_bind(&io, x, g, NULL, NULL, n, h, w, c);
         cr_assert_eq(nst_gram_forward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
         char what[64];
         snprintf(what, sizeof what, "gram forward C=%d", c);
-        cr_assert(nst_test_allclose(what, g, gref, ng, 1e-5 * max_abs(gref, ng), 1e-5));
+        cr_assert(nst_test_allclose(what, g, gref, ng, 1e-5 * nst_test_max_abs(gref, ng), 1e-5));
         for (int b = 0; b < n; b++) /* exactly symmetric: the lower triangle is a copy */
             for (int i = 0; i < c; i++)
                 for (int j = 0; j < i; j++)
@@ -113,15 +98,13 @@ Test(cpu_gram, backward_matches_naive_and_accumulates) {
     for (size_t k = 0; k < sizeof channel_cases / sizeof *channel_cases; k++) {
         const int c = channel_cases[k];
         const size_t nx = (size_t)n * h * w * c, ng = (size_t)n * c * c;
-        float *x = malloc(nx * sizeof *x), *dg = malloc(ng * sizeof *dg);
-        float *dx = malloc(nx * sizeof *dx), *prev = malloc(nx * sizeof *prev);
-        double *ref = malloc(nx * sizeof *ref);
-        nst_test_fill_uniform(&rng, x, nx, -1.0f, 1.0f);
-        nst_test_fill_uniform(&rng, dg, ng, -1.0f, 1.0f);
-        nst_test_fill_uniform(&rng, prev, nx, -1.0f, 1.0f);
-        double *xd = to_f64(x, nx), *dgd = to_f64(dg, ng);
+        float *x = nst_test_random_f32(&rng, nx, -1.0f, 1.0f);
+        float *dg = nst_test_random_f32(&rng, ng, -1.0f, 1.0f);
+        float *prev = nst_test_random_f32(&rng, nx, -1.0f, 1.0f), *dx = nst_test_alloc_f32(nx);
+        double *ref = nst_test_alloc_f64(nx);
+        double *xd = nst_test_to_f64(x, nx), *dgd = nst_test_to_f64(dg, ng);
         ref_gram_backward(xd, dgd, n, h * w, c, ref);
-        const double atol = 1e-5 * max_abs(ref, nx);
+        const double atol = 1e-5 * nst_test_max_abs(ref, nx);
         char what[64];
 
         gram_io io;
@@ -153,10 +136,7 @@ typedef struct {
 static double gram_objective(const double *x, void *user) {
     gram_fd_ctx *u = user;
     ref_gram(x, u->n, u->hw, u->c, u->g);
-    double s = 0.0;
-    for (size_t i = 0; i < (size_t)u->n * u->c * u->c; i++)
-        s += u->dg[i] * u->g[i];
-    return s;
+    return nst_test_dot(u->dg, u->g, (size_t)u->n * u->c * u->c);
 }
 
 /* The op's backward (dy = dG) against central differences of sum(dG * G(x)) in double:
@@ -167,21 +147,19 @@ Test(cpu_gram, backward_matches_finite_differences) {
     nst_test_rng rng = nst_test_rng_seed(13);
     const int n = 2, h = 7, w = 11, c = 5;
     const size_t nx = (size_t)n * h * w * c, ng = (size_t)n * c * c;
-    float *x = malloc(nx * sizeof *x), *dg = malloc(ng * sizeof *dg), *dx = malloc(nx * 4);
-    nst_test_fill_uniform(&rng, x, nx, -1.0f, 1.0f);
-    nst_test_fill_uniform(&rng, dg, ng, -1.0f, 1.0f);
-    double *xd = to_f64(x, nx), *dgd = to_f64(dg, ng), *fd = malloc(nx * sizeof *fd);
-    double *gs = malloc(ng * sizeof *gs), *dxd = malloc(nx * sizeof *dxd);
+    float *x = nst_test_random_f32(&rng, nx, -1.0f, 1.0f);
+    float *dg = nst_test_random_f32(&rng, ng, -1.0f, 1.0f), *dx = nst_test_alloc_f32(nx);
+    double *xd = nst_test_to_f64(x, nx), *dgd = nst_test_to_f64(dg, ng);
+    double *fd = nst_test_alloc_f64(nx);
+    double *gs = nst_test_alloc_f64(ng);
     gram_fd_ctx u = {n, h * w, c, dgd, gs};
     nst_test_fd_grad(gram_objective, &u, xd, nx, 1e-4, NULL, 0, fd);
     gram_io io;
     gram_bind(&io, x, NULL, dg, dx, n, h, w, c);
     cr_assert_eq(nst_gram_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-    for (size_t i = 0; i < nx; i++)
-        dxd[i] = dx[i];
-    double rel = nst_test_mean_rel_diff(dxd, fd, nx, 1e-12);
+    double rel = nst_test_mean_rel_diff_f(dx, fd, nx, 1e-12);
     cr_assert_leq(rel, 1e-4, "mean relative difference %.3g", rel);
-    free(x), free(dg), free(dx), free(xd), free(dgd), free(fd), free(gs), free(dxd);
+    free(x), free(dg), free(dx), free(xd), free(dgd), free(fd), free(gs);
     nst_ctx_destroy(ctx);
 }
 
@@ -218,31 +196,11 @@ Test(cpu_gram, null_dx_is_skipped_and_shapes_are_checked) {
 
 /* ---- PyTorch goldens -------------------------------------------------------------------------- */
 
-static double *golden(const nst_st_file *f, const char *name, size_t numel) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
-    cr_assert_eq((size_t)t->numel, numel, "golden %s has %lld elements, expected %zu", name,
-                 (long long)t->numel, numel);
-    double *d = malloc(numel * sizeof *d);
-    cr_assert_not_null(d);
-    nst_st_to_f64(t, d);
-    return d;
-}
-
-static float *to_f32(const double *d, size_t n) {
-    float *f = malloc(n * sizeof *f);
-    cr_assert_not_null(f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)d[i];
-    return f;
-}
-
 /* fp32 op against PyTorch float64 on the same (float32-exact) inputs:
  * |got - ref| <= 1e-5 + 1e-4 * |ref| per element (fp32 accumulation of up to 77 products). */
 Test(cpu_gram, pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     const struct {
         const char *name;
         int n, h, w, c;
@@ -252,22 +210,19 @@ Test(cpu_gram, pytorch_goldens) {
         const size_t nx = (size_t)n * h * w * c, ng = (size_t)n * c * c;
         char key[64];
         snprintf(key, sizeof key, "%s.x", cases[k].name);
-        double *xd = golden(f, key, nx);
-        snprintf(key, sizeof key, "%s.g", cases[k].name);
-        double *gref = golden(f, key, ng);
+        float *x = nst_test_golden_f32(f, key, nx);
         snprintf(key, sizeof key, "%s.dg", cases[k].name);
-        double *dgd = golden(f, key, ng);
-        snprintf(key, sizeof key, "%s.dx", cases[k].name);
-        double *dxref = golden(f, key, nx);
-        float *x = to_f32(xd, nx), *dg = to_f32(dgd, ng);
-        float *g = malloc(ng * sizeof *g), *dx = malloc(nx * sizeof *dx);
+        float *dg = nst_test_golden_f32(f, key, ng);
+        float *g = nst_test_alloc_f32(ng), *dx = nst_test_alloc_f32(nx);
         gram_io io;
         gram_bind(&io, x, g, dg, dx, n, h, w, c);
         cr_assert_eq(nst_gram_forward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
         cr_assert_eq(nst_gram_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-        cr_assert(nst_test_allclose(cases[k].name, g, gref, ng, 1e-5, 1e-4));
-        cr_assert(nst_test_allclose(cases[k].name, dx, dxref, nx, 1e-5, 1e-4));
-        free(xd), free(gref), free(dgd), free(dxref), free(x), free(dg), free(g), free(dx);
+        snprintf(key, sizeof key, "%s.g", cases[k].name);
+        nst_test_expect_golden(f, key, g, ng, 1e-5, 1e-4);
+        snprintf(key, sizeof key, "%s.dx", cases[k].name);
+        nst_test_expect_golden(f, key, dx, nx, 1e-5, 1e-4);
+        free(x), free(dg), free(g), free(dx);
     }
     nst_st_close(f);
     nst_ctx_destroy(ctx);

@@ -17,16 +17,11 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/grid.safetensors"
+#define GOLDEN "grid.safetensors"
 
 static const char *const pad_names[3] = {"zeros", "border", "reflection"};
-
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
 
 static void fill(float *p, size_t n, float v) {
     for (size_t i = 0; i < n; i++)
@@ -45,9 +40,9 @@ static void problem_init(problem *pb, int N, int H, int W, int C, int Ho, int Wo
     pb->N = N, pb->H = H, pb->W = W, pb->C = C, pb->Ho = Ho, pb->Wo = Wo;
     const size_t nx = (size_t)N * H * W * C, ng = (size_t)N * Ho * Wo * 2,
                  ny = (size_t)N * Ho * Wo * C;
-    pb->x = falloc(nx), pb->dx = falloc(nx);
-    pb->grid = falloc(ng), pb->dgrid = falloc(ng);
-    pb->y = falloc(ny), pb->dy = falloc(ny);
+    pb->x = nst_test_alloc_f32(nx), pb->dx = nst_test_alloc_f32(nx);
+    pb->grid = nst_test_alloc_f32(ng), pb->dgrid = nst_test_alloc_f32(ng);
+    pb->y = nst_test_alloc_f32(ny), pb->dy = nst_test_alloc_f32(ny);
     pb->tx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, pb->x, N, H, W, C);
     pb->tdx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, pb->dx, N, H, W, C);
     pb->tgrid = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, pb->grid, N, Ho, Wo, 2);
@@ -69,6 +64,13 @@ static nst_grid_sample_params params_of(problem *pb, int padding, bool ac) {
                                 .dx = &pb->tdx, .dgrid = &pb->tdgrid,
                                 .padding = (nst_grid_padding)padding, .align_corners = ac};
     return p;
+}
+
+/* x and dy uniform in [-1, 1), then the grid in [-g, g), all drawn from r. */
+static void problem_random(problem *pb, nst_test_rng *r, float g) {
+    nst_test_fill_uniform(r, pb->x, nx_of(pb), -1, 1);
+    nst_test_fill_uniform(r, pb->dy, ny_of(pb), -1, 1);
+    nst_test_fill_uniform(r, pb->grid, ng_of(pb), -g, g);
 }
 
 /* Runs forward and backward; outputs start as NaN so every element must be written. */
@@ -149,32 +151,12 @@ static double f_of_grid(const double *grid, void *user) {
 
 /* ---- goldens ---------------------------------------------------------------------------- */
 
-/* Loads a golden tensor of exactly n elements as doubles (new buffer). */
-static double *load(const nst_st_file *f, const char *name, size_t n) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
-    cr_assert_eq((size_t)t->numel, n, "golden %s has %lld elements, expected %zu", name,
-                 (long long)t->numel, n);
-    double *d = malloc(n * sizeof *d);
-    cr_assert_not_null(d);
-    nst_st_to_f64(t, d);
-    return d;
-}
-
+/* Loads a golden tensor of exactly n elements into out. */
 static void load_f32(const nst_st_file *f, const char *name, float *out, size_t n) {
-    double *d = load(f, name, n);
+    double *d = nst_test_golden_f64(f, name, n);
     for (size_t i = 0; i < n; i++)
         out[i] = (float)d[i]; /* exact: the generator rounds inputs to float32 */
     free(d);
-}
-
-/* fp32 op against the float64 golden: |a - b| <= 1e-5 + 1e-4*|ref|. Inputs are in [-1, 1]; y
- * mixes 4 corners, dx adds a handful of weighted dy, dgrid sums 4*C corner products scaled by
- * at most size/2 = 5.5, so float rounding stays near 1e-6 absolute. */
-static void expect_golden(const nst_st_file *f, const char *name, const float *got, size_t n) {
-    double *ref = load(f, name, n);
-    cr_assert(nst_test_allclose(name, got, ref, n, 1e-5, 1e-4), "%s differs from PyTorch", name);
-    free(ref);
 }
 
 static void check_golden_set(nst_ctx *ctx, const nst_st_file *f, const char *prefix, int N,
@@ -197,7 +179,11 @@ static void check_golden_set(nst_ctx *ctx, const nst_st_file *f, const char *pre
             for (int k = 0; k < 3; k++) {
                 snprintf(name, sizeof name, "%s%s_%s_%s_ac%d", prefix, kinds[k], tag,
                          pad_names[pad], ac);
-                expect_golden(f, name, outs[k], counts[k]);
+                /* fp32 op against the float64 golden: |a - b| <= 1e-5 + 1e-4*|ref|. Inputs
+                 * are in [-1, 1]; y mixes 4 corners, dx adds a handful of weighted dy, dgrid
+                 * sums 4*C corner products scaled by at most size/2 = 5.5, so float rounding
+                 * stays near 1e-6 absolute. */
+                nst_test_expect_golden(f, name, outs[k], counts[k], 1e-5, 1e-4);
             }
         }
     }
@@ -206,8 +192,7 @@ static void check_golden_set(nst_ctx *ctx, const nst_st_file *f, const char *pre
 
 Test(cpu_grid_sample, pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     /* random grid in [-1.6, 1.6] with special points; all six modes */
     check_golden_set(ctx, f, "gs_", 2, 7, 11, 5, 6, 9, "rand",
                      (const char *const[2]){"gs_grid_rand", "gs_grid_rand"});
@@ -227,10 +212,8 @@ Test(cpu_grid_sample, single_outputs_match_combined) {
     nst_test_rng r = nst_test_rng_seed(11);
     problem pb;
     problem_init(&pb, 3, 7, 11, 4, 6, 9);
-    nst_test_fill_uniform(&r, pb.x, nx_of(&pb), -1, 1);
-    nst_test_fill_uniform(&r, pb.dy, ny_of(&pb), -1, 1);
-    nst_test_fill_uniform(&r, pb.grid, ng_of(&pb), -1.5f, 1.5f);
-    float *dx = falloc(nx_of(&pb)), *dgrid = falloc(ng_of(&pb));
+    problem_random(&pb, &r, 1.5f);
+    float *dx = nst_test_alloc_f32(nx_of(&pb)), *dgrid = nst_test_alloc_f32(ng_of(&pb));
     for (int pad = 0; pad < 3; pad++) {
         run_both(ctx, &pb, pad, pad != 1);
         memcpy(dx, pb.dx, nx_of(&pb) * sizeof *dx);
@@ -288,9 +271,8 @@ static void check_fd(int padding, bool ac) {
     problem pb;
     problem_init(&pb, 2, 7, 11, 3, 6, 9);
     const size_t nx = nx_of(&pb), ng = ng_of(&pb), ny = ny_of(&pb);
-    double theta[12], *grid_d = malloc(ng * sizeof(double)), *x_d = malloc(nx * sizeof(double)),
-                      *w = malloc(ny * sizeof(double));
-    cr_assert(grid_d && x_d && w);
+    double theta[12], *grid_d = nst_test_alloc_f64(ng), *x_d = nst_test_alloc_f64(nx);
+    double *w = nst_test_alloc_f64(ny);
     /* Redraw the perturbation until no point lies within 1e-3 pixel of a kink; the scale up to
      * 1.45 sends the outer points past the image so the padding modes matter. */
     int tries = 0;
@@ -308,12 +290,8 @@ static void check_fd(int padding, bool ac) {
     } while (!clear_of_kinks(&pb, pb.grid, ac));
     nst_test_fill_uniform(&r, pb.x, nx, -1, 1);
     nst_test_fill_uniform(&r, pb.dy, ny, -1, 1);
-    for (size_t i = 0; i < ng; i++)
-        grid_d[i] = pb.grid[i];
-    for (size_t i = 0; i < nx; i++)
-        x_d[i] = pb.x[i];
-    for (size_t i = 0; i < ny; i++)
-        w[i] = pb.dy[i];
+    nst_test_widen(pb.grid, grid_d, ng), nst_test_widen(pb.x, x_d, nx);
+    nst_test_widen(pb.dy, w, ny);
     run_both(ctx, &pb, padding, ac);
 
     /* The double forward is linear in x and, between kinks, linear in each grid coordinate, so
@@ -321,17 +299,11 @@ static void check_fd(int padding, bool ac) {
      * at most 5.5e-5 pixel, far from any kink. Criterion: mean |a-b|/(|a|+|b|) <= 1e-4 (fp32
      * op against double differences), over elements not both zero. */
     fd_user u = {&pb, x_d, grid_d, w, padding, ac};
-    double *fd_x = malloc(nx * sizeof(double)), *got_x = malloc(nx * sizeof(double));
-    double *fd_g = malloc(ng * sizeof(double)), *got_g = malloc(ng * sizeof(double));
-    cr_assert(fd_x && got_x && fd_g && got_g);
+    double *fd_x = nst_test_alloc_f64(nx), *fd_g = nst_test_alloc_f64(ng);
     nst_test_fd_grad(f_of_x, &u, x_d, nx, 1e-3, NULL, 0, fd_x);
     nst_test_fd_grad(f_of_grid, &u, grid_d, ng, 1e-5, NULL, 0, fd_g);
-    for (size_t i = 0; i < nx; i++)
-        got_x[i] = pb.dx[i];
-    for (size_t i = 0; i < ng; i++)
-        got_g[i] = pb.dgrid[i];
-    double rel_x = nst_test_mean_rel_diff(got_x, fd_x, nx, 1e-12);
-    double rel_g = nst_test_mean_rel_diff(got_g, fd_g, ng, 1e-12);
+    double rel_x = nst_test_mean_rel_diff_f(pb.dx, fd_x, nx, 1e-12);
+    double rel_g = nst_test_mean_rel_diff_f(pb.dgrid, fd_g, ng, 1e-12);
     cr_assert_leq(rel_x, 1e-4, "%s ac%d: dx vs finite differences: mean rel diff %.3g",
                   pad_names[padding], ac, rel_x);
     cr_assert_leq(rel_g, 1e-4, "%s ac%d: dgrid vs finite differences: mean rel diff %.3g",
@@ -344,7 +316,7 @@ static void check_fd(int padding, bool ac) {
     cr_assert_leq(fabs(sum - ref), 1e-5 * (double)ny, "%s ac%d: forward %.9g vs %.9g",
                   pad_names[padding], ac, sum, ref);
     free(grid_d), free(x_d), free(w);
-    free(fd_x), free(got_x), free(fd_g), free(got_g);
+    free(fd_x), free(fd_g);
     problem_free(&pb);
     nst_ctx_destroy(ctx);
 }
@@ -401,10 +373,9 @@ Test(cpu_grid_sample, thread_count_does_not_change_results) {
     nst_test_rng r = nst_test_rng_seed(21);
     problem pb;
     problem_init(&pb, 3, 40, 50, 3, 64, 70);
-    nst_test_fill_uniform(&r, pb.x, nx_of(&pb), -1, 1);
-    nst_test_fill_uniform(&r, pb.dy, ny_of(&pb), -1, 1);
-    nst_test_fill_uniform(&r, pb.grid, ng_of(&pb), -1.3f, 1.3f);
-    float *y1 = falloc(ny_of(&pb)), *dx1 = falloc(nx_of(&pb)), *dg1 = falloc(ng_of(&pb));
+    problem_random(&pb, &r, 1.3f);
+    float *y1 = nst_test_alloc_f32(ny_of(&pb)), *dx1 = nst_test_alloc_f32(nx_of(&pb));
+    float *dg1 = nst_test_alloc_f32(ng_of(&pb));
     for (int threads = 1; threads <= 2; threads++) {
         nst_ctx *ctx = nst_test_cpu_ctx();
         nst_ctx_set_threads(ctx, threads);
@@ -428,12 +399,7 @@ Test(cpu_grid_sample, thread_count_does_not_change_results) {
 /* ---- argument checks -------------------------------------------------------------------- */
 
 static void expect_error(nst_ctx *ctx, nst_status s, nst_status want, const char *needle) {
-    cr_assert_eq(s, want, "status %s, expected %s (%s)", nst_status_name(s),
-                 nst_status_name(want), nst_last_error(ctx));
-    cr_assert(strstr(nst_last_error(ctx), needle) != NULL, "message '%s' lacks '%s'",
-              nst_last_error(ctx), needle);
-    cr_assert(strstr(nst_last_error(ctx), "grid_sample") != NULL, "message '%s' names no op",
-              nst_last_error(ctx));
+    nst_test_expect_status(ctx, s, want, "grid_sample", needle);
 }
 
 Test(cpu_grid_sample, wrong_shapes_name_the_argument) {
@@ -441,7 +407,7 @@ Test(cpu_grid_sample, wrong_shapes_name_the_argument) {
     problem pb;
     problem_init(&pb, 2, 5, 6, 3, 4, 4);
     fill(pb.x, nx_of(&pb), 0), fill(pb.grid, ng_of(&pb), 0), fill(pb.dy, ny_of(&pb), 0);
-    float *big = falloc(2 * 5 * 6 * 4);
+    float *big = nst_test_alloc_f32(2 * 5 * 6 * 4);
     nst_tensor x3 = nst_tensor_make(NST_F32, NST_BACKEND_CPU, big, 3, (int64_t[]){2, 5, 6});
     nst_tensor grid_n1 = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, big, 1, 4, 4, 2);
     nst_tensor grid_c3 = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, big, 2, 4, 4, 3);

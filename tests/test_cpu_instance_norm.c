@@ -9,23 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nstyle/safetensors.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
 static const float EPS = 1e-5f;
-
-static float *alloc_f(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static double *alloc_d(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
 
 /* Instance norm in double over each (n, c) plane of an NHWC tensor with M = H*W pixels.
  * gamma/beta may be NULL; mean/rstd (N, C) may be NULL. */
@@ -52,11 +40,6 @@ static void naive_forward(const double *x, const double *gamma, const double *be
         }
 }
 
-static void to_double(const float *a, double *b, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        b[i] = a[i];
-}
-
 Test(cpu_instance_norm, forward_matches_plain_loops) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(51);
@@ -64,14 +47,14 @@ Test(cpu_instance_norm, forward_matches_plain_loops) {
         for (size_t ci = 0; ci < sizeof CHANNELS / sizeof *CHANNELS; ci++) {
             const int64_t N = 2, H = 7, W = 11, C = CHANNELS[ci], M = H * W;
             const size_t n = (size_t)(N * M * C), nc = (size_t)(N * C);
-            float *x = alloc_f(n), *y = alloc_f(n), *mean = alloc_f(nc), *rstd = alloc_f(nc);
-            float *gamma = alloc_f((size_t)C), *beta = alloc_f((size_t)C);
-            double *xd = alloc_d(n), *yr = alloc_d(n), *mr = alloc_d(nc), *rr = alloc_d(nc);
-            double *gd = alloc_d((size_t)C), *bd = alloc_d((size_t)C);
-            nst_test_fill_uniform(&rng, x, n, -1.0f, 2.0f);
-            nst_test_fill_uniform(&rng, gamma, (size_t)C, 0.5f, 1.5f);
-            nst_test_fill_uniform(&rng, beta, (size_t)C, -0.5f, 0.5f);
-            to_double(x, xd, n), to_double(gamma, gd, (size_t)C), to_double(beta, bd, (size_t)C);
+            float *x = nst_test_random_f32(&rng, n, -1.0f, 2.0f);
+            float *gamma = nst_test_random_f32(&rng, (size_t)C, 0.5f, 1.5f);
+            float *beta = nst_test_random_f32(&rng, (size_t)C, -0.5f, 0.5f);
+            float *y = nst_test_alloc_f32(n), *mean = nst_test_alloc_f32(nc);
+            float *rstd = nst_test_alloc_f32(nc);
+            double *xd = nst_test_to_f64(x, n), *gd = nst_test_to_f64(gamma, (size_t)C);
+            double *bd = nst_test_to_f64(beta, (size_t)C), *yr = nst_test_alloc_f64(n);
+            double *mr = nst_test_alloc_f64(nc), *rr = nst_test_alloc_f64(nc);
             nst_tensor tx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, x, N, H, W, C);
             nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, N, H, W, C);
             nst_tensor tm = nst_tensor_make(NST_F32, NST_BACKEND_CPU, mean, 2,
@@ -114,10 +97,7 @@ static double in_loss_fn(const double *theta, void *user) {
     static double y[FX];
     naive_forward(theta, l->affine ? theta + FX : NULL, l->affine ? theta + FX + FC : NULL, FN,
                   FM, FC, EPS, y, NULL, NULL);
-    double s = 0.0;
-    for (size_t i = 0; i < FX; i++)
-        s += l->w[i] * y[i];
-    return s;
+    return nst_test_dot(l->w, y, FX);
 }
 
 /* Runs forward then backward; dx/dgamma/dbeta are written where non-NULL. */
@@ -154,15 +134,15 @@ Test(cpu_instance_norm, backward_matches_finite_differences) {
         nst_test_fill_uniform(&rng, gamma, FC, 0.5f, 1.5f);
         nst_test_fill_uniform(&rng, beta, FC, -0.5f, 0.5f);
         nst_test_fill_uniform(&rng, dy, FX, -1.0f, 1.0f);
-        to_double(x, theta, FX), to_double(gamma, theta + FX, FC);
-        to_double(beta, theta + FX + FC, FC), to_double(dy, w, FX);
+        nst_test_widen(x, theta, FX), nst_test_widen(gamma, theta + FX, FC);
+        nst_test_widen(beta, theta + FX + FC, FC), nst_test_widen(dy, w, FX);
         memset(dx, 0xff, sizeof dx); /* NaN: every element must be written */
         run_op(ctx, x, affine ? gamma : NULL, affine ? beta : NULL, dy, FN, FH, FW, FC, y, mean,
                rstd, dx, dgamma, dbeta, false);
         in_loss loss = {w, affine};
         nst_test_fd_grad(in_loss_fn, &loss, theta, FT, 1e-4, NULL, 0, fd);
-        to_double(dx, got, FX), to_double(dgamma, got + FX, FC);
-        to_double(dbeta, got + FX + FC, FC);
+        nst_test_widen(dx, got, FX), nst_test_widen(dgamma, got + FX, FC);
+        nst_test_widen(dbeta, got + FX + FC, FC);
         /* dx: the float backward (from float-saved statistics) against O(h^2) central
          * differences of the double forward; both errors are far below 1e-4 on average */
         double rel = nst_test_mean_rel_diff(got, fd, FX, 1e-12);
@@ -207,31 +187,9 @@ Test(cpu_instance_norm, null_outputs_and_accumulate) {
     nst_ctx_destroy(ctx);
 }
 
-static float *load(nst_ctx *ctx, const nst_st_file *f, const char *key, int ndim,
-                   const int64_t *dims) {
-    float *out = NULL;
-    cr_assert_eq(nst_st_load_f32(ctx, f, key, ndim, dims, &out), NST_OK, "%s",
-                 nst_last_error(ctx));
-    return out;
-}
-
-static void check_golden(const nst_st_file *f, const char *key, const float *got, size_t n) {
-    const nst_st_tensor *t = nst_st_find(f, key);
-    cr_assert_not_null(t, "golden %s missing", key);
-    cr_assert_eq((size_t)t->numel, n, "golden %s: %lld elements, expected %zu", key,
-                 (long long)t->numel, n);
-    double *ref = alloc_d(n);
-    nst_st_to_f64(t, ref);
-    /* fp32 against float64 from the same float32 inputs: 1e-5 + 1e-4*|ref| */
-    cr_assert(nst_test_allclose(key, got, ref, n, 1e-5, 1e-4));
-    free(ref);
-}
-
 Test(cpu_instance_norm, matches_pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, NST_SOURCE_DIR "/tests/golden/nn_ops.safetensors", &f), NST_OK,
-                 "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, "nn_ops.safetensors");
     const struct {
         const char *name;
         int64_t N, H, W, C;
@@ -243,18 +201,19 @@ Test(cpu_instance_norm, matches_pytorch_goldens) {
         const size_t n = (size_t)(N * H * W * C), nc = (size_t)(N * C);
         char key[64];
         snprintf(key, sizeof key, "%s.x", cases[k].name);
-        float *x = load(ctx, f, key, 4, dims);
+        float *x = nst_test_load_f32(ctx, f, key, 4, dims);
         snprintf(key, sizeof key, "%s.dy", cases[k].name);
-        float *dy = load(ctx, f, key, 4, dims);
+        float *dy = nst_test_load_f32(ctx, f, key, 4, dims);
         float *gamma = NULL, *beta = NULL;
         if (cases[k].affine) {
             snprintf(key, sizeof key, "%s.gamma", cases[k].name);
-            gamma = load(ctx, f, key, 1, &C);
+            gamma = nst_test_load_f32(ctx, f, key, 1, &C);
             snprintf(key, sizeof key, "%s.beta", cases[k].name);
-            beta = load(ctx, f, key, 1, &C);
+            beta = nst_test_load_f32(ctx, f, key, 1, &C);
         }
-        float *y = alloc_f(n), *dx = alloc_f(n), *mean = alloc_f(nc), *rstd = alloc_f(nc);
-        float *dg = alloc_f((size_t)C), *db = alloc_f((size_t)C);
+        float *y = nst_test_alloc_f32(n), *dx = nst_test_alloc_f32(n);
+        float *mean = nst_test_alloc_f32(nc), *rstd = nst_test_alloc_f32(nc);
+        float *dg = nst_test_alloc_f32((size_t)C), *db = nst_test_alloc_f32((size_t)C);
         run_op(ctx, x, gamma, beta, dy, N, H, W, C, y, mean, rstd, dx, gamma ? dg : NULL,
                beta ? db : NULL, false);
         const struct {
@@ -265,7 +224,8 @@ Test(cpu_instance_norm, matches_pytorch_goldens) {
                      {"dx", dx, n}, {"dgamma", dg, (size_t)C}, {"dbeta", db, (size_t)C}};
         for (int o = 0; o < (cases[k].affine ? 6 : 4); o++) {
             snprintf(key, sizeof key, "%s.%s", cases[k].name, outs[o].suffix);
-            check_golden(f, key, outs[o].got, outs[o].n);
+            /* fp32 against float64 from the same float32 inputs: 1e-5 + 1e-4*|ref| */
+            nst_test_expect_golden(f, key, outs[o].got, outs[o].n, 1e-5, 1e-4);
         }
         free(x), free(dy), free(gamma), free(beta), free(y), free(dx), free(mean), free(rstd);
         free(dg), free(db);

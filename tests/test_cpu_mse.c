@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/losses_colour.safetensors"
+#define GOLDEN "losses_colour.safetensors"
 
 static const int channel_cases[] = {1, 3, 5, 64};
 
@@ -51,8 +52,9 @@ Test(cpu_mse, matches_naive_and_accumulates) {
     for (size_t k = 0; k < sizeof channel_cases / sizeof *channel_cases; k++) {
         const int c = channel_cases[k];
         const size_t m = (size_t)n * h * w * c;
-        float *a = malloc(m * 4), *b = malloc(m * 4), *da = malloc(m * 4), *prev = malloc(m * 4);
-        double *ref = malloc(m * sizeof *ref);
+        float *a = nst_test_alloc_f32(m), *b = nst_test_alloc_f32(m), *da = nst_test_alloc_f32(m);
+        float *prev = nst_test_alloc_f32(m);
+        double *ref = nst_test_alloc_f64(m);
         nst_test_fill_uniform(&rng, a, m, -2.0f, 2.0f);
         nst_test_fill_uniform(&rng, b, m, -1.0f, 3.0f);
         nst_test_fill_uniform(&rng, prev, m, -1.0f, 1.0f);
@@ -104,25 +106,20 @@ Test(cpu_mse, backward_matches_finite_differences) {
     nst_test_rng rng = nst_test_rng_seed(22);
     const int n = 2, h = 7, w = 11, c = 3;
     const size_t m = (size_t)n * h * w * c;
-    float *a = malloc(m * 4), *b = malloc(m * 4), *da = malloc(m * 4), loss;
-    double *ad = malloc(m * 8), *bd = malloc(m * 8), *fd = malloc(m * 8), *got = malloc(m * 8);
-    nst_test_fill_uniform(&rng, a, m, -1.0f, 1.0f);
-    nst_test_fill_uniform(&rng, b, m, -1.0f, 1.0f);
-    for (size_t i = 0; i < m; i++)
-        ad[i] = a[i], bd[i] = b[i];
+    float *a = nst_test_random_f32(&rng, m, -1.0f, 1.0f);
+    float *b = nst_test_random_f32(&rng, m, -1.0f, 1.0f), *da = nst_test_alloc_f32(m), loss;
+    double *ad = nst_test_to_f64(a, m), *bd = nst_test_to_f64(b, m), *fd = nst_test_alloc_f64(m);
     mse_fd_ctx u = {bd, m};
     nst_test_fd_grad(mse_objective, &u, ad, m, 1e-3, NULL, 0, fd);
     mse_io io;
     mse_bind(&io, a, b, &loss, da, n, h, w, c);
     io.p.scale = 2.5f;
     cr_assert_eq(nst_mse_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-    for (size_t i = 0; i < m; i++) {
-        got[i] = da[i];
+    for (size_t i = 0; i < m; i++)
         fd[i] *= 2.5;
-    }
-    double rel = nst_test_mean_rel_diff(got, fd, m, 1e-12);
+    double rel = nst_test_mean_rel_diff_f(da, fd, m, 1e-12);
     cr_assert_leq(rel, 1e-4, "mean relative difference %.3g", rel);
-    free(a), free(b), free(da), free(ad), free(bd), free(fd), free(got);
+    free(a), free(b), free(da), free(ad), free(bd), free(fd);
     nst_ctx_destroy(ctx);
 }
 
@@ -156,38 +153,22 @@ Test(cpu_mse, null_da_is_skipped_and_shapes_are_checked) {
 
 /* ---- PyTorch goldens -------------------------------------------------------------------------- */
 
-static double *golden(const nst_st_file *f, const char *name, size_t numel) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
-    cr_assert_eq((size_t)t->numel, numel, "golden %s: %lld elements, expected %zu", name,
-                 (long long)t->numel, numel);
-    double *d = malloc(numel * sizeof *d);
-    cr_assert_not_null(d);
-    nst_st_to_f64(t, d);
-    return d;
-}
-
 /* fp32 op against PyTorch float64 on the same inputs: |got - ref| <= 1e-5 + 1e-4 * |ref|. */
 Test(cpu_mse, pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     const int n = 2, h = 7, w = 11, c = 3;
     const size_t m = (size_t)n * h * w * c;
-    double *ad = golden(f, "mse.a", m), *bd = golden(f, "mse.b", m);
-    double *lref = golden(f, "mse.loss", 1), *daref = golden(f, "mse.da", m);
-    double *scale = golden(f, "mse.scale", 1);
-    float *a = malloc(m * 4), *b = malloc(m * 4), *da = malloc(m * 4), loss;
-    for (size_t i = 0; i < m; i++)
-        a[i] = (float)ad[i], b[i] = (float)bd[i];
+    float *a = nst_test_golden_f32(f, "mse.a", m), *b = nst_test_golden_f32(f, "mse.b", m);
+    float *scale = nst_test_golden_f32(f, "mse.scale", 1), *da = nst_test_alloc_f32(m), loss;
     mse_io io;
     mse_bind(&io, a, b, &loss, da, n, h, w, c);
-    io.p.scale = (float)scale[0];
+    io.p.scale = scale[0];
     cr_assert_eq(nst_mse_forward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
     cr_assert_eq(nst_mse_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-    cr_assert(nst_test_allclose("mse loss", &loss, lref, 1, 1e-5, 1e-4));
-    cr_assert(nst_test_allclose("mse da", da, daref, m, 1e-5, 1e-4));
-    free(ad), free(bd), free(lref), free(daref), free(scale), free(a), free(b), free(da);
+    nst_test_expect_golden(f, "mse.loss", &loss, 1, 1e-5, 1e-4);
+    nst_test_expect_golden(f, "mse.da", da, m, 1e-5, 1e-4);
+    free(scale), free(a), free(b), free(da);
     nst_st_close(f);
     nst_ctx_destroy(ctx);
 }

@@ -9,26 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nstyle/safetensors.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
-
-static float *alloc_f(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static double *alloc_d(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static size_t at(int64_t H, int64_t W, int64_t C, int64_t n, int64_t h, int64_t w, int64_t c) {
-    return (size_t)(((n * H + h) * W + w) * C + c);
-}
 
 /* Naive pooling in double: y (N, H/2, W/2, C); for max, arg gets the flat x index of the first
  * maximum of each window in row-major order. */
@@ -43,12 +27,12 @@ static void naive_forward(const double *x, int64_t N, int64_t H, int64_t W, int6
                     size_t best_i = 0;
                     for (int a = 0; a < 2; a++)
                         for (int b = 0; b < 2; b++) {
-                            const size_t k = at(H, W, C, n, 2 * i + a, 2 * j + b, c);
+                            const size_t k = nst_test_at(H, W, C, n, 2 * i + a, 2 * j + b, c);
                             acc += x[k];
                             if (x[k] > best)
                                 best = x[k], best_i = k;
                         }
-                    const size_t o = at(Ho, Wo, C, n, i, j, c);
+                    const size_t o = nst_test_at(Ho, Wo, C, n, i, j, c);
                     y[o] = max ? best : acc / 4.0;
                     if (arg)
                         arg[o] = best_i;
@@ -60,7 +44,7 @@ static void naive_backward(const double *x, const double *dy, int64_t N, int64_t
                            int64_t C, bool max, double *dx) {
     const int64_t Ho = H / 2, Wo = W / 2;
     const size_t no = (size_t)(N * Ho * Wo * C);
-    double *y = alloc_d(no);
+    double *y = nst_test_alloc_f64(no);
     size_t *arg = malloc((no ? no : 1) * sizeof *arg);
     cr_assert_not_null(arg);
     naive_forward(x, N, H, W, C, max, y, arg);
@@ -69,14 +53,14 @@ static void naive_backward(const double *x, const double *dy, int64_t N, int64_t
         for (int64_t i = 0; i < Ho; i++)
             for (int64_t j = 0; j < Wo; j++)
                 for (int64_t c = 0; c < C; c++) {
-                    const size_t o = at(Ho, Wo, C, n, i, j, c);
+                    const size_t o = nst_test_at(Ho, Wo, C, n, i, j, c);
                     if (max) {
                         dx[arg[o]] += dy[o];
                         continue;
                     }
                     for (int a = 0; a < 2; a++)
                         for (int b = 0; b < 2; b++)
-                            dx[at(H, W, C, n, 2 * i + a, 2 * j + b, c)] += dy[o] / 4.0;
+                            dx[nst_test_at(H, W, C, n, 2 * i + a, 2 * j + b, c)] += dy[o] / 4.0;
                 }
     free(y), free(arg);
 }
@@ -101,25 +85,18 @@ Test(cpu_pool, forward_and_backward_match_plain_loops_on_odd_sizes) {
         for (size_t ci = 0; ci < sizeof CHANNELS / sizeof *CHANNELS; ci++) {
             const int64_t N = 2, H = 7, W = 11, C = CHANNELS[ci];
             const size_t n = (size_t)(N * H * W * C), no = (size_t)(N * (H / 2) * (W / 2) * C);
-            float *x = alloc_f(n), *dx = alloc_f(n), *y = alloc_f(no), *dy = alloc_f(no);
-            double *xd = alloc_d(n), *dyd = alloc_d(no), *yr = alloc_d(no), *dxr = alloc_d(n);
-            nst_test_fill_uniform(&rng, x, n, -1.0f, 1.0f);
-            nst_test_fill_uniform(&rng, dy, no, -1.0f, 1.0f);
-            for (size_t i = 0; i < n; i++)
-                xd[i] = x[i];
-            for (size_t i = 0; i < no; i++)
-                dyd[i] = dy[i];
-            run_op(ctx, x, dy, N, H, W, C, (nst_pool_mode)mode, y, dx);
-            naive_forward(xd, N, H, W, C, mode == NST_POOL_MAX, yr, NULL);
-            naive_backward(xd, dyd, N, H, W, C, mode == NST_POOL_MAX, dxr);
+            nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, n, no);
+            run_op(ctx, d.x, d.dy, N, H, W, C, (nst_pool_mode)mode, d.y, d.dx);
+            naive_forward(d.xd, N, H, W, C, mode == NST_POOL_MAX, d.yr, NULL);
+            naive_backward(d.xd, d.dyd, N, H, W, C, mode == NST_POOL_MAX, d.dxr);
             char what[64];
             snprintf(what, sizeof what, "%s C=%lld y", mode ? "avg" : "max", (long long)C);
             /* max selects exactly; avg rounds 3 float adds of values in [-1, 1]: < 1e-6 */
-            cr_assert(nst_test_allclose(what, y, yr, no, mode ? 1e-6 : 0.0, 0.0));
+            cr_assert(nst_test_allclose(what, d.y, d.yr, no, mode ? 1e-6 : 0.0, 0.0));
             snprintf(what, sizeof what, "%s C=%lld dx", mode ? "avg" : "max", (long long)C);
             /* dx is dy or dy/4 (exact in float), 0 elsewhere, including the dropped row/col */
-            cr_assert(nst_test_allclose(what, dx, dxr, n, 0.0, 0.0));
-            free(x), free(dx), free(y), free(dy), free(xd), free(dyd), free(yr), free(dxr);
+            cr_assert(nst_test_allclose(what, d.dx, d.dxr, n, 0.0, 0.0));
+            nst_test_fwd_bwd_free(&d);
         }
     }
     nst_ctx_destroy(ctx);
@@ -134,18 +111,16 @@ typedef struct {
 
 static double pool_loss_fn(const double *x, void *user) {
     const pool_loss *l = user;
-    double y[FOUT], s = 0.0;
+    double y[FOUT];
     naive_forward(x, FN, FH, FW, FC, l->max, y, NULL);
-    for (size_t i = 0; i < FOUT; i++)
-        s += l->w[i] * y[i];
-    return s;
+    return nst_test_dot(l->w, y, FOUT);
 }
 
 Test(cpu_pool, backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(22);
     static float x[FSIZE], dx[FSIZE], y[FOUT], dy[FOUT];
-    static double xd[FSIZE], w[FOUT], fd[FSIZE], got[FSIZE];
+    static double xd[FSIZE], w[FOUT], fd[FSIZE];
     /* distinct inputs by construction: a shuffled ramp with spacing 1e-2, far above the step 1e-4,
      * so no finite-difference probe changes which element is the maximum */
     for (size_t i = 0; i < FSIZE; i++)
@@ -156,26 +131,22 @@ Test(cpu_pool, backward_matches_finite_differences) {
         x[i] = x[j], x[j] = t;
     }
     nst_test_fill_uniform(&rng, dy, FOUT, -1.0f, 1.0f);
-    for (size_t i = 0; i < FOUT; i++)
-        w[i] = dy[i];
+    nst_test_widen(dy, w, FOUT);
     for (int mode = 0; mode < 2; mode++) {
-        for (size_t i = 0; i < FSIZE; i++)
-            xd[i] = x[i];
+        nst_test_widen(x, xd, FSIZE);
         run_op(ctx, x, dy, FN, FH, FW, FC, (nst_pool_mode)mode, y, dx);
         pool_loss loss = {w, mode == NST_POOL_MAX};
         nst_test_fd_grad(pool_loss_fn, &loss, xd, FSIZE, 1e-4, NULL, 0, fd);
-        for (size_t i = 0; i < FSIZE; i++)
-            got[i] = dx[i];
         /* the loss is linear around each sample, so only rounding separates the two */
-        const double rel = nst_test_mean_rel_diff(got, fd, FSIZE, 1e-12);
+        const double rel = nst_test_mean_rel_diff_f(dx, fd, FSIZE, 1e-12);
         cr_assert_leq(rel, 1e-4, "%s: mean relative difference %g", mode ? "avg" : "max", rel);
         /* the dropped last row and column get exactly zero */
         for (int64_t n = 0; n < FN; n++)
             for (int64_t c = 0; c < FC; c++) {
                 for (int64_t h = 0; h < FH; h++)
-                    cr_assert(dx[at(FH, FW, FC, n, h, FW - 1, c)] == 0.0f);
+                    cr_assert(dx[nst_test_at(FH, FW, FC, n, h, FW - 1, c)] == 0.0f);
                 for (int64_t w = 0; w < FW; w++)
-                    cr_assert(dx[at(FH, FW, FC, n, FH - 1, w, c)] == 0.0f);
+                    cr_assert(dx[nst_test_at(FH, FW, FC, n, FH - 1, w, c)] == 0.0f);
             }
     }
     nst_ctx_destroy(ctx);
@@ -211,46 +182,25 @@ Test(cpu_pool, max_propagates_nan_like_pytorch) {
     nst_ctx_destroy(ctx);
 }
 
-/* Compares a (file) tensor with a float buffer: |a-b| <= 1e-5 + 1e-4*|ref|, the budget for fp32
- * results against float64 goldens computed from the same float32 inputs. */
-static void check_golden(const nst_st_file *f, const char *name, const float *got, size_t n) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden %s missing", name);
-    cr_assert_eq((size_t)t->numel, n, "golden %s has %lld elements, expected %zu", name,
-                 (long long)t->numel, n);
-    double *ref = alloc_d(n);
-    nst_st_to_f64(t, ref);
-    cr_assert(nst_test_allclose(name, got, ref, n, 1e-5, 1e-4));
-    free(ref);
-}
-
-static float *load(nst_ctx *ctx, const nst_st_file *f, const char *name, int64_t N, int64_t H,
-                   int64_t W, int64_t C) {
-    float *out = NULL;
-    cr_assert_eq(nst_st_load_f32(ctx, f, name, 4, (const int64_t[]){N, H, W, C}, &out), NST_OK,
-                 "%s", nst_last_error(ctx));
-    return out;
-}
-
 Test(cpu_pool, matches_pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, NST_SOURCE_DIR "/tests/golden/nn_ops.safetensors", &f), NST_OK,
-                 "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, "nn_ops.safetensors");
     const int64_t N = 2, H = 7, W = 11, C = 3;
     const char *names[2] = {"maxpool", "avgpool"};
     for (int mode = 0; mode < 2; mode++) {
         char key[64];
         snprintf(key, sizeof key, "%s.x", names[mode]);
-        float *x = load(ctx, f, key, N, H, W, C);
+        float *x = nst_test_load_f32(ctx, f, key, 4, (const int64_t[]){N, H, W, C});
         snprintf(key, sizeof key, "%s.dy", names[mode]);
-        float *dy = load(ctx, f, key, N, H / 2, W / 2, C);
+        float *dy = nst_test_load_f32(ctx, f, key, 4, (const int64_t[]){N, H / 2, W / 2, C});
         float y[2 * 3 * 5 * 3], dx[2 * 7 * 11 * 3];
         run_op(ctx, x, dy, N, H, W, C, (nst_pool_mode)mode, y, dx);
+        /* |a-b| <= 1e-5 + 1e-4*|ref|, the budget for fp32 results against float64 goldens
+         * computed from the same float32 inputs */
         snprintf(key, sizeof key, "%s.y", names[mode]);
-        check_golden(f, key, y, sizeof y / sizeof *y);
+        nst_test_expect_golden(f, key, y, sizeof y / sizeof *y, 1e-5, 1e-4);
         snprintf(key, sizeof key, "%s.dx", names[mode]);
-        check_golden(f, key, dx, sizeof dx / sizeof *dx);
+        nst_test_expect_golden(f, key, dx, sizeof dx / sizeof *dx, 1e-5, 1e-4);
         free(x), free(dy);
     }
     nst_st_close(f);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
 
@@ -25,9 +26,7 @@ Test(cpu_reduce, sum_and_mean_match_a_double_loop) {
     for (size_t ci = 0; ci < sizeof CHANNELS / sizeof *CHANNELS; ci++) {
         const int64_t N = 2, H = 7, W = 11, C = CHANNELS[ci];
         const size_t n = (size_t)(N * H * W * C);
-        float *x = malloc(n * sizeof *x);
-        cr_assert_not_null(x);
-        nst_test_fill_uniform(&rng, x, n, -1.0f, 3.0f);
+        float *x = nst_test_random_f32(&rng, n, -1.0f, 3.0f);
         double ref = 0.0;
         for (size_t i = 0; i < n; i++)
             ref += x[i];
@@ -50,8 +49,7 @@ Test(cpu_reduce, accumulates_in_double_whatever_the_thread_count) {
     /* 10^6 copies of 0.1f: every partial sum is a multiple of 0.1f below 2^44 ulps, exact in
      * double, so the answer is exactly (float)(1e6 * 0.1f); a float accumulator drifts by ~1% */
     const size_t n = 1000000;
-    float *x = malloc(n * sizeof *x);
-    cr_assert_not_null(x);
+    float *x = nst_test_alloc_f32(n);
     for (size_t i = 0; i < n; i++)
         x[i] = 0.1f;
     nst_tensor tx = nst_tensor_make(NST_F32, NST_BACKEND_CPU, x, 1, (const int64_t[]){(int64_t)n});

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nstyle/safetensors.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
 
@@ -20,22 +20,6 @@ typedef struct {
 static const pads4 PADS[] = {
     {0, 0, 0, 0}, {1, 1, 1, 1}, {2, 3, 1, 4}, {0, 5, 7, 2}, {6, 6, 10, 10},
 };
-
-static float *alloc_f(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static double *alloc_d(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static size_t at(int64_t H, int64_t W, int64_t C, int64_t n, int64_t h, int64_t w, int64_t c) {
-    return (size_t)(((n * H + h) * W + w) * C + c);
-}
 
 /* Mirror index i (relative to the image start) into [0, size) without repeating the edge. */
 static int64_t mirror(int64_t i, int64_t size) {
@@ -51,8 +35,8 @@ static void naive_forward(const double *x, int64_t N, int64_t H, int64_t W, int6
         for (int64_t i = 0; i < Hp; i++)
             for (int64_t j = 0; j < Wp; j++)
                 for (int64_t c = 0; c < C; c++)
-                    y[at(Hp, Wp, C, n, i, j, c)] =
-                        x[at(H, W, C, n, mirror(i - p.top, H), mirror(j - p.left, W), c)];
+                    y[nst_test_at(Hp, Wp, C, n, i, j, c)] =
+                        x[nst_test_at(H, W, C, n, mirror(i - p.top, H), mirror(j - p.left, W), c)];
 }
 
 static void naive_backward(const double *dy, int64_t N, int64_t H, int64_t W, int64_t C, pads4 p,
@@ -63,8 +47,8 @@ static void naive_backward(const double *dy, int64_t N, int64_t H, int64_t W, in
         for (int64_t i = 0; i < Hp; i++)
             for (int64_t j = 0; j < Wp; j++)
                 for (int64_t c = 0; c < C; c++)
-                    dx[at(H, W, C, n, mirror(i - p.top, H), mirror(j - p.left, W), c)] +=
-                        dy[at(Hp, Wp, C, n, i, j, c)];
+                    dx[nst_test_at(H, W, C, n, mirror(i - p.top, H), mirror(j - p.left, W), c)] +=
+                        dy[nst_test_at(Hp, Wp, C, n, i, j, c)];
 }
 
 static nst_reflect_pad_params make_params(nst_tensor *tx, nst_tensor *ty, nst_tensor *tdy,
@@ -111,26 +95,19 @@ Test(cpu_reflect_pad, forward_and_backward_match_plain_loops) {
             const int64_t N = 2, H = 7, W = 11, C = CHANNELS[ci];
             const int64_t Hp = H + pd.top + pd.bottom, Wp = W + pd.left + pd.right;
             const size_t n = (size_t)(N * H * W * C), no = (size_t)(N * Hp * Wp * C);
-            float *x = alloc_f(n), *dx = alloc_f(n), *y = alloc_f(no), *dy = alloc_f(no);
-            double *xd = alloc_d(n), *dyd = alloc_d(no), *yr = alloc_d(no), *dxr = alloc_d(n);
-            nst_test_fill_uniform(&rng, x, n, -1.0f, 1.0f);
-            nst_test_fill_uniform(&rng, dy, no, -1.0f, 1.0f);
-            for (size_t i = 0; i < n; i++)
-                xd[i] = x[i];
-            for (size_t i = 0; i < no; i++)
-                dyd[i] = dy[i];
-            run_op(ctx, x, dy, N, H, W, C, pd, y, dx);
-            naive_forward(xd, N, H, W, C, pd, yr);
-            naive_backward(dyd, N, H, W, C, pd, dxr);
+            nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, n, no);
+            run_op(ctx, d.x, d.dy, N, H, W, C, pd, d.y, d.dx);
+            naive_forward(d.xd, N, H, W, C, pd, d.yr);
+            naive_backward(d.dyd, N, H, W, C, pd, d.dxr);
             char what[96];
             snprintf(what, sizeof what, "pads t%d b%d l%d r%d C=%lld y", pd.top, pd.bottom,
                      pd.left, pd.right, (long long)C);
-            cr_assert(nst_test_allclose(what, y, yr, no, 0.0, 0.0)); /* a copy: exact */
+            cr_assert(nst_test_allclose(what, d.y, d.yr, no, 0.0, 0.0)); /* a copy: exact */
             snprintf(what, sizeof what, "pads t%d b%d l%d r%d C=%lld dx", pd.top, pd.bottom,
                      pd.left, pd.right, (long long)C);
             /* at most 9 terms in [-1, 1] added in float: error < 9 * 9 * 2^-24 < 1e-5 */
-            cr_assert(nst_test_allclose(what, dx, dxr, n, 1e-5, 0.0));
-            free(x), free(dx), free(y), free(dy), free(xd), free(dyd), free(yr), free(dxr);
+            cr_assert(nst_test_allclose(what, d.dx, d.dxr, n, 1e-5, 0.0));
+            nst_test_fwd_bwd_free(&d);
         }
     }
     nst_ctx_destroy(ctx);
@@ -144,66 +121,37 @@ static double pad_loss_fn(const double *x, void *user) {
     const double *w = user; /* weights of L = sum(w * pad(x)) */
     static double y[FOUT];
     naive_forward(x, FN, FH, FW, FC, FPAD, y);
-    double s = 0.0;
-    for (size_t i = 0; i < FOUT; i++)
-        s += w[i] * y[i];
-    return s;
+    return nst_test_dot(w, y, FOUT);
 }
 
 Test(cpu_reflect_pad, backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(42);
-    static float x[FSIZE], dx[FSIZE], y[FOUT], dy[FOUT];
-    static double xd[FSIZE], w[FOUT], fd[FSIZE], got[FSIZE];
-    nst_test_fill_uniform(&rng, x, FSIZE, -1.0f, 1.0f);
-    nst_test_fill_uniform(&rng, dy, FOUT, -1.0f, 1.0f);
-    for (size_t i = 0; i < FSIZE; i++)
-        xd[i] = x[i];
-    for (size_t i = 0; i < FOUT; i++)
-        w[i] = dy[i];
-    run_op(ctx, x, dy, FN, FH, FW, FC, FPAD, y, dx);
-    nst_test_fd_grad(pad_loss_fn, w, xd, FSIZE, 1e-4, NULL, 0, fd);
-    for (size_t i = 0; i < FSIZE; i++)
-        got[i] = dx[i];
+    nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, FSIZE, FOUT);
+    run_op(ctx, d.x, d.dy, FN, FH, FW, FC, FPAD, d.y, d.dx);
     /* the loss is linear in x: only rounding separates the two */
-    const double rel = nst_test_mean_rel_diff(got, fd, FSIZE, 1e-12);
+    const double rel = nst_test_fwd_bwd_fd(&d, pad_loss_fn, d.dyd, 1e-4);
     cr_assert_leq(rel, 1e-4, "mean relative difference %g", rel);
+    nst_test_fwd_bwd_free(&d);
     nst_ctx_destroy(ctx);
 }
 
 Test(cpu_reflect_pad, matches_pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, NST_SOURCE_DIR "/tests/golden/nn_ops.safetensors", &f), NST_OK,
-                 "%s", nst_last_error(ctx));
-    double lrtb[4];
-    const nst_st_tensor *tp = nst_st_find(f, "reflect.pads_lrtb");
-    cr_assert(tp && tp->numel == 4);
-    nst_st_to_f64(tp, lrtb);
+    nst_st_file *f = nst_test_open_golden(ctx, "nn_ops.safetensors");
+    double *lrtb = nst_test_golden_f64(f, "reflect.pads_lrtb", 4);
     const pads4 pd = {(int)lrtb[2], (int)lrtb[3], (int)lrtb[0], (int)lrtb[1]};
+    free(lrtb);
     const int64_t N = 2, H = 5, W = 7, C = 3;
     const int64_t Hp = H + pd.top + pd.bottom, Wp = W + pd.left + pd.right;
-    float *x = NULL, *dy = NULL;
-    cr_assert_eq(nst_st_load_f32(ctx, f, "reflect.x", 4, (const int64_t[]){N, H, W, C}, &x),
-                 NST_OK, "%s", nst_last_error(ctx));
-    cr_assert_eq(nst_st_load_f32(ctx, f, "reflect.dy", 4, (const int64_t[]){N, Hp, Wp, C}, &dy),
-                 NST_OK, "%s", nst_last_error(ctx));
+    float *x = nst_test_load_f32(ctx, f, "reflect.x", 4, (const int64_t[]){N, H, W, C});
+    float *dy = nst_test_load_f32(ctx, f, "reflect.dy", 4, (const int64_t[]){N, Hp, Wp, C});
     const size_t n = (size_t)(N * H * W * C), no = (size_t)(N * Hp * Wp * C);
-    float *y = alloc_f(no), *dx = alloc_f(n);
+    float *y = nst_test_alloc_f32(no), *dx = nst_test_alloc_f32(n);
     run_op(ctx, x, dy, N, H, W, C, pd, y, dx);
-    const char *names[2] = {"reflect.y", "reflect.dx"};
-    const float *got[2] = {y, dx};
-    const size_t count[2] = {no, n};
-    for (int k = 0; k < 2; k++) {
-        const nst_st_tensor *t = nst_st_find(f, names[k]);
-        cr_assert_not_null(t, "golden %s missing", names[k]);
-        cr_assert_eq((size_t)t->numel, count[k]);
-        double *ref = alloc_d(count[k]);
-        nst_st_to_f64(t, ref);
-        /* fp32 against float64 from the same float32 inputs: 1e-5 + 1e-4*|ref| */
-        cr_assert(nst_test_allclose(names[k], got[k], ref, count[k], 1e-5, 1e-4));
-        free(ref);
-    }
+    /* fp32 against float64 from the same float32 inputs: 1e-5 + 1e-4*|ref| */
+    nst_test_expect_golden(f, "reflect.y", y, no, 1e-5, 1e-4);
+    nst_test_expect_golden(f, "reflect.dx", dx, n, 1e-5, 1e-4);
     free(x), free(dy), free(y), free(dx);
     nst_st_close(f);
     nst_ctx_destroy(ctx);

@@ -7,14 +7,9 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
-
-static float *alloc_f(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
 
 Test(cpu_relu, forward_and_backward_match_plain_loops) {
     nst_ctx *ctx = nst_test_cpu_ctx();
@@ -22,7 +17,8 @@ Test(cpu_relu, forward_and_backward_match_plain_loops) {
     for (size_t ci = 0; ci < sizeof CHANNELS / sizeof *CHANNELS; ci++) {
         const int64_t N = 2, H = 7, W = 11, C = CHANNELS[ci];
         const size_t n = (size_t)(N * H * W * C);
-        float *x = alloc_f(n), *y = alloc_f(n), *dy = alloc_f(n), *dx = alloc_f(n);
+        float *x = nst_test_alloc_f32(n), *y = nst_test_alloc_f32(n);
+        float *dy = nst_test_alloc_f32(n), *dx = nst_test_alloc_f32(n);
         nst_test_fill_uniform(&rng, x, n, -1.0f, 1.0f);
         nst_test_fill_uniform(&rng, dy, n, -1.0f, 1.0f);
         x[0] = 0.0f; /* the kink itself: relu(0) = 0, gradient 0 (PyTorch's choice) */
@@ -43,7 +39,7 @@ Test(cpu_relu, forward_and_backward_match_plain_loops) {
                       want_dx);
         }
         /* the forward output gives the same mask as the input */
-        float *dx2 = alloc_f(n);
+        float *dx2 = nst_test_alloc_f32(n);
         nst_tensor tdx2 = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, dx2, N, H, W, C);
         nst_relu_params q = {.x = &ty, .dy = &tdy, .dx = &tdx2};
         cr_assert_eq(nst_relu_backward(ctx, &q), NST_OK, "%s", nst_last_error(ctx));

@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/losses_colour.safetensors"
+#define GOLDEN "losses_colour.safetensors"
 
 typedef struct {
     int n, h, w, c;
@@ -89,12 +90,10 @@ Test(cpu_tv, matches_naive_and_accumulates) {
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         const tv_shape *s = &shapes[k];
         const size_t m = (size_t)s->n * s->h * s->w * s->c;
-        float *x = malloc(m * 4), *dx = malloc(m * 4), *prev = malloc(m * 4), loss = NAN;
-        double *xd = malloc(m * 8), *ref = malloc(m * 8);
-        nst_test_fill_uniform(&rng, x, m, -1.0f, 1.0f);
-        nst_test_fill_uniform(&rng, prev, m, -1.0f, 1.0f);
-        for (size_t i = 0; i < m; i++)
-            xd[i] = x[i];
+        float *x = nst_test_random_f32(&rng, m, -1.0f, 1.0f);
+        float *prev = nst_test_random_f32(&rng, m, -1.0f, 1.0f);
+        float *dx = nst_test_alloc_f32(m), loss = NAN;
+        double *xd = nst_test_to_f64(x, m), *ref = nst_test_alloc_f64(m);
         tv_io io;
         tv_bind(&io, s, x, &loss, dx);
         io.p.scale = 0.8f;
@@ -135,23 +134,18 @@ Test(cpu_tv, backward_matches_finite_differences) {
     nst_test_rng rng = nst_test_rng_seed(32);
     tv_shape s = {2, 7, 11, 3};
     const size_t m = (size_t)s.n * s.h * s.w * s.c;
-    float *x = malloc(m * 4), *dx = malloc(m * 4), loss;
-    double *xd = malloc(m * 8), *fd = malloc(m * 8), *got = malloc(m * 8);
-    nst_test_fill_uniform(&rng, x, m, 0.0f, 1.0f);
-    for (size_t i = 0; i < m; i++)
-        xd[i] = x[i];
+    float *x = nst_test_random_f32(&rng, m, 0.0f, 1.0f), *dx = nst_test_alloc_f32(m), loss;
+    double *xd = nst_test_to_f64(x, m), *fd = nst_test_alloc_f64(m);
     nst_test_fd_grad(tv_objective, &s, xd, m, 1e-3, NULL, 0, fd);
     tv_io io;
     tv_bind(&io, &s, x, &loss, dx);
     io.p.scale = 3.0f;
     cr_assert_eq(nst_tv_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-    for (size_t i = 0; i < m; i++) {
-        got[i] = dx[i];
+    for (size_t i = 0; i < m; i++)
         fd[i] *= 3.0;
-    }
-    double rel = nst_test_mean_rel_diff(got, fd, m, 1e-12);
+    double rel = nst_test_mean_rel_diff_f(dx, fd, m, 1e-12);
     cr_assert_leq(rel, 1e-4, "mean relative difference %.3g", rel);
-    free(x), free(dx), free(xd), free(fd), free(got);
+    free(x), free(dx), free(xd), free(fd);
     nst_ctx_destroy(ctx);
 }
 
@@ -196,37 +190,22 @@ Test(cpu_tv, null_dx_is_skipped_and_shapes_are_checked) {
 
 /* ---- PyTorch goldens -------------------------------------------------------------------------- */
 
-static double *golden(const nst_st_file *f, const char *name, size_t numel) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
-    cr_assert_eq((size_t)t->numel, numel, "golden %s: %lld elements, expected %zu", name,
-                 (long long)t->numel, numel);
-    double *d = malloc(numel * sizeof *d);
-    cr_assert_not_null(d);
-    nst_st_to_f64(t, d);
-    return d;
-}
-
 /* fp32 op against PyTorch float64 on the same inputs: |got - ref| <= 1e-5 + 1e-4 * |ref|. */
 Test(cpu_tv, pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     tv_shape s = {2, 7, 11, 3};
     const size_t m = (size_t)s.n * s.h * s.w * s.c;
-    double *xd = golden(f, "tv.x", m), *lref = golden(f, "tv.loss", 1);
-    double *dxref = golden(f, "tv.dx", m), *scale = golden(f, "tv.scale", 1);
-    float *x = malloc(m * 4), *dx = malloc(m * 4), loss;
-    for (size_t i = 0; i < m; i++)
-        x[i] = (float)xd[i];
+    float *x = nst_test_golden_f32(f, "tv.x", m), *scale = nst_test_golden_f32(f, "tv.scale", 1);
+    float *dx = nst_test_alloc_f32(m), loss;
     tv_io io;
     tv_bind(&io, &s, x, &loss, dx);
-    io.p.scale = (float)scale[0];
+    io.p.scale = scale[0];
     cr_assert_eq(nst_tv_forward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
     cr_assert_eq(nst_tv_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-    cr_assert(nst_test_allclose("tv loss", &loss, lref, 1, 1e-5, 1e-4));
-    cr_assert(nst_test_allclose("tv dx", dx, dxref, m, 1e-5, 1e-4));
-    free(xd), free(lref), free(dxref), free(scale), free(x), free(dx);
+    nst_test_expect_golden(f, "tv.loss", &loss, 1, 1e-5, 1e-4);
+    nst_test_expect_golden(f, "tv.dx", dx, m, 1e-5, 1e-4);
+    free(scale), free(x), free(dx);
     nst_st_close(f);
     nst_ctx_destroy(ctx);
 }

@@ -6,26 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nstyle/safetensors.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 static const int64_t CHANNELS[] = {1, 3, 5, 64};
-
-static float *alloc_f(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static double *alloc_d(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof *p);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static size_t at(int64_t H, int64_t W, int64_t C, int64_t n, int64_t h, int64_t w, int64_t c) {
-    return (size_t)(((n * H + h) * W + w) * C + c);
-}
 
 /* y (N, 2H, 2W, C) = x at (h/2, w/2), in double. */
 static void naive_forward(const double *x, int64_t N, int64_t H, int64_t W, int64_t C, double *y) {
@@ -33,7 +17,8 @@ static void naive_forward(const double *x, int64_t N, int64_t H, int64_t W, int6
         for (int64_t i = 0; i < 2 * H; i++)
             for (int64_t j = 0; j < 2 * W; j++)
                 for (int64_t c = 0; c < C; c++)
-                    y[at(2 * H, 2 * W, C, n, i, j, c)] = x[at(H, W, C, n, i / 2, j / 2, c)];
+                    y[nst_test_at(2 * H, 2 * W, C, n, i, j, c)] =
+                        x[nst_test_at(H, W, C, n, i / 2, j / 2, c)];
 }
 
 /* dx = scatter-add of dy to (h/2, w/2), in double. */
@@ -44,7 +29,8 @@ static void naive_backward(const double *dy, int64_t N, int64_t H, int64_t W, in
         for (int64_t i = 0; i < 2 * H; i++)
             for (int64_t j = 0; j < 2 * W; j++)
                 for (int64_t c = 0; c < C; c++)
-                    dx[at(H, W, C, n, i / 2, j / 2, c)] += dy[at(2 * H, 2 * W, C, n, i, j, c)];
+                    dx[nst_test_at(H, W, C, n, i / 2, j / 2, c)] +=
+                        dy[nst_test_at(2 * H, 2 * W, C, n, i, j, c)];
 }
 
 static void run_op(nst_ctx *ctx, const float *x, const float *dy, int64_t N, int64_t H, int64_t W,
@@ -65,24 +51,17 @@ Test(cpu_upsample, forward_and_backward_match_plain_loops) {
     for (size_t ci = 0; ci < sizeof CHANNELS / sizeof *CHANNELS; ci++) {
         const int64_t N = 2, H = 7, W = 11, C = CHANNELS[ci];
         const size_t n = (size_t)(N * H * W * C), no = 4 * n;
-        float *x = alloc_f(n), *dx = alloc_f(n), *y = alloc_f(no), *dy = alloc_f(no);
-        double *xd = alloc_d(n), *dyd = alloc_d(no), *yr = alloc_d(no), *dxr = alloc_d(n);
-        nst_test_fill_uniform(&rng, x, n, -1.0f, 1.0f);
-        nst_test_fill_uniform(&rng, dy, no, -1.0f, 1.0f);
-        for (size_t i = 0; i < n; i++)
-            xd[i] = x[i];
-        for (size_t i = 0; i < no; i++)
-            dyd[i] = dy[i];
-        run_op(ctx, x, dy, N, H, W, C, y, dx);
-        naive_forward(xd, N, H, W, C, yr);
-        naive_backward(dyd, N, H, W, C, dxr);
+        nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, n, no);
+        run_op(ctx, d.x, d.dy, N, H, W, C, d.y, d.dx);
+        naive_forward(d.xd, N, H, W, C, d.yr);
+        naive_backward(d.dyd, N, H, W, C, d.dxr);
         char what[64];
         snprintf(what, sizeof what, "C=%lld y", (long long)C);
-        cr_assert(nst_test_allclose(what, y, yr, no, 0.0, 0.0)); /* a copy: exact */
+        cr_assert(nst_test_allclose(what, d.y, d.yr, no, 0.0, 0.0)); /* a copy: exact */
         snprintf(what, sizeof what, "C=%lld dx", (long long)C);
         /* 3 float adds of values in [-1, 1]: error below 4 * 2^-24 * 4 < 1e-6 */
-        cr_assert(nst_test_allclose(what, dx, dxr, n, 1e-6, 0.0));
-        free(x), free(dx), free(y), free(dy), free(xd), free(dyd), free(yr), free(dxr);
+        cr_assert(nst_test_allclose(what, d.dx, d.dxr, n, 1e-6, 0.0));
+        nst_test_fwd_bwd_free(&d);
     }
     nst_ctx_destroy(ctx);
 }
@@ -93,59 +72,32 @@ static double upsample_loss_fn(const double *x, void *user) {
     const double *w = user; /* (FN, 2FH, 2FW, FC) weights of L = sum(w * upsample(x)) */
     static double y[FOUT];
     naive_forward(x, FN, FH, FW, FC, y);
-    double s = 0.0;
-    for (size_t i = 0; i < FOUT; i++)
-        s += w[i] * y[i];
-    return s;
+    return nst_test_dot(w, y, FOUT);
 }
 
 Test(cpu_upsample, backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(32);
-    static float x[FSIZE], dx[FSIZE], y[FOUT], dy[FOUT];
-    static double xd[FSIZE], w[FOUT], fd[FSIZE], got[FSIZE];
-    nst_test_fill_uniform(&rng, x, FSIZE, -1.0f, 1.0f);
-    nst_test_fill_uniform(&rng, dy, FOUT, -1.0f, 1.0f);
-    for (size_t i = 0; i < FSIZE; i++)
-        xd[i] = x[i];
-    for (size_t i = 0; i < FOUT; i++)
-        w[i] = dy[i];
-    run_op(ctx, x, dy, FN, FH, FW, FC, y, dx);
-    nst_test_fd_grad(upsample_loss_fn, w, xd, FSIZE, 1e-4, NULL, 0, fd);
-    for (size_t i = 0; i < FSIZE; i++)
-        got[i] = dx[i];
+    nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, FSIZE, FOUT);
+    run_op(ctx, d.x, d.dy, FN, FH, FW, FC, d.y, d.dx);
     /* the loss is linear in x: only rounding separates the two */
-    const double rel = nst_test_mean_rel_diff(got, fd, FSIZE, 1e-12);
+    const double rel = nst_test_fwd_bwd_fd(&d, upsample_loss_fn, d.dyd, 1e-4);
     cr_assert_leq(rel, 1e-4, "mean relative difference %g", rel);
+    nst_test_fwd_bwd_free(&d);
     nst_ctx_destroy(ctx);
 }
 
 Test(cpu_upsample, matches_pytorch_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, NST_SOURCE_DIR "/tests/golden/nn_ops.safetensors", &f), NST_OK,
-                 "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, "nn_ops.safetensors");
     const int64_t N = 2, H = 4, W = 5, C = 3;
-    float *x = NULL, *dy = NULL, y[2 * 8 * 10 * 3], dx[2 * 4 * 5 * 3];
-    cr_assert_eq(nst_st_load_f32(ctx, f, "upsample.x", 4, (const int64_t[]){N, H, W, C}, &x),
-                 NST_OK, "%s", nst_last_error(ctx));
-    cr_assert_eq(nst_st_load_f32(ctx, f, "upsample.dy", 4,
-                                 (const int64_t[]){N, 2 * H, 2 * W, C}, &dy),
-                 NST_OK, "%s", nst_last_error(ctx));
+    float y[2 * 8 * 10 * 3], dx[2 * 4 * 5 * 3];
+    float *x = nst_test_load_f32(ctx, f, "upsample.x", 4, (const int64_t[]){N, H, W, C});
+    float *dy = nst_test_load_f32(ctx, f, "upsample.dy", 4, (const int64_t[]){N, 2 * H, 2 * W, C});
     run_op(ctx, x, dy, N, H, W, C, y, dx);
-    const char *names[2] = {"upsample.y", "upsample.dx"};
-    const float *got[2] = {y, dx};
-    const size_t count[2] = {sizeof y / sizeof *y, sizeof dx / sizeof *dx};
-    for (int k = 0; k < 2; k++) {
-        const nst_st_tensor *t = nst_st_find(f, names[k]);
-        cr_assert_not_null(t, "golden %s missing", names[k]);
-        cr_assert_eq((size_t)t->numel, count[k]);
-        double *ref = alloc_d(count[k]);
-        nst_st_to_f64(t, ref);
-        /* fp32 against float64 from the same float32 inputs: 1e-5 + 1e-4*|ref| */
-        cr_assert(nst_test_allclose(names[k], got[k], ref, count[k], 1e-5, 1e-4));
-        free(ref);
-    }
+    /* fp32 against float64 from the same float32 inputs: 1e-5 + 1e-4*|ref| */
+    nst_test_expect_golden(f, "upsample.y", y, sizeof y / sizeof *y, 1e-5, 1e-4);
+    nst_test_expect_golden(f, "upsample.dx", dx, sizeof dx / sizeof *dx, 1e-5, 1e-4);
     free(x), free(dy);
     nst_st_close(f);
     nst_ctx_destroy(ctx);

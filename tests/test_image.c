@@ -4,7 +4,6 @@
  * with the right status, and atomic saves. Inputs are made here (stb_image_write, or PNG bytes
  * built by hand). Resizing and the float conversions: tests/test_image_resize.c. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +13,11 @@
 
 #include <stb/stb_image_write.h>
 
+#include "test_files.h"
+#include "test_images.h"
 #include "test_support.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
-
-static nst_image make_image(int w, int h, int c) {
-    nst_image img = {w, h, c, malloc((size_t)w * h * c)};
-    cr_assert_not_null(img.data);
-    return img;
-}
-
-static nst_image random_image(int w, int h, int c, uint64_t seed) {
-    nst_image img = make_image(w, h, c);
-    nst_test_rng r = nst_test_rng_seed(seed);
-    for (size_t i = 0; i < (size_t)w * h * c; i++)
-        img.data[i] = (uint8_t)(nst_test_rng_next(&r) >> 56);
-    return img;
-}
 
 static char *path_in(const char *dir, const char *name) {
     static char buf[8][4096];
@@ -38,51 +25,6 @@ static char *path_in(const char *dir, const char *name) {
     char *p = buf[next++ % 8];
     snprintf(p, sizeof buf[0], "%s/%s", dir, name);
     return p;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "cannot create %s", path);
-    cr_assert_eq(fwrite(data, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    uint8_t *b = malloc(*n + 1);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-/* Entries in dir other than . and ..; those containing ".tmp-" are counted in *tmp. */
-static int count_entries(const char *dir, int *tmp) {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "opendir %s", dir);
-    int n = 0;
-    *tmp = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        n++;
-        *tmp += strstr(e->d_name, ".tmp-") != NULL;
-    }
-    closedir(d);
-    return n;
-}
-
-static void assert_same_pixels(const nst_image *got, const nst_image *want, const char *what) {
-    cr_assert_eq(got->width, want->width, "%s: width", what);
-    cr_assert_eq(got->height, want->height, "%s: height", what);
-    cr_assert_eq(got->channels, want->channels, "%s: channels", what);
-    size_t n = (size_t)want->width * want->height * want->channels;
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(got->data[i], want->data[i], "%s: byte %zu: got %d, want %d", what, i,
-                     got->data[i], want->data[i]);
 }
 
 /* ---- PNG bytes built by hand: chunks with real CRCs, IDAT as zlib stored blocks ----------- */
@@ -146,7 +88,7 @@ static void write_png(const char *path, uint32_t w, uint32_t h, int depth, int t
         free(z);
     }
     p = put_chunk(p, "IEND", NULL, 0);
-    write_bytes(path, buf, (size_t)(p - buf));
+    nst_test_write_bytes(path, buf, (size_t)(p - buf));
     free(buf);
 }
 
@@ -162,14 +104,14 @@ Test(image_io, png_round_trip_is_bit_exact_for_1_to_4_channels) {
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
     for (int c = 1; c <= 4; c++) {
-        nst_image src = random_image(13, 7, c, 100 + c), got = {0};
+        nst_image src = nst_test_image_random(13, 7, c, 100 + c), got = {0};
         const char *p = path_in(dir, c % 2 ? "odd.png" : "EVEN.PNG"); /* extension in any case */
         cr_assert_eq(nst_image_save(ctx, p, &src, 0), NST_OK, "%s", nst_last_error(ctx));
         int w, h, ch;
         cr_assert_eq(nst_image_probe(ctx, p, &w, &h, &ch), NST_OK, "%s", nst_last_error(ctx));
         cr_assert(w == 13 && h == 7 && ch == c, "probe: %dx%dx%d", w, h, ch);
         cr_assert_eq(nst_image_load(ctx, p, 0, &got), NST_OK, "%s", nst_last_error(ctx));
-        assert_same_pixels(&got, &src, "png round trip"); /* PNG is lossless: exact */
+        nst_test_assert_same_pixels(&got, &src, "png round trip"); /* PNG is lossless: exact */
         nst_image_free(&got);
         nst_image_free(&src);
     }
@@ -181,7 +123,7 @@ Test(image_io, jpeg_round_trip_within_tolerance) {
     char dir[256];
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image src = make_image(64, 48, 3), got = {0};
+    nst_image src = nst_test_image_new(64, 48, 3), got = {0};
     for (int y = 0; y < 48; y++)
         for (int x = 0; x < 64; x++) {
             uint8_t *px = src.data + ((size_t)y * 64 + x) * 3;
@@ -193,17 +135,12 @@ Test(image_io, jpeg_round_trip_within_tolerance) {
         cr_assert_eq(nst_image_save(ctx, p, &src, 95), NST_OK, "%s", nst_last_error(ctx));
         cr_assert_eq(nst_image_load(ctx, p, 0, &got), NST_OK, "%s", nst_last_error(ctx));
         cr_assert(got.width == 64 && got.height == 48 && got.channels == 3);
-        double sum = 0;
-        int worst = 0;
-        for (size_t i = 0; i < 64 * 48 * 3; i++) {
-            int d = abs(got.data[i] - src.data[i]);
-            sum += d;
-            worst = d > worst ? d : worst;
-        }
+        int worst;
+        double mean = nst_test_image_mean_abs_diff(&got, &src, &worst);
         /* JPEG is lossy: at quality 95 this gradient comes back with a mean error of 0.5 and
          * at most 2 levels; 1.5 (mean) and 8 (worst) leave room for encoder changes, not for a
          * wrong image (a one-pixel shift alone gives a mean error above 3). */
-        cr_assert_lt(sum / (64 * 48 * 3), 1.5, "mean abs error %.3f", sum / (64 * 48 * 3));
+        cr_assert_lt(mean, 1.5, "mean abs error %.3f", mean);
         cr_assert_leq(worst, 8, "max abs error %d", worst);
         nst_image_free(&got);
     }
@@ -216,18 +153,18 @@ Test(image_io, bmp_and_tga_read_equal_the_source) {
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
     for (int c = 1; c <= 4; c++) {
-        nst_image src = random_image(11, 5, c, 200 + c), got = {0};
+        nst_image src = nst_test_image_random(11, 5, c, 200 + c), got = {0};
         const char *tga = path_in(dir, "x.tga"), *bmp = path_in(dir, "x.bmp");
         cr_assert(stbi_write_tga(tga, 11, 5, c, src.data));
         cr_assert_eq(nst_image_load(ctx, tga, c, &got), NST_OK, "%s", nst_last_error(ctx));
-        assert_same_pixels(&got, &src, "tga");
+        nst_test_assert_same_pixels(&got, &src, "tga");
         nst_image_free(&got);
         /* BMP holds 24-bit colour or 32-bit with alpha: grey comes back as equal R, G, B and
          * luma (77+150+29)g >> 8 = g; grey+alpha is stored as colour with alpha. */
         if (c != 2) {
             cr_assert(stbi_write_bmp(bmp, 11, 5, c, src.data));
             cr_assert_eq(nst_image_load(ctx, bmp, c, &got), NST_OK, "%s", nst_last_error(ctx));
-            assert_same_pixels(&got, &src, "bmp");
+            nst_test_assert_same_pixels(&got, &src, "bmp");
             nst_image_free(&got);
         }
         nst_image_free(&src);
@@ -264,7 +201,7 @@ Test(image_io, want_channels_converts) {
     char dir[256];
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image rgba = random_image(9, 4, 4, 7), got = {0};
+    nst_image rgba = nst_test_image_random(9, 4, 4, 7), got = {0};
     const char *p = path_in(dir, "c.png");
     cr_assert_eq(nst_image_save(ctx, p, &rgba, 0), NST_OK, "%s", nst_last_error(ctx));
     for (int want = 1; want <= 3; want++) {
@@ -281,7 +218,7 @@ Test(image_io, want_channels_converts) {
         }
         nst_image_free(&got);
     }
-    nst_image grey = random_image(5, 3, 1, 8);
+    nst_image grey = nst_test_image_random(5, 3, 1, 8);
     cr_assert_eq(nst_image_save(ctx, p, &grey, 0), NST_OK);
     cr_assert_eq(nst_image_load(ctx, p, 4, &got), NST_OK, "%s", nst_last_error(ctx));
     for (int i = 0; i < 15; i++) /* grey repeated, opaque alpha added */
@@ -347,7 +284,7 @@ Test(image_refuse, corrupt_and_truncated_and_empty_are_format_errors) {
     for (size_t i = 8; i < sizeof junk; i++)
         junk[i] = (uint8_t)nst_test_rng_next(&r);
     const char *p = path_in(dir, "junk.png");
-    write_bytes(p, junk, sizeof junk);
+    nst_test_write_bytes(p, junk, sizeof junk);
     expect_refusal(ctx, p, NST_ERR_FORMAT, NULL);
 
     uint8_t raw[8 * (1 + 8 * 3)]; /* a valid header, then an IDAT whose zlib header is broken */
@@ -355,26 +292,26 @@ Test(image_refuse, corrupt_and_truncated_and_empty_are_format_errors) {
         raw[i] = (uint8_t)nst_test_rng_next(&r);
     write_png(p, 8, 8, 8, 2, raw, sizeof raw);
     size_t n;
-    uint8_t *bytes = read_bytes(p, &n);
+    uint8_t *bytes = nst_test_read_bytes(p, &n);
     bytes[41] ^= 0xFF, bytes[42] ^= 0xFF; /* the zlib header bytes after IDAT's tag */
-    write_bytes(p, bytes, n);
+    nst_test_write_bytes(p, bytes, n);
     free(bytes);
     expect_refusal_probe(ctx, p, NST_ERR_FORMAT, "stb_image", NST_OK);
 
-    nst_image src = random_image(64, 64, 3, 9);
+    nst_image src = nst_test_image_random(64, 64, 3, 9);
     const char *full = path_in(dir, "full.png"), *cut = path_in(dir, "cut.png");
     cr_assert_eq(nst_image_save(ctx, full, &src, 0), NST_OK);
-    bytes = read_bytes(full, &n);
-    write_bytes(cut, bytes, n / 2);
+    bytes = nst_test_read_bytes(full, &n);
+    nst_test_write_bytes(cut, bytes, n / 2);
     free(bytes);
     expect_refusal_probe(ctx, cut, NST_ERR_FORMAT, "stb_image", NST_OK);
     nst_image_free(&src);
 
     const char *empty = path_in(dir, "empty.png");
-    write_bytes(empty, "", 0);
+    nst_test_write_bytes(empty, "", 0);
     expect_refusal(ctx, empty, NST_ERR_FORMAT, "empty");
     const char *gif = path_in(dir, "a.gif"); /* formats other than PNG/JPEG/BMP/TGA */
-    write_bytes(gif, "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
+    nst_test_write_bytes(gif, "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
     expect_refusal(ctx, gif, NST_ERR_FORMAT, NULL);
     const char *zero = path_in(dir, "zero.png");
     write_png(zero, 0, 10, 8, 2, NULL, 0);
@@ -400,11 +337,11 @@ Test(image_refuse, huge_headers_are_too_large_before_decoding) {
     expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "1 GiB");
 
     /* A real JPEG and BMP with their size fields patched. */
-    nst_image src = random_image(16, 8, 3, 3);
+    nst_image src = nst_test_image_random(16, 8, 3, 3);
     const char *jpg = path_in(dir, "big.jpg"), *bmp = path_in(dir, "big.bmp");
     cr_assert(stbi_write_jpg(jpg, 16, 8, 3, src.data, 90));
     size_t n;
-    uint8_t *b = read_bytes(jpg, &n);
+    uint8_t *b = nst_test_read_bytes(jpg, &n);
     size_t sof = 0;
     for (size_t i = 2; i + 9 < n && !sof; i++)
         if (b[i] == 0xFF && b[i + 1] == 0xC0)
@@ -412,13 +349,13 @@ Test(image_refuse, huge_headers_are_too_large_before_decoding) {
     cr_assert_gt(sof, 0u, "no SOF0 in the JPEG");
     b[sof + 5] = 25000 >> 8, b[sof + 6] = 25000 & 255, b[sof + 7] = 25000 >> 8;
     b[sof + 8] = 25000 & 255;
-    write_bytes(jpg, b, n);
+    nst_test_write_bytes(jpg, b, n);
     free(b);
     expect_refusal(ctx, jpg, NST_ERR_TOO_LARGE, "25000x25000");
     cr_assert(stbi_write_bmp(bmp, 16, 8, 3, src.data));
-    b = read_bytes(bmp, &n);
+    b = nst_test_read_bytes(bmp, &n);
     b[18] = 40000 & 255, b[19] = 40000 >> 8; /* BITMAPINFOHEADER width, little-endian */
-    write_bytes(bmp, b, n);
+    nst_test_write_bytes(bmp, b, n);
     free(b);
     expect_refusal(ctx, bmp, NST_ERR_TOO_LARGE, "40000x8");
     nst_image_free(&src);
@@ -443,12 +380,12 @@ Test(image_save, missing_folder_fails_and_leaves_nothing) {
     char dir[256];
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image img = random_image(4, 4, 3, 1);
+    nst_image img = nst_test_image_random(4, 4, 3, 1);
     const char *p = path_in(dir, "nope/out.png");
     cr_assert_eq(nst_image_save(ctx, p, &img, 0), NST_ERR_IO, "%s", nst_last_error(ctx));
     cr_assert(strstr(nst_last_error(ctx), p), "%s", nst_last_error(ctx));
     int tmp;
-    cr_assert_eq(count_entries(dir, &tmp), 0, "something was left in %s", dir);
+    cr_assert_eq(nst_test_count_entries(dir, &tmp), 0, "something was left in %s", dir);
     nst_image_free(&img);
     nst_ctx_destroy(ctx);
 }
@@ -457,10 +394,10 @@ Test(image_save, failed_saves_keep_the_existing_target) {
     char dir[256];
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image img = random_image(6, 5, 3, 2);
+    nst_image img = nst_test_image_random(6, 5, 3, 2);
     /* refused extension */
     const char *gif = path_in(dir, "keep.gif");
-    write_bytes(gif, "old", 3);
+    nst_test_write_bytes(gif, "old", 3);
     cr_assert_eq(nst_image_save(ctx, gif, &img, 0), NST_ERR_INVALID_ARG);
     cr_assert(strstr(nst_last_error(ctx), ".gif"), "%s", nst_last_error(ctx));
     cr_assert_eq(nst_image_save(ctx, path_in(dir, "noext"), &img, 0), NST_ERR_INVALID_ARG);
@@ -476,16 +413,16 @@ Test(image_save, failed_saves_keep_the_existing_target) {
     snprintf(folder, sizeof folder, "%s/taken.png", dir);
     snprintf(inside, sizeof inside, "%s/inside", folder);
     cr_assert_eq(mkdir(folder, 0755), 0);
-    write_bytes(inside, "x", 1);
+    nst_test_write_bytes(inside, "x", 1);
     cr_assert_eq(nst_image_save(ctx, folder, &img, 0), NST_ERR_IO, "%s", nst_last_error(ctx));
     size_t n;
-    uint8_t *b = read_bytes(gif, &n);
+    uint8_t *b = nst_test_read_bytes(gif, &n);
     cr_assert(n == 3 && memcmp(b, "old", 3) == 0, "the existing target changed");
     free(b);
     int tmp;
-    cr_assert_eq(count_entries(dir, &tmp), 2, "only keep.gif and taken.png should exist");
+    cr_assert_eq(nst_test_count_entries(dir, &tmp), 2, "only keep.gif and taken.png should exist");
     cr_assert_eq(tmp, 0, "a temporary file was left behind");
-    cr_assert_eq(count_entries(folder, &tmp), 1);
+    cr_assert_eq(nst_test_count_entries(folder, &tmp), 1);
     nst_image_free(&img);
     nst_ctx_destroy(ctx);
 }
@@ -494,14 +431,14 @@ Test(image_save, success_replaces_target_and_leaves_no_temporaries) {
     char dir[256];
     nst_test_tmpdir(dir, sizeof dir);
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image img = random_image(7, 3, 4, 3), got = {0};
+    nst_image img = nst_test_image_random(7, 3, 4, 3), got = {0};
     const char *p = path_in(dir, "t.png");
-    write_bytes(p, "old", 3);
+    nst_test_write_bytes(p, "old", 3);
     cr_assert_eq(chmod(p, 0640), 0);
     cr_assert_eq(nst_image_save(ctx, p, &img, 0), NST_OK, "%s", nst_last_error(ctx));
     cr_assert_eq(nst_image_save(ctx, path_in(dir, "t.jpg"), &img, 80), NST_OK);
     cr_assert_eq(nst_image_load(ctx, p, 0, &got), NST_OK, "%s", nst_last_error(ctx));
-    assert_same_pixels(&got, &img, "replaced target");
+    nst_test_assert_same_pixels(&got, &img, "replaced target");
     struct stat st;
     cr_assert_eq(stat(p, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0640, "a replaced file keeps its permissions");
@@ -510,7 +447,7 @@ Test(image_save, success_replaces_target_and_leaves_no_temporaries) {
     cr_assert_eq(stat(path_in(dir, "t.jpg"), &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0666 & ~mask, "a new file gets 0666 less the umask");
     int tmp;
-    cr_assert_eq(count_entries(dir, &tmp), 2);
+    cr_assert_eq(nst_test_count_entries(dir, &tmp), 2);
     cr_assert_eq(tmp, 0, "a temporary file was left behind");
     nst_image_free(&got);
     nst_image_free(&img);

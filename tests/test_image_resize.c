@@ -8,31 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_images.h"
 #include "test_support.h"
-
-static nst_image make_image(int w, int h, int c) {
-    nst_image img = {w, h, c, malloc((size_t)w * h * c)};
-    cr_assert_not_null(img.data);
-    return img;
-}
-
-static nst_image random_image(int w, int h, int c, uint64_t seed) {
-    nst_image img = make_image(w, h, c);
-    nst_test_rng r = nst_test_rng_seed(seed);
-    for (size_t i = 0; i < (size_t)w * h * c; i++)
-        img.data[i] = (uint8_t)(nst_test_rng_next(&r) >> 56);
-    return img;
-}
-
-static void assert_same_pixels(const nst_image *got, const nst_image *want, const char *what) {
-    cr_assert_eq(got->width, want->width, "%s: width", what);
-    cr_assert_eq(got->height, want->height, "%s: height", what);
-    cr_assert_eq(got->channels, want->channels, "%s: channels", what);
-    size_t n = (size_t)want->width * want->height * want->channels;
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(got->data[i], want->data[i], "%s: byte %zu: got %d, want %d", what, i,
-                     got->data[i], want->data[i]);
-}
 
 /* ---- resizing ----------------------------------------------------------------------------- */
 
@@ -41,7 +18,7 @@ Test(image_resize, constant_stays_constant_and_sizes_are_honoured) {
     static const int sizes[][2] = {{5, 3}, {1, 1}, {1, 50}, {50, 1}, {40, 29}, {17, 11}, {301, 7}};
     static const uint8_t value[4] = {77, 200, 3, 180};
     for (int c = 1; c <= 4; c++) {
-        nst_image in = make_image(17, 11, c);
+        nst_image in = nst_test_image_new(17, 11, c);
         for (size_t i = 0; i < 17 * 11 * (size_t)c; i++)
             in.data[i] = value[i % c];
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
@@ -65,7 +42,7 @@ Test(image_resize, constant_stays_constant_and_sizes_are_honoured) {
  * its centre mapped back, u = 3 (j + 0.5) - 0.5. */
 Test(image_resize, downscaled_gradient_matches_the_analytic_gradient) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image in = make_image(120, 60, 1), out = {0};
+    nst_image in = nst_test_image_new(120, 60, 1), out = {0};
     for (int y = 0; y < 60; y++)
         for (int x = 0; x < 120; x++)
             in.data[y * 120 + x] = (uint8_t)(10 + x + 2 * y);
@@ -110,7 +87,7 @@ static void naive_resize_1d(const double *in, int n, int in_stride, double *out,
 Test(image_resize, matches_a_naive_catmull_rom_in_double) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     enum { W = 37, H = 23, C = 3 };
-    nst_image in = random_image(W, H, C, 11); /* noise: every weight matters */
+    nst_image in = nst_test_image_random(W, H, C, 11); /* noise: every weight matters */
     static const int sizes[][2] = {{20, 15}, {120, 80}, {11, 50}, {74, 46}, {36, 22}, {1, 1}};
     double *a = malloc(sizeof(double) * W * H), *t = malloc(sizeof(double) * 120 * H),
            *b = malloc(sizeof(double) * 120 * 80);
@@ -142,7 +119,7 @@ Test(image_resize, matches_a_naive_catmull_rom_in_double) {
 
 Test(image_resize, up_then_down_is_close_to_the_original) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image in = make_image(48, 36, 3), up = {0}, back = {0};
+    nst_image in = nst_test_image_new(48, 36, 3), up = {0}, back = {0};
     for (int y = 0; y < 36; y++)
         for (int x = 0; x < 48; x++)
             for (int c = 0; c < 3; c++)
@@ -150,16 +127,11 @@ Test(image_resize, up_then_down_is_close_to_the_original) {
                     (uint8_t)lround(128 + 90 * sin(0.3 * x + c) * cos(0.25 * y - c));
     cr_assert_eq(nst_image_resize(ctx, &in, 150, 111, &up), NST_OK);
     cr_assert_eq(nst_image_resize(ctx, &up, 48, 36, &back), NST_OK);
-    double sum = 0;
-    int worst = 0;
-    for (size_t i = 0; i < 48 * 36 * 3; i++) {
-        int d = abs(back.data[i] - in.data[i]);
-        sum += d;
-        worst = d > worst ? d : worst;
-    }
+    int worst;
+    double mean = nst_test_image_mean_abs_diff(&back, &in, &worst);
     /* smooth content (periods of 20+ pixels) survives interpolation and the antialiased
      * shrink with a slight blur (measured: mean 0.08, worst 2 levels); bounds 0.5 and 4 */
-    cr_assert_lt(sum / (48 * 36 * 3), 0.5, "mean abs error %.3f", sum / (48 * 36 * 3));
+    cr_assert_lt(mean, 0.5, "mean abs error %.3f", mean);
     cr_assert_leq(worst, 4, "max abs error %d", worst);
     nst_image_free(&back);
     nst_image_free(&up);
@@ -169,7 +141,7 @@ Test(image_resize, up_then_down_is_close_to_the_original) {
 
 Test(image_resize, transparent_pixels_do_not_bleed) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image in = make_image(16, 4, 4), out = {0};
+    nst_image in = nst_test_image_new(16, 4, 4), out = {0};
     for (int i = 0; i < 16 * 4; i++) { /* left half opaque red, right half transparent green */
         uint8_t *px = in.data + 4 * i;
         bool left = i % 16 < 8;
@@ -186,7 +158,7 @@ Test(image_resize, transparent_pixels_do_not_bleed) {
 
 Test(image_resize, bad_sizes_are_refused) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image in = random_image(4, 4, 3, 4), out = {0};
+    nst_image in = nst_test_image_random(4, 4, 3, 4), out = {0};
     static const int bad[][2] = {{0, 4}, {4, 0}, {-3, 4}, {30001, 4}, {4, 30001}};
     for (int k = 0; k < 5; k++)
         cr_assert_eq(nst_image_resize(ctx, &in, bad[k][0], bad[k][1], &out), NST_ERR_INVALID_ARG);
@@ -202,7 +174,7 @@ Test(image_resize, bad_sizes_are_refused) {
 
 Test(image_float, conversions_round_trip_and_clamp) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image all = make_image(256, 1, 1), back = {0};
+    nst_image all = nst_test_image_new(256, 1, 1), back = {0};
     for (int i = 0; i < 256; i++)
         all.data[i] = (uint8_t)i;
     float f[256];
@@ -210,7 +182,7 @@ Test(image_float, conversions_round_trip_and_clamp) {
     for (int i = 0; i < 256; i++)
         cr_assert_eq(f[i], (float)i / 255.0f, "to_float(%d)", i); /* exact: same expression */
     cr_assert_eq(nst_image_from_float(ctx, f, 256, 1, 1, &back), NST_OK);
-    assert_same_pixels(&back, &all, "u8 -> float -> u8");
+    nst_test_assert_same_pixels(&back, &all, "u8 -> float -> u8");
     nst_image_free(&back);
 
     const float in[] = {NAN, -0.5f, -INFINITY, 1.5f, INFINITY, 0.5f, 0.2f, 100.4f / 255.0f,

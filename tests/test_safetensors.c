@@ -3,12 +3,11 @@
  *   all 65536 F16/BF16 patterns, many tensors, and the byte layout of what is written;
  * - a file made by the Python writer (tests/golden/gen_safetensors_sample.py), values recomputed
  *   here, and the real VGG19 weights in ../shared/data when present;
- * - malformed files written here, each refused with NST_ERR_FORMAT and a message naming the file
- *   and the problem, through both the mmap path and the read() fallback;
+ * - nst_st_load_f32's name and shape checks;
  * - writer refusals and atomic saves (no temporary left behind, target untouched on failure).
+ * Malformed files and open errors: tests/test_safetensors_malformed.c.
  * All checks are exact: nothing here is computed in floating point beyond one rounding. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,78 +18,12 @@
 #include <unistd.h>
 
 #include "nstyle/safetensors.h"
+#include "test_files.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
 /* Internal entry point of src/host/safetensors.c: use_mmap false takes the read() fallback. */
 nst_status nst__st_open_with(nst_ctx *ctx, const char *path, bool use_mmap, nst_st_file **out);
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    cr_assert_not_null(fp, "cannot create %s", path);
-    cr_assert_eq(fwrite(data, 1, n, fp), n);
-    cr_assert_eq(fclose(fp), 0);
-}
-
-/* A file with the given header length field, header text and data_bytes bytes of data. */
-static void write_st(const char *path, uint64_t hlen, const char *header, size_t data_bytes) {
-    size_t n = strlen(header);
-    unsigned char *buf = calloc(8 + n + data_bytes + 1, 1);
-    cr_assert_not_null(buf);
-    for (int i = 0; i < 8; i++)
-        buf[i] = (unsigned char)(hlen >> (8 * i));
-    memcpy(buf + 8, header, n);
-    for (size_t i = 0; i < data_bytes; i++)
-        buf[8 + n + i] = (unsigned char)i;
-    write_bytes(path, buf, 8 + n + data_bytes);
-    free(buf);
-}
-
-static size_t read_file(const char *path, unsigned char *buf, size_t cap) {
-    FILE *fp = fopen(path, "rb");
-    cr_assert_not_null(fp, "cannot open %s", path);
-    size_t n = fread(buf, 1, cap, fp);
-    fclose(fp);
-    return n;
-}
-
-/* Entries in dir other than . and .. */
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "cannot list %s", dir);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
-/* Removes dir and everything under it (the tests' folders are at most two levels deep). */
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d) {
-        char path[1024];
-        for (struct dirent *e; (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(path);
-            else
-                unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-static nst_st_file *open_ok(nst_ctx *ctx, const char *path) {
-    nst_st_file *f = NULL;
-    nst_status s = nst_st_open(ctx, path, &f);
-    cr_assert_eq(s, NST_OK, "%s: %s", path, nst_last_error(ctx));
-    cr_assert_not_null(f);
-    return f;
-}
 
 static void check_shape(const nst_st_tensor *t, int ndim, const int64_t *dims) {
     cr_assert_eq(t->ndim, ndim, "%s: ndim %d", t->name, t->ndim);
@@ -132,7 +65,7 @@ Test(safetensors, round_trip_every_dtype) {
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_OK, "%s", nst_last_error(ctx));
     nst_st_writer_destroy(w);
 
-    nst_st_file *f = open_ok(ctx, path);
+    nst_st_file *f = nst_test_st_open(ctx, path);
     cr_assert_eq(nst_st_count(f), 6);
     const char *order[6] = {"w.f32", "w.f16", "w.bf16", "w.f64", "scalar", "empty"};
     for (int i = 0; i < 6; i++)
@@ -189,8 +122,9 @@ Test(safetensors, round_trip_every_dtype) {
     nst_st_close(f);
 
     /* layout: length field, header padded with spaces to a multiple of 8, then contiguous data */
-    static unsigned char buf[4096];
-    size_t n = read_file(path, buf, sizeof buf);
+    size_t n;
+    uint8_t *buf = nst_test_read_bytes(path, &n);
+    cr_assert_geq(n, 8u, "file size %zu", n);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | buf[i];
@@ -201,7 +135,8 @@ Test(safetensors, round_trip_every_dtype) {
         end--;
     cr_assert_eq(buf[end - 1], '}');
     cr_assert_lt(8 + hlen - end, 8u, "at most 7 padding spaces");
-    remove_tree(dir);
+    free(buf);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -239,7 +174,7 @@ Test(safetensors, every_half_pattern_through_a_file) {
         }
         nst_st_close(f);
     }
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -269,7 +204,7 @@ Test(safetensors, escaped_names_and_many_tensors) {
     }
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_OK, "%s", nst_last_error(ctx));
     nst_st_writer_destroy(w);
-    nst_st_file *f = open_ok(ctx, path);
+    nst_st_file *f = nst_test_st_open(ctx, path);
     cr_assert_eq(nst_st_count(f), 405);
     for (int i = 0; i < 5; i++) {
         const nst_st_tensor *t = nst_st_find(f, odd[i]);
@@ -290,7 +225,7 @@ Test(safetensors, escaped_names_and_many_tensors) {
             cr_assert_eq(got[j], (float)(i * 8 + j), "%s[%d]", name, j);
     }
     nst_st_close(f);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -298,7 +233,7 @@ Test(safetensors, escaped_names_and_many_tensors) {
 
 Test(safetensors, python_writer_sample) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = open_ok(ctx, NST_SOURCE_DIR "/tests/golden/safetensors_sample.safetensors");
+    nst_st_file *f = nst_test_open_golden(ctx, "safetensors_sample.safetensors");
     /* st_write.py sorts names by code point, which is UTF-8 byte order */
     const char *order[6] = {"caf\xc3\xa9", "emoji-\xf0\x9f\x98\x80", "empty", "x16", "x32", "x64"};
     cr_assert_eq(nst_st_count(f), 6);
@@ -373,194 +308,6 @@ Test(safetensors, real_vgg19_weights) {
     nst_ctx_destroy(ctx);
 }
 
-/* ---- malformed files ---------------------------------------------------------------------- */
-
-/* header JSON, data section size, and a piece of the expected message */
-typedef struct {
-    const char *file;
-    const char *header;
-    size_t data_bytes;
-    const char *expect;
-} bad_header;
-
-#define T1 "\"dtype\":\"F32\",\"shape\":[1]"
-static const bad_header bad_headers[] = {
-    {"truncated", "{\"a\":{" T1 ",\"data_offsets\":[0,4]}", 4, "unexpected end"},
-    {"trailing_garbage", "{\"a\":{" T1 ",\"data_offsets\":[0,4]}} x", 4, "after the JSON value"},
-    {"unterminated_string", "{\"a", 0, "unterminated string"},
-    {"trailing_comma", "{\"a\":{" T1 ",\"data_offsets\":[0,4],}}", 4, "expected a string key"},
-    {"bad_escape", "{\"a\\q\":{" T1 ",\"data_offsets\":[0,4]}}", 4, "invalid escape"},
-    {"lone_surrogate", "{\"\\ud800x\":{" T1 ",\"data_offsets\":[0,4]}}", 4, "surrogate"},
-    {"control_char", "{\"a\x01\":{" T1 ",\"data_offsets\":[0,4]}}", 4, "control character"},
-    {"invalid_utf8", "{\"a\xc0\xaf\":{" T1 ",\"data_offsets\":[0,4]}}", 4, "UTF-8"},
-    {"leading_zero", "{\"a\":{\"dtype\":\"F32\",\"shape\":[01],\"data_offsets\":[0,4]}}", 4,
-     "leading zero"},
-    {"bare_word", "{\"a\":{\"dtype\":F32,\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-     "unexpected character 'F'"},
-    {"too_deep", "{\"__metadata__\":{\"k\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}}", 0,
-     "nesting"},
-    {"not_object", "[1,2]", 0, "not a JSON object"},
-    {"leading_space", " {}", 0, "must begin with '{'"},
-    {"entry_not_object", "{\"a\":5}", 0, "tensor 'a': entry is not an object"},
-    {"unknown_dtype", "{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8,
-     "unsupported dtype 'I64'"},
-    {"missing_dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "'dtype' missing"},
-    {"unknown_field", "{\"a\":{" T1 ",\"data_offsets\":[0,4],\"foo\":1}}", 4,
-     "unknown field 'foo'"},
-    {"duplicate_field", "{\"a\":{" T1 ",\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4,
-     "duplicate key \"dtype\""},
-    {"size_mismatch", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
-     "needs 3 elements of 4 bytes, but data_offsets span 8"},
-    {"negative_shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,
-     "shape[0] is not a non-negative integer"},
-    {"fractional_shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4,
-     "shape[0] is not a non-negative integer"},
-    {"exponent_shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,1e0],\"data_offsets\":[0,8]}}", 8,
-     "shape[1] is not a non-negative integer"},
-    {"string_shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4,
-     "shape[0] is not a non-negative integer"},
-    {"shape_not_array", "{\"a\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4,
-     "'shape' missing or not an array"},
-    {"too_many_dims",
-     "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
-     "9 dimensions"},
-    {"shape_overflow",
-     "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,4]}}", 4,
-     "overflows"},
-    {"huge_integer",
-     "{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],\"data_offsets\":[0,4]}}", 4,
-     "shape[0] is not a non-negative integer"},
-    {"offsets_out_of_range", "{\"a\":{" T1 ",\"data_offsets\":[4,8]}}", 4,
-     "beyond the 4-byte data section"},
-    {"begin_after_end", "{\"a\":{" T1 ",\"data_offsets\":[8,4]}}", 8, "begin 8 > end 4"},
-    {"offsets_one_number", "{\"a\":{" T1 ",\"data_offsets\":[0]}}", 4, "'data_offsets' must be"},
-    {"offsets_negative", "{\"a\":{" T1 ",\"data_offsets\":[-4,0]}}", 4, "'data_offsets' must be"},
-    {"overlap",
-     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
-     12, "tensors 'a' [0, 8) and 'b' [4, 12) overlap"},
-    {"same_range", "{\"a\":{" T1 ",\"data_offsets\":[0,4]},\"b\":{" T1 ",\"data_offsets\":[0,4]}}",
-     4, "overlap"},
-    {"gap", "{\"a\":{" T1 ",\"data_offsets\":[0,4]},\"b\":{" T1 ",\"data_offsets\":[8,12]}}", 12,
-     "bytes [4, 8) before tensor 'b' belong to no tensor"},
-    {"gap_at_start", "{\"b\":{" T1 ",\"data_offsets\":[4,8]}}", 8,
-     "bytes [0, 4) before tensor 'b'"},
-    {"trailing_bytes", "{\"a\":{" T1 ",\"data_offsets\":[0,4]}}", 8, "4 trailing bytes"},
-    {"no_tensors_but_data", "{}", 4, "4 trailing bytes"},
-    {"metadata_not_string", "{\"__metadata__\":{\"k\":1}}", 0, "value of 'k' is not a string"},
-    {"metadata_not_object", "{\"__metadata__\":[\"k\"]}", 0, "__metadata__ is not an object"},
-    {"duplicate_name",
-     "{\"a\":{" T1 ",\"data_offsets\":[0,4]},\"a\":{" T1 ",\"data_offsets\":[4,8]}}", 8,
-     "duplicate key \"a\""},
-    {"nul_in_name", "{\"a\\u0000b\":{" T1 ",\"data_offsets\":[0,4]}}", 4, "NUL"},
-};
-
-static void expect_refused(nst_ctx *ctx, const char *path, const char *file, const char *expect) {
-    for (int mode = 0; mode < 2; mode++) { /* mmap, then the read() fallback */
-        nst_st_file *f = (nst_st_file *)1;
-        nst_status s = nst__st_open_with(ctx, path, mode == 0, &f);
-        const char *msg = nst_last_error(ctx);
-        cr_assert_eq(s, NST_ERR_FORMAT, "%s: status %s (%s)", file, nst_status_name(s), msg);
-        cr_assert_null(f, "%s: *out must be NULL on failure", file);
-        cr_assert(strstr(msg, file) != NULL, "%s: message does not name the file: %s", file, msg);
-        cr_assert(strstr(msg, expect) != NULL, "%s: message lacks '%s': %s", file, expect, msg);
-    }
-}
-
-Test(safetensors, malformed_headers_refused) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    char dir[256], path[512], file[128];
-    nst_test_tmpdir(dir, sizeof dir);
-    for (size_t i = 0; i < sizeof bad_headers / sizeof bad_headers[0]; i++) {
-        const bad_header *b = &bad_headers[i];
-        snprintf(file, sizeof file, "%s.safetensors", b->file);
-        snprintf(path, sizeof path, "%s/%s", dir, file);
-        write_st(path, strlen(b->header), b->header, b->data_bytes);
-        expect_refused(ctx, path, file, b->expect);
-    }
-    remove_tree(dir);
-    nst_ctx_destroy(ctx);
-}
-
-Test(safetensors, malformed_lengths_refused) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    char dir[256], path[512];
-    nst_test_tmpdir(dir, sizeof dir);
-    const char *ok_header = "{\"a\":{" T1 ",\"data_offsets\":[0,4]}}";
-    snprintf(path, sizeof path, "%s/empty.safetensors", dir);
-    write_bytes(path, "", 0);
-    expect_refused(ctx, path, "empty.safetensors", "shorter than the 8-byte header length");
-    snprintf(path, sizeof path, "%s/short.safetensors", dir);
-    write_bytes(path, "\x02\0\0\0\0", 5);
-    expect_refused(ctx, path, "short.safetensors", "file is 5 bytes");
-    snprintf(path, sizeof path, "%s/zero_length.safetensors", dir);
-    write_st(path, 0, ok_header, 4);
-    expect_refused(ctx, path, "zero_length.safetensors", "header length is 0");
-    snprintf(path, sizeof path, "%s/past_end.safetensors", dir);
-    write_st(path, strlen(ok_header) + 5, ok_header, 4);
-    expect_refused(ctx, path, "past_end.safetensors", "runs past the end of the file");
-    snprintf(path, sizeof path, "%s/huge_length.safetensors", dir);
-    write_st(path, 1ull << 62, ok_header, 4);
-    expect_refused(ctx, path, "huge_length.safetensors", "exceeds the limit");
-    /* one byte short of the header: the JSON is cut, not the length */
-    snprintf(path, sizeof path, "%s/cut_json.safetensors", dir);
-    write_st(path, strlen(ok_header) - 1, ok_header, 0);
-    expect_refused(ctx, path, "cut_json.safetensors", "malformed header JSON");
-    remove_tree(dir);
-    nst_ctx_destroy(ctx);
-}
-
-Test(safetensors, valid_edge_cases_accepted) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    char dir[256], path[512];
-    nst_test_tmpdir(dir, sizeof dir);
-    /* no tensors at all; padding after the JSON; escapes decoded in names */
-    snprintf(path, sizeof path, "%s/none.safetensors", dir);
-    write_st(path, 2, "{}", 0);
-    nst_st_file *f = open_ok(ctx, path);
-    cr_assert_eq(nst_st_count(f), 0);
-    cr_assert_null(nst_st_find(f, "a"));
-    cr_assert_eq(nst_st_metadata_count(f), 0);
-    nst_st_close(f);
-    const char *h = "{\"caf\\u00e9\":{" T1 ",\"data_offsets\":[4,8]},"
-                    "\"\\ud83d\\ude00\\/\\t\":{" T1 ",\"data_offsets\":[0,4]},"
-                    "\"z\":{\"dtype\":\"BF16\",\"shape\":[0],\"data_offsets\":[4,4]},"
-                    "\"__metadata__\":{}}\n   ";
-    snprintf(path, sizeof path, "%s/escapes.safetensors", dir);
-    write_st(path, strlen(h), h, 8);
-    f = open_ok(ctx, path);
-    cr_assert_eq(nst_st_count(f), 3);
-    /* by offset; at offset 4 the empty tensor comes before the 4-byte one */
-    cr_assert_str_eq(nst_st_at(f, 0)->name, "\xf0\x9f\x98\x80/\t");
-    cr_assert_str_eq(nst_st_at(f, 1)->name, "z");
-    cr_assert_str_eq(nst_st_at(f, 2)->name, "caf\xc3\xa9");
-    cr_assert_not_null(nst_st_find(f, "caf\xc3\xa9"));
-    const unsigned char *d = nst_st_find(f, "caf\xc3\xa9")->data;
-    cr_assert(d[0] == 4 && d[3] == 7, "data of the second range (write_st fills bytes 0, 1, 2...)");
-    nst_st_close(f);
-    remove_tree(dir);
-    nst_ctx_destroy(ctx);
-}
-
-Test(safetensors, open_errors) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    char dir[256], path[512];
-    nst_test_tmpdir(dir, sizeof dir);
-    nst_st_file *f = NULL;
-    snprintf(path, sizeof path, "%s/missing.safetensors", dir);
-    cr_assert_eq(nst_st_open(ctx, path, &f), NST_ERR_IO);
-    cr_assert_null(f);
-    cr_assert(strstr(nst_last_error(ctx), "missing.safetensors") != NULL, "%s",
-              nst_last_error(ctx));
-    cr_assert_eq(nst_st_open(ctx, dir, &f), NST_ERR_IO, "a directory is not a file");
-    cr_assert(strstr(nst_last_error(ctx), "not a regular file") != NULL, "%s", nst_last_error(ctx));
-    cr_assert_eq(nst_st_open(ctx, path, NULL), NST_ERR_INVALID_ARG);
-    cr_assert_eq(nst_st_open(ctx, NULL, &f), NST_ERR_INVALID_ARG);
-    nst_st_close(NULL);
-    remove_tree(dir);
-    nst_ctx_destroy(ctx);
-}
-
 Test(safetensors, load_f32_checks_name_and_shape) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     char dir[256], path[512];
@@ -572,7 +319,7 @@ Test(safetensors, load_f32_checks_name_and_shape) {
                  NST_OK);
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_OK);
     nst_st_writer_destroy(w);
-    nst_st_file *f = open_ok(ctx, path);
+    nst_st_file *f = nst_test_st_open(ctx, path);
     float *x = NULL;
     cr_assert_eq(nst_st_load_f32(ctx, f, "conv.weight", 2, (int64_t[]){-1, 3}, &x), NST_OK);
     for (int i = 0; i < 6; i++)
@@ -593,7 +340,7 @@ Test(safetensors, load_f32_checks_name_and_shape) {
     cr_assert_eq(nst_st_load_f32(ctx, f, "conv.bias", 1, (int64_t[]){3}, &x), NST_ERR_FORMAT);
     cr_assert(strstr(nst_last_error(ctx), "conv.bias") != NULL, "%s", nst_last_error(ctx));
     nst_st_close(f);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -637,13 +384,13 @@ Test(safetensors, writer_refuses_bad_input) {
     snprintf(path, sizeof path, "%s/after.safetensors", dir);
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_OK, "%s", nst_last_error(ctx));
     nst_st_writer_destroy(w);
-    nst_st_file *f = open_ok(ctx, path);
+    nst_st_file *f = nst_test_st_open(ctx, path);
     cr_assert_eq(nst_st_count(f), 1);
     cr_assert_eq(nst_st_metadata_count(f), 1);
     cr_assert_str_eq(nst_st_metadata(f, "k"), "v");
     nst_st_close(f);
     nst_st_writer_destroy(NULL);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -661,11 +408,12 @@ static const char old_contents[] = "previous contents, not a safetensors file";
 
 /* path holds old_contents and is the only entry of dir */
 static void expect_untouched(const char *dir, const char *path) {
-    unsigned char buf[256];
-    size_t n = read_file(path, buf, sizeof buf);
+    size_t n;
+    uint8_t *buf = nst_test_read_bytes(path, &n);
     cr_assert(n == sizeof old_contents && memcmp(buf, old_contents, n) == 0, "%s was changed",
               path);
-    cr_assert_eq(count_entries(dir), 1, "a temporary file was left in %s", dir);
+    free(buf);
+    cr_assert_eq(nst_test_count_entries(dir, NULL), 1, "a temporary file was left in %s", dir);
 }
 
 Test(safetensors, save_replaces_atomically) {
@@ -673,19 +421,19 @@ Test(safetensors, save_replaces_atomically) {
     char dir[256], path[512];
     nst_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    write_bytes(path, old_contents, sizeof old_contents);
+    nst_test_write_bytes(path, old_contents, sizeof old_contents);
     chmod(path, 0640);
     nst_st_writer *w = small_writer(ctx, 10);
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_OK, "%s", nst_last_error(ctx));
     nst_st_writer_destroy(w);
-    cr_assert_eq(count_entries(dir), 1, "no temporary left behind");
+    cr_assert_eq(nst_test_count_entries(dir, NULL), 1, "no temporary left behind");
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0640u, "the replaced file's mode is kept");
-    nst_st_file *f = open_ok(ctx, path);
+    nst_st_file *f = nst_test_st_open(ctx, path);
     cr_assert_eq(nst_st_find(f, "x")->numel, 10);
     nst_st_close(f);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -696,18 +444,18 @@ Test(safetensors, save_to_a_directory_fails_cleanly) {
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     cr_assert_eq(mkdir(path, 0755), 0);
     snprintf(inner, sizeof inner, "%s/keep", path);
-    write_bytes(inner, "x", 1);
+    nst_test_write_bytes(inner, "x", 1);
     nst_st_writer *w = small_writer(ctx, 10);
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_ERR_IO);
     cr_assert(strstr(nst_last_error(ctx), "model.safetensors") != NULL, "%s", nst_last_error(ctx));
-    cr_assert_eq(count_entries(dir), 1, "a temporary file was left in %s", dir);
-    cr_assert_eq(count_entries(path), 1, "the directory's contents changed");
+    cr_assert_eq(nst_test_count_entries(dir, NULL), 1, "a temporary file was left in %s", dir);
+    cr_assert_eq(nst_test_count_entries(path, NULL), 1, "the directory's contents changed");
     /* a folder that does not exist: nothing to create the temporary in */
     snprintf(path, sizeof path, "%s/no/such/folder/model.safetensors", dir);
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_ERR_IO);
     cr_assert(strstr(nst_last_error(ctx), path) != NULL, "%s", nst_last_error(ctx));
     nst_st_writer_destroy(w);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -719,7 +467,7 @@ Test(safetensors, save_into_read_only_folder_keeps_target) {
     char dir[256], path[512];
     nst_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    write_bytes(path, old_contents, sizeof old_contents);
+    nst_test_write_bytes(path, old_contents, sizeof old_contents);
     cr_assert_eq(chmod(dir, 0555), 0);
     nst_st_writer *w = small_writer(ctx, 10);
     nst_status s = nst_st_writer_save(ctx, w, path);
@@ -728,7 +476,7 @@ Test(safetensors, save_into_read_only_folder_keeps_target) {
     cr_assert(strstr(nst_last_error(ctx), "model.safetensors") != NULL, "%s", nst_last_error(ctx));
     expect_untouched(dir, path);
     nst_st_writer_destroy(w);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -739,7 +487,7 @@ Test(safetensors, save_failing_mid_write_keeps_target) {
     char dir[256], path[512];
     nst_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    write_bytes(path, old_contents, sizeof old_contents);
+    nst_test_write_bytes(path, old_contents, sizeof old_contents);
     nst_st_writer *w = small_writer(ctx, 1 << 16); /* 256 KiB of data */
     struct rlimit saved, lim;
     cr_assert_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -754,6 +502,6 @@ Test(safetensors, save_failing_mid_write_keeps_target) {
     cr_assert(strstr(nst_last_error(ctx), "writing failed") != NULL, "%s", nst_last_error(ctx));
     expect_untouched(dir, path);
     nst_st_writer_destroy(w);
-    remove_tree(dir);
+    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }

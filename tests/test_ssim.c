@@ -16,22 +16,19 @@
 
 #include "nstyle/metrics.h"
 #include "test_support.h"
+#include "test_tensors.h"
 
-#define GOLDEN NST_SOURCE_DIR "/tests/golden/losses_colour.safetensors"
+#define GOLDEN "losses_colour.safetensors"
 
 static double golden_scalar(const nst_st_file *f, const char *name) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
-    cr_assert_eq(t->numel, 1);
-    double v;
-    nst_st_to_f64(t, &v);
+    double *d = nst_test_golden_f64(f, name, 1), v = d[0];
+    free(d);
     return v;
 }
 
 /* An 8-bit image stored as F16 (exact for 0..255), shape (H, W, C). */
 static uint8_t *golden_u8(const nst_st_file *f, const char *name, int *h, int *w, int *c) {
-    const nst_st_tensor *t = nst_st_find(f, name);
-    cr_assert_not_null(t, "golden tensor %s missing from %s", name, GOLDEN);
+    const nst_st_tensor *t = nst_test_golden(f, name, NULL, NULL);
     cr_assert_eq(t->ndim, 3, "%s", name);
     *h = (int)t->shape[0], *w = (int)t->shape[1], *c = (int)t->shape[2];
     double *d = malloc((size_t)t->numel * sizeof *d);
@@ -49,8 +46,7 @@ static uint8_t *golden_u8(const nst_st_file *f, const char *name, int *h, int *w
 
 Test(ssim, skimage_goldens) {
     nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     const char *pairs[] = {"ssim_blur", "ssim_jpeg", "ssim_noise", "ssim_shift", "ssim_grey"};
     for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
         char key[64];
@@ -123,8 +119,7 @@ Test(ssim, whole_photos_against_skimage) {
     }
     cr_assert(load_photo(ctx, "chelsea.png", &chelsea));
     cr_assert(load_photo(ctx, "coffee.png", &coffee));
-    nst_st_file *f = NULL;
-    cr_assert_eq(nst_st_open(ctx, GOLDEN, &f), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_file *f = nst_test_open_golden(ctx, GOLDEN);
     double got;
 
     uint8_t *b = malloc((size_t)astronaut.width * astronaut.height * 3);

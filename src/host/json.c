@@ -2,7 +2,8 @@
  * what "strict" covers. Recursive descent with an explicit depth limit, so hostile input cannot
  * exhaust the stack; duplicate keys are found by sorting each object's keys (n log n, so a
  * header with many tensors stays fast).
- * Tested through tests/test_safetensors.c (malformed headers, escapes, round trips). */
+ * Tested through tests/test_safetensors.c and tests/test_safetensors_malformed.c (malformed
+ * headers, escapes, round trips). */
 #include "json.h"
 
 #include <stdarg.h>

@@ -7,7 +7,8 @@
  * nesting limit. Numbers follow the JSON grammar; those written without fraction or exponent that
  * fit an int64 are also available exactly as integers.
  *
- * Tested through the safetensors reader and writer in tests/test_safetensors.c. */
+ * Tested through the safetensors reader and writer in tests/test_safetensors.c and
+ * tests/test_safetensors_malformed.c. */
 #ifndef NSTYLE_JSON_H
 #define NSTYLE_JSON_H
 

@@ -9,7 +9,7 @@
  * exactly (no overlap, no gap, no trailing bytes). Every refusal is NST_ERR_FORMAT (NST_ERR_IO
  * when the file cannot be opened or read) with a message naming the path, the problem and the
  * tensor. The writer is in safetensors_write.c.
- * Tested by tests/test_safetensors.c. */
+ * Tested by tests/test_safetensors.c and tests/test_safetensors_malformed.c. */
 #include "nstyle/safetensors.h"
 
 #include <errno.h>

@@ -4,7 +4,8 @@
  * 8-byte aligned. Names and metadata must be valid UTF-8 and are escaped as JSON strings.
  * Saving is atomic: a temporary "<path>.tmp-XXXXXX" in the same folder is written, flushed,
  * fsync'ed and renamed over path; on any failure it is removed and path is left untouched.
- * Tested by tests/test_safetensors.c (round trips through the reader, refusals, failed saves). */
+ * Tested by tests/test_safetensors.c and tests/test_safetensors_malformed.c (round trips
+ * through the reader, refusals, failed saves). */
 #include "nstyle/safetensors.h"
 
 #include <errno.h>

@@ -112,6 +112,15 @@ nst_ctx *nst_test_cpu_ctx(void) {
     return ctx;
 }
 
+void nst_test_expect_status(nst_ctx *ctx, nst_status s, nst_status want, const char *op,
+                            const char *needle) {
+    const char *msg = nst_last_error(ctx);
+    cr_assert_eq(s, want, "%s: status %s, expected %s (%s)", op, nst_status_name(s),
+                 nst_status_name(want), msg);
+    cr_assert(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
+    cr_assert(strstr(msg, op) != NULL, "message '%s' does not name %s", msg, op);
+}
+
 void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, double h,
                       const size_t *idx, size_t n_idx, double *grad) {
     size_t count = idx ? n_idx : n;

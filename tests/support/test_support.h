@@ -37,8 +37,10 @@ double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double
 
 /* A context on the CPU backend that fails the test if it cannot be created. */
 nst_ctx *nst_test_cpu_ctx(void);
-
-#endif
+/* Asserts that the status s is want and that the context's last message names op and holds
+ * needle (an argument name, a shape, a value). */
+void nst_test_expect_status(nst_ctx *ctx, nst_status s, nst_status want, const char *op,
+                            const char *needle);
 
 /* Central finite differences in double precision: grad[k] = (f(x + h e_i) - f(x - h e_i)) / 2h
  * for i = idx[k] (or for every i < n when idx is NULL, then n_idx is ignored and grad has n
@@ -54,3 +56,5 @@ void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, dou
  * out/err (NUL-terminated, truncated to size) when those are not NULL. */
 int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
                      size_t err_size);
+
+#endif

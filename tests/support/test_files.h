@@ -1,0 +1,19 @@
+/* File helpers for the tests that write, read back and list files in temporary folders (made by
+ * nst_test_tmpdir). Each fails the running test when the file system refuses. */
+#ifndef NSTYLE_TEST_FILES_H
+#define NSTYLE_TEST_FILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Creates or replaces path with n bytes of data. */
+void nst_test_write_bytes(const char *path, const void *data, size_t n);
+/* The whole file in a new buffer (one spare byte after the n read); the caller frees. */
+uint8_t *nst_test_read_bytes(const char *path, size_t *n);
+/* Entries in dir other than . and ..; when tmp is not NULL, *tmp counts those whose names hold
+ * ".tmp-" (the temporaries of an atomic save). */
+int nst_test_count_entries(const char *dir, int *tmp);
+/* Removes dir and everything below it (symbolic links are removed, not followed). */
+void nst_test_remove_tree(const char *dir);
+
+#endif

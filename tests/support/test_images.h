@@ -1,0 +1,20 @@
+/* 8-bit image helpers for the image tests: new and random images, and an exact comparison that
+ * names the first differing byte. */
+#ifndef NSTYLE_TEST_IMAGES_H
+#define NSTYLE_TEST_IMAGES_H
+
+#include <stdint.h>
+
+#include "nstyle/image.h"
+
+/* A w x h image of c channels with uninitialised pixels; free with nst_image_free. */
+nst_image nst_test_image_new(int w, int h, int c);
+/* The same with every byte drawn from nst_test_rng_seed(seed) (the top byte of each draw). */
+nst_image nst_test_image_random(int w, int h, int c, uint64_t seed);
+/* Mean |a - b| over the bytes of two images of the same size (asserted), and in *worst the
+ * largest. */
+double nst_test_image_mean_abs_diff(const nst_image *a, const nst_image *b, int *worst);
+/* Asserts equal size, channel count and bytes; `what` starts each failure message. */
+void nst_test_assert_same_pixels(const nst_image *got, const nst_image *want, const char *what);
+
+#endif
