@@ -44,3 +44,10 @@ nst_status nst__check_same_shape(nst_ctx *ctx, const char *op, const char *arg,
     (void)ref_arg;
     return nst__check_tensor(ctx, op, arg, t, ref->backend, ref->ndim, ref->shape);
 }
+
+nst_status nst__check_any_shape(nst_ctx *ctx, const char *op, const char *arg, const nst_tensor *t,
+                                nst_backend_kind backend) {
+    if (!t)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: tensor %s is missing", op, arg);
+    return nst__check_tensor(ctx, op, arg, t, backend, t->ndim, t->shape);
+}

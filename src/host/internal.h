@@ -99,6 +99,9 @@ void nst__tracker_release(nst__tracker *t);
  * must match exactly (-1 = any). */
 nst_status nst__check_tensor(nst_ctx *ctx, const char *op, const char *arg, const nst_tensor *t,
                              nst_backend_kind backend, int ndim, const int64_t *dims);
+/* t must be a non-NULL F32 tensor on `backend`, of any rank (elementwise ops). */
+nst_status nst__check_any_shape(nst_ctx *ctx, const char *op, const char *arg, const nst_tensor *t,
+                                nst_backend_kind backend);
 /* Same dtype, backend and shape as ref. */
 nst_status nst__check_same_shape(nst_ctx *ctx, const char *op, const char *arg,
                                  const nst_tensor *t, const char *ref_arg, const nst_tensor *ref);

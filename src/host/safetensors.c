@@ -447,44 +447,30 @@ static double load_le_f64(const unsigned char *p) {
     return x;
 }
 
-void nst_st_to_f32(const nst_st_tensor *t, float *out) {
+/* Element i of t's raw little-endian data, exactly (every file dtype fits in a double). */
+static double element_f64(const nst_st_tensor *t, int64_t i) {
     const unsigned char *p = t->data; // (numel * dtype size) little-endian
-    for (int64_t i = 0; i < t->numel; i++) {
-        switch (t->dtype) {
-        case NST_ST_F32:
-            out[i] = load_le_f32(p + 4 * i);
-            break;
-        case NST_ST_F16:
-            out[i] = nst_f16_to_f32(le16(p + 2 * i));
-            break;
-        case NST_ST_BF16:
-            out[i] = nst_bf16_to_f32(le16(p + 2 * i));
-            break;
-        default: /* F64: round to nearest */
-            out[i] = (float)load_le_f64(p + 8 * i);
-            break;
-        }
+    switch (t->dtype) {
+    case NST_ST_F32:
+        return load_le_f32(p + 4 * i);
+    case NST_ST_F16:
+        return nst_f16_to_f32(le16(p + 2 * i));
+    case NST_ST_BF16:
+        return nst_bf16_to_f32(le16(p + 2 * i));
+    default:
+        return load_le_f64(p + 8 * i);
     }
 }
 
+/* F32/F16/BF16 pass through double exactly; F64 is rounded to nearest by the cast. */
+void nst_st_to_f32(const nst_st_tensor *t, float *out) {
+    for (int64_t i = 0; i < t->numel; i++)
+        out[i] = (float)element_f64(t, i);
+}
+
 void nst_st_to_f64(const nst_st_tensor *t, double *out) {
-    const unsigned char *p = t->data; // (numel * dtype size) little-endian
-    for (int64_t i = 0; i < t->numel; i++) {
-        switch (t->dtype) {
-        case NST_ST_F32:
-            out[i] = load_le_f32(p + 4 * i);
-            break;
-        case NST_ST_F16:
-            out[i] = nst_f16_to_f32(le16(p + 2 * i));
-            break;
-        case NST_ST_BF16:
-            out[i] = nst_bf16_to_f32(le16(p + 2 * i));
-            break;
-        default:
-            out[i] = load_le_f64(p + 8 * i);
-            break;
-        }
-    }
+    for (int64_t i = 0; i < t->numel; i++)
+        out[i] = element_f64(t, i);
 }
 
 nst_status nst_st_load_f32(nst_ctx *ctx, const nst_st_file *f, const char *name, int ndim,
