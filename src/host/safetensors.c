@@ -447,30 +447,30 @@ static double load_le_f64(const unsigned char *p) {
     return x;
 }
 
-/* Element i of t's raw little-endian data, exactly (every file dtype fits in a double). */
-static double element_f64(const nst_st_tensor *t, int64_t i) {
+/* Element i of an F32, F16 or BF16 tensor's raw little-endian data, exactly (NaN payloads
+ * included: a float that went through a double would come back with its NaN quietened). */
+static float element_f32(const nst_st_tensor *t, int64_t i) {
     const unsigned char *p = t->data; // (numel * dtype size) little-endian
     switch (t->dtype) {
-    case NST_ST_F32:
-        return load_le_f32(p + 4 * i);
     case NST_ST_F16:
         return nst_f16_to_f32(le16(p + 2 * i));
     case NST_ST_BF16:
         return nst_bf16_to_f32(le16(p + 2 * i));
     default:
-        return load_le_f64(p + 8 * i);
+        return load_le_f32(p + 4 * i);
     }
 }
 
-/* F32/F16/BF16 pass through double exactly; F64 is rounded to nearest by the cast. */
 void nst_st_to_f32(const nst_st_tensor *t, float *out) {
-    for (int64_t i = 0; i < t->numel; i++)
-        out[i] = (float)element_f64(t, i);
+    const unsigned char *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) /* F64 is rounded to nearest by the cast */
+        out[i] = t->dtype == NST_ST_F64 ? (float)load_le_f64(p + 8 * i) : element_f32(t, i);
 }
 
 void nst_st_to_f64(const nst_st_tensor *t, double *out) {
+    const unsigned char *p = t->data;
     for (int64_t i = 0; i < t->numel; i++)
-        out[i] = element_f64(t, i);
+        out[i] = t->dtype == NST_ST_F64 ? load_le_f64(p + 8 * i) : (double)element_f32(t, i);
 }
 
 nst_status nst_st_load_f32(nst_ctx *ctx, const nst_st_file *f, const char *name, int ndim,
