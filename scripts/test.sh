@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Builds and runs every test, in two variants: the default build (with the CUDA backend when a
-# CUDA toolkit is found) and a CPU-only build (NST_CUDA=OFF). GPU tests skip, saying why, on a
-# machine without a GPU. Fails when any test fails in either variant.
+# Builds and runs every test, in three variants: the default build (with the CUDA backend when
+# a CUDA toolkit is found), a CPU-only build (NST_CUDA=OFF), and a CPU-only debug build under
+# AddressSanitizer and UndefinedBehaviorSanitizer. GPU tests skip, saying why, on a machine
+# without a GPU. Fails when any test fails in any variant.
+#   scripts/test.sh [default|cpu-only|sanitize ...]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+variants=("$@")
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize)
+# stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
+san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
-for variant in default cpu-only; do
+for variant in "${variants[@]}"; do
   dir=build-test-$variant
-  cuda=AUTO
-  [[ $variant == cpu-only ]] && cuda=OFF
+  case $variant in
+    default) cuda=AUTO; extra=() ;;
+    cpu-only) cuda=OFF; extra=() ;;
+    sanitize) cuda=OFF
+      extra=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$san_flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+      # a test asks for an impossible allocation on purpose: let it fail instead of aborting
+      export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize)" >&2; exit 2 ;;
+  esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"
-  NST_CUDA=$cuda scripts/build.sh "$dir"
+  NST_CUDA=$cuda scripts/build.sh "$dir" "${extra[@]}"
   echo "=== $variant tests"
   if ! (cd "$dir" && ctest --output-on-failure -j"$(nproc)"); then
     fail=1
