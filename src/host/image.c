@@ -277,43 +277,6 @@ static nst_status format_from_path(nst_ctx *ctx, const char *path, bool *jpeg) {
     return NST_OK;
 }
 
-/* Permissions for the new file: an existing target's, else 0666 less the process umask (read
- * from /proc, since umask() can only be read by changing it), else 0644. */
-static mode_t new_file_mode(const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        return st.st_mode & 07777;
-    mode_t mode = 0644;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return mode;
-    char line[256];
-    unsigned mask = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "Umask: %o", &mask) == 1) {
-            mode = 0666 & ~(mode_t)mask;
-            break;
-        }
-    }
-    fclose(f);
-    return mode;
-}
-
-/* Makes the rename durable: fsync of the folder (best effort; some file systems refuse it). */
-static void sync_parent_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    FILE *d = fopen(dir, "r");
-    if (d) {
-        (void)fsync(fileno(d));
-        fclose(d);
-    }
-}
-
 static nst_status encode_to(nst_ctx *ctx, FILE *f, const char *path, const nst_image *img,
                             bool jpeg, int quality) {
     write_sink sink = {f, 0};
@@ -328,9 +291,19 @@ static nst_status encode_to(nst_ctx *ctx, FILE *f, const char *path, const nst_i
     if (!ok)
         return NST__ERR(ctx, NST_ERR_NO_MEMORY, "stb_image_write could not encode %dx%d '%s'",
                         img->width, img->height, path);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        return NST__ERR(ctx, NST_ERR_IO, "cannot write image '%s': %s", path, strerror(errno));
     return NST_OK;
+}
+
+typedef struct {
+    const char *path;
+    const nst_image *img;
+    bool jpeg;
+    int quality;
+} encode_job;
+
+static nst_status encode_job_write(nst_ctx *ctx, FILE *f, void *user) {
+    const encode_job *job = user;
+    return encode_to(ctx, f, job->path, job->img, job->jpeg, job->quality);
 }
 
 nst_status nst_image_save(nst_ctx *ctx, const char *path, const nst_image *img,
@@ -344,43 +317,8 @@ nst_status nst_image_save(nst_ctx *ctx, const char *path, const nst_image *img,
     bool jpeg = false;
     NST__TRY(format_from_path(ctx, path, &jpeg));
 
-    size_t tmp_size = strlen(path) + sizeof ".tmp-XXXXXX";
-    char *tmp = malloc(tmp_size);
-    if (!tmp)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "cannot save '%s': out of memory", path);
-    snprintf(tmp, tmp_size, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nst_status s = NST__ERR(ctx, NST_ERR_IO, "cannot create a temporary file for '%s': %s",
-                                path, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    nst_status s = NST_OK;
-    (void)fchmod(fd, new_file_mode(path)); /* mkstemp makes 0600 files */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        s = NST__ERR(ctx, NST_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    s = encode_to(ctx, f, path, img, jpeg, jpeg_quality ? jpeg_quality : 95);
-    int closed = fclose(f);
-    if (s == NST_OK && closed != 0)
-        s = NST__ERR(ctx, NST_ERR_IO, "cannot write image '%s': %s", path, strerror(errno));
-    if (s != NST_OK)
-        goto fail;
-    if (rename(tmp, path) != 0) {
-        s = NST__ERR(ctx, NST_ERR_IO, "cannot replace '%s': %s", path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    sync_parent_dir(path);
-    return NST_OK;
-fail:
-    unlink(tmp);
-    free(tmp);
-    return s;
+    encode_job job = {path, img, jpeg, jpeg_quality ? jpeg_quality : 95};
+    return nst__atomic_write(ctx, path, encode_job_write, &job);
 }
 
 /* ---- resizing and conversions -------------------------------------------------------------- */

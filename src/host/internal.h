@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nstyle/context.h"
 #include "nstyle/ops.h"
@@ -87,6 +88,12 @@ struct nst_ctx {
 nst_status nst__error(nst_ctx *ctx, nst_status status, const char *file, int line,
                       const char *fmt, ...) NST__PRINTF(5, 6);
 #define NST__ERR(ctx, status, ...) nst__error((ctx), (status), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Writes path atomically (src/host/atomic_file.c): write() fills a temporary file in the same
+ * folder, which then replaces path; on any failure path is untouched and nothing is left over.
+ * write() returns NST_OK or records its own error with NST__ERR. */
+typedef nst_status (*nst__write_fn)(nst_ctx *ctx, FILE *f, void *user);
+nst_status nst__atomic_write(nst_ctx *ctx, const char *path, nst__write_fn write, void *user);
 
 /* Tracker bookkeeping, called by nst_alloc/nst_free. */
 nst_status nst__tracker_add(nst_ctx *ctx, void *ptr, size_t bytes, nst_mem_tag tag);

@@ -228,52 +228,20 @@ static bool write_contents(FILE *fp, const nst_st_writer *w, const nst__strbuf *
         if (w->entries[i].bytes &&
             fwrite(w->entries[i].data, 1, w->entries[i].bytes, fp) != w->entries[i].bytes)
             return false;
-    return fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+    return true;
 }
 
-/* Makes the rename durable; a failure here leaves a complete file, so it is not reported. */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
+typedef struct {
+    const nst_st_writer *w;
+    const nst__strbuf *header;
+    const char *path;
+} save_job;
 
-/* Creates "<path>.tmp-XXXXXX" and writes the whole file into it; on failure nothing is left. The
- * new file keeps the mode of the file it replaces, else gets 0644. */
-static nst_status write_temp(nst_ctx *ctx, const nst_st_writer *w, const nst__strbuf *header,
-                             const char *path, char *tmp) {
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return NST__ERR(ctx, NST_ERR_IO, "%s: cannot create a temporary file next to it: %s", path,
-                        strerror(errno));
-    struct stat st;
-    /* best effort: when it fails the file keeps mkstemp's 0600 */
-    (void)fchmod(fd, stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : 0644);
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
-        int err = errno;
-        close(fd);
-        unlink(tmp);
-        return NST__ERR(ctx, NST_ERR_IO, "%s: cannot write: %s", path, strerror(err));
-    }
-    bool ok = write_contents(fp, w, header);
-    int err = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return NST__ERR(ctx, NST_ERR_IO, "%s: writing failed (file left unchanged): %s", path,
-                        strerror(err));
-    }
+static nst_status save_job_write(nst_ctx *ctx, FILE *f, void *user) {
+    const save_job *job = user;
+    if (!write_contents(f, job->w, job->header))
+        return NST__ERR(ctx, NST_ERR_IO, "%s: writing failed (file left unchanged): %s",
+                        job->path, strerror(errno));
     return NST_OK;
 }
 
@@ -282,27 +250,16 @@ nst_status nst_st_writer_save(nst_ctx *ctx, const nst_st_writer *w, const char *
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_st_writer_save: NULL writer or path");
     nst__strbuf header = {0};
     build_header(w, &header);
-    size_t tmp_size = strlen(path) + sizeof ".tmp-XXXXXX";
-    char *tmp = malloc(tmp_size);
     nst_status s = NST_OK;
-    if (header.failed || !tmp)
+    if (header.failed)
         s = NST__ERR(ctx, NST_ERR_NO_MEMORY, "%s: out of memory building the header", path);
     else if (header.len > ST_MAX_HEADER)
         s = NST__ERR(ctx, NST_ERR_TOO_LARGE, "%s: header of %zu bytes exceeds the limit of %llu",
                      path, header.len, ST_MAX_HEADER);
     if (s == NST_OK) {
-        snprintf(tmp, tmp_size, "%s.tmp-XXXXXX", path);
-        s = write_temp(ctx, w, &header, path, tmp);
+        save_job job = {w, &header, path};
+        s = nst__atomic_write(ctx, path, save_job_write, &job);
     }
-    if (s == NST_OK && rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        s = NST__ERR(ctx, NST_ERR_IO, "%s: cannot replace it (file left unchanged): %s", path,
-                     strerror(err));
-    }
-    if (s == NST_OK)
-        sync_parent_dir(path);
-    free(tmp);
     nst__strbuf_free(&header);
     return s;
 }
