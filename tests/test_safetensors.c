@@ -22,8 +22,7 @@
 #include "test_support.h"
 #include "test_tensors.h"
 
-/* Internal entry point of src/host/safetensors.c: use_mmap false takes the read() fallback. */
-nst_status nst__st_open_with(nst_ctx *ctx, const char *path, bool use_mmap, nst_st_file **out);
+#include "host/safetensors_internal.h"
 
 static void check_shape(const nst_st_tensor *t, int ndim, const int64_t *dims) {
     cr_assert_eq(t->ndim, ndim, "%s: ndim %d", t->name, t->ndim);

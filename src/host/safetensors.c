@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "safetensors_internal.h"
 #include "json.h"
 
 #define ST_MAX_HEADER 100000000ull /* bytes, as the reference implementation */
@@ -120,7 +121,7 @@ static bool is_count(const nst__json *v) {
     return v && v->type == NST__JSON_NUMBER && v->is_int && v->integer >= 0;
 }
 
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t size) {
+const char *nst__st_shape_str(const int64_t *shape, int ndim, char *buf, size_t size) {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < ndim && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s%" PRId64, i ? ", " : "", shape[i]);
@@ -168,7 +169,7 @@ static nst_status parse_shape(nst_ctx *ctx, const nst_st_file *f, const char *na
         if (t->shape[i] != 0 && t->numel > INT64_MAX / t->shape[i])
             return NST__ERR(ctx, NST_ERR_FORMAT,
                             "%s: tensor '%s': element count of shape %s overflows", f->path, name,
-                            shape_str(t->shape, t->ndim, (char[160]){0}, 160));
+                            nst__st_shape_str(t->shape, t->ndim, (char[160]){0}, 160));
         t->numel *= t->shape[i];
     }
     return NST_OK;
@@ -229,7 +230,7 @@ static nst_status parse_entry(nst_ctx *ctx, const nst_st_file *f, const nst__jso
         return NST__ERR(ctx, NST_ERR_FORMAT,
                         "%s: tensor '%s': shape %s of %s needs %" PRId64
                         " elements of %d bytes, but data_offsets span %" PRId64 " bytes",
-                        f->path, name, shape_str(t->shape, t->ndim, (char[160]){0}, 160),
+                        f->path, name, nst__st_shape_str(t->shape, t->ndim, (char[160]){0}, 160),
                         st_dtypes[d].name, t->numel, (int)size, end - begin);
     t->data = data + begin;
     t->bytes = (size_t)(end - begin);
@@ -350,8 +351,6 @@ static nst_status parse_file(nst_ctx *ctx, nst_st_file *f) {
 }
 
 /* Also the entry point of the tests for the read() fallback (use_mmap false). */
-nst_status nst__st_open_with(nst_ctx *ctx, const char *path, bool use_mmap, nst_st_file **out);
-
 nst_status nst__st_open_with(nst_ctx *ctx, const char *path, bool use_mmap, nst_st_file **out) {
     if (!out)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_st_open: out is NULL");
@@ -487,8 +486,8 @@ nst_status nst_st_load_f32(nst_ctx *ctx, const nst_st_file *f, const char *name,
     if (!match) {
         char got[160], want[160];
         return NST__ERR(ctx, NST_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", f->path,
-                        name, shape_str(t->shape, t->ndim, got, sizeof got),
-                        shape_str(dims, ndim, want, sizeof want));
+                        name, nst__st_shape_str(t->shape, t->ndim, got, sizeof got),
+                        nst__st_shape_str(dims, ndim, want, sizeof want));
     }
     float *buf = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *buf);
     if (!buf)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "safetensors_internal.h"
 #include "json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -80,14 +81,6 @@ static nst_status check_text(nst_ctx *ctx, const char *fn, const char *what, con
     return NST_OK;
 }
 
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t size) {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%" PRId64, i ? ", " : "", shape[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, "]");
-    return buf;
-}
 
 /* Element count and byte size of a shape; refuses negative dims and overflow. */
 static nst_status writer_sizes(nst_ctx *ctx, const char *name, nst_st_dtype dtype, int ndim,
@@ -104,10 +97,10 @@ static nst_status writer_sizes(nst_ctx *ctx, const char *name, nst_st_dtype dtyp
         if (shape[i] < 0)
             return NST__ERR(ctx, NST_ERR_INVALID_ARG,
                             "%s: tensor '%s': shape %s has a negative size", fn, name,
-                            shape_str(shape, ndim, (char[160]){0}, 160));
+                            nst__st_shape_str(shape, ndim, (char[160]){0}, 160));
         if (shape[i] != 0 && numel > INT64_MAX / shape[i] / 8)
             return NST__ERR(ctx, NST_ERR_TOO_LARGE, "%s: tensor '%s': shape %s is too large", fn,
-                            name, shape_str(shape, ndim, (char[160]){0}, 160));
+                            name, nst__st_shape_str(shape, ndim, (char[160]){0}, 160));
         numel *= shape[i];
     }
     if ((uint64_t)numel > SIZE_MAX / nst_st_dtype_size(dtype))
