@@ -259,7 +259,8 @@ Test(cpu_conv2d, small_tiles_match_naive) {
  * (2 x 128 x 128 outputs in 1 MB tiles of 3640 pixels: 9 tiles) on 2 threads and on 1; and
  * thousands of 7-pixel tiles on 2 workers, so tiles of one col2im phase really run side by side
  * (a phase count that let footprints overlap races here; such a race shows up as a mismatch in
- * some runs, not in every run). */
+ * some runs, not in every run: col2im_phases_keep_concurrent_tiles_apart checks the phases
+ * deterministically). */
 Test(cpu_conv2d, larger_image_matches_naive) {
     const conv_case big = {2, 128, 128, 8, 8, 3, 3, 1, 1, true, true};
     const sched tiny = {7 * 3 * 3 * 8 * sizeof(float), 2};
@@ -271,6 +272,80 @@ Test(cpu_conv2d, larger_image_matches_naive) {
     nst_ctx_set_threads(ctx, 1);
     check_forward(ctx, &big, NULL, 503);
     check_backward(ctx, &big, NULL, 504);
+    nst_ctx_destroy(ctx);
+}
+
+/* Marks in `touched` (one byte per input pixel, N*H*W) every input pixel that output pixels
+ * q0 .. q0+t-1 read through the kernel: what col2im of that tile writes, from the definition of
+ * the convolution alone. */
+static void pixels_of_tile(const conv_case *c, int64_t q0, int64_t t, unsigned char *touched) {
+    const int ho = case_ho(c), wo = case_wo(c);
+    memset(touched, 0, (size_t)c->n * c->h * c->w);
+    for (int64_t q = q0; q < q0 + t; q++) {
+        const int64_t n = q / ((int64_t)ho * wo), oy = q / wo % ho, ox = q % wo;
+        for (int ky = 0; ky < c->kh; ky++)
+            for (int kx = 0; kx < c->kw; kx++) {
+                const int64_t iy = oy * c->stride - c->pad + ky, ix = ox * c->stride - c->pad + kx;
+                if (iy >= 0 && iy < c->h && ix >= 0 && ix < c->w)
+                    touched[(n * c->h + iy) * c->w + ix] = 1;
+            }
+    }
+}
+
+/* The race the phases prevent, checked deterministically: backward-data runs tiles it and jt at
+ * the same time only when it % phases == jt % phases, so such tiles must not share one input
+ * pixel. (larger_image_matches_naive can only catch a wrong phase count when the race bites.) */
+Test(cpu_conv2d, col2im_phases_keep_concurrent_tiles_apart) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx_set_threads(ctx, 2);
+    const conv_case shapes[] = {
+        {2, 7, 11, 3, 5, 3, 3, 1, 1, false, false},
+        {2, 7, 11, 3, 5, 3, 3, 2, 1, false, false},
+        {2, 7, 11, 1, 3, 9, 9, 1, 4, false, false},
+        {1, 16, 5, 2, 2, 5, 3, 2, 2, false, false},
+        {2, 40, 40, 8, 8, 3, 3, 1, 1, false, false},
+    };
+    int concurrent_pairs = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const conv_case *c = &shapes[i];
+        const int64_t xd[4] = {c->n, c->h, c->w, c->cin};
+        const int64_t wd[4] = {c->cout, c->kh, c->kw, c->cin};
+        nst_tensor dx = nst_tensor_make(NST_F32, NST_BACKEND_CPU, (void *)1, 4, xd);
+        nst_tensor w = nst_tensor_make(NST_F32, NST_BACKEND_CPU, (void *)1, 4, wd);
+        nst_conv2d_params p = {.w = &w, .dx = &dx, .stride = c->stride, .pad = c->pad};
+        unsigned char *a = malloc((size_t)c->n * c->h * c->w);
+        unsigned char *b = malloc((size_t)c->n * c->h * c->w);
+        cr_assert(a && b);
+        const size_t patch = (size_t)c->kh * c->kw * c->cin * sizeof(float);
+        for (int64_t pixels = 1; pixels <= 37; pixels += 4) {
+            nst__conv_tiling tl;
+            cr_assert_eq(nst__cpu_conv2d_phases(ctx, &p, (size_t)pixels * patch, 2, &tl), NST_OK,
+                         "%s", nst_last_error(ctx));
+            cr_assert_geq(tl.phases, 1);
+            for (int64_t it = 0; it < tl.ntiles; it++) {
+                const int64_t len_i = it == tl.ntiles - 1 ? (case_ho(c) * (int64_t)case_wo(c) *
+                                                                 c->n - it * tl.tile)
+                                                              : tl.tile;
+                pixels_of_tile(c, it * tl.tile, len_i, a);
+                for (int64_t jt = it + tl.phases; jt < tl.ntiles; jt += tl.phases) {
+                    const int64_t len_j = jt == tl.ntiles - 1 ? (case_ho(c) * (int64_t)case_wo(c) *
+                                                                     c->n - jt * tl.tile)
+                                                                  : tl.tile;
+                    pixels_of_tile(c, jt * tl.tile, len_j, b);
+                    for (int64_t k = 0; k < (int64_t)c->n * c->h * c->w; k++)
+                        cr_assert(!(a[k] && b[k]),
+                                  "case %zu, tiles of %lld pixels, %lld phases: tiles %lld and "
+                                  "%lld run together but both touch input pixel %lld",
+                                  i, (long long)tl.tile, (long long)tl.phases, (long long)it,
+                                  (long long)jt, (long long)k);
+                    concurrent_pairs++;
+                }
+            }
+        }
+        free(a);
+        free(b);
+    }
+    cr_assert_gt(concurrent_pairs, 100, "the shapes must give tiles that run side by side");
     nst_ctx_destroy(ctx);
 }
 

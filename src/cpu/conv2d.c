@@ -362,6 +362,18 @@ static int64_t col2im_phases(const conv_geom *g, const conv_sched *s) {
     return s->ntiles > 0 ? s->ntiles : 1;
 }
 
+nst_status nst__cpu_conv2d_phases(nst_ctx *ctx, const nst_conv2d_params *p, size_t tile_bytes,
+                                  int workers, nst__conv_tiling *out) {
+    conv_geom g;
+    NST__TRY(conv_geometry(ctx, "conv2d_backward_data", p, "dx", p->dx, &g));
+    const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
+    out->tile = s.tile;
+    out->ntiles = s.ntiles;
+    out->workers = s.workers;
+    out->phases = col2im_phases(&g, &s);
+    return NST_OK;
+}
+
 static void relu_inplace(float *y, int64_t n, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static) \
     if (threads > 1 && n > NST__CONV_OMP_MIN)

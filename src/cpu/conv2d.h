@@ -23,4 +23,16 @@
 nst_status nst__cpu_conv2d_tiled(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
                                  size_t tile_bytes, int workers);
 
+/* The tiling backward-data would use for these sizes, tile_bytes and workers (as above): tiles
+ * of `tile` output pixels, `workers` at a time, in `phases` rounds; tiles it and jt run at the
+ * same time only when it % phases == jt % phases, so such tiles must never touch the same input
+ * pixel. Tests check that against the pixels each tile really touches. */
+typedef struct {
+    int64_t tile, ntiles, phases;
+    int workers;
+} nst__conv_tiling;
+
+nst_status nst__cpu_conv2d_phases(nst_ctx *ctx, const nst_conv2d_params *p, size_t tile_bytes,
+                                  int workers, nst__conv_tiling *out);
+
 #endif
