@@ -292,6 +292,12 @@ static void pixels_of_tile(const conv_case *c, int64_t q0, int64_t t, unsigned c
     }
 }
 
+/* Output pixels in tile it (the last one may be short). */
+static int64_t tile_pixels(const conv_case *c, const nst__conv_tiling *tl, int64_t it) {
+    const int64_t p = (int64_t)c->n * case_ho(c) * case_wo(c);
+    return p - it * tl->tile < tl->tile ? p - it * tl->tile : tl->tile;
+}
+
 /* The race the phases prevent, checked deterministically: backward-data runs tiles it and jt at
  * the same time only when it % phases == jt % phases, so such tiles must not share one input
  * pixel. (larger_image_matches_naive can only catch a wrong phase count when the race bites.) */
@@ -323,15 +329,9 @@ Test(cpu_conv2d, col2im_phases_keep_concurrent_tiles_apart) {
                          "%s", nst_last_error(ctx));
             cr_assert_geq(tl.phases, 1);
             for (int64_t it = 0; it < tl.ntiles; it++) {
-                const int64_t len_i = it == tl.ntiles - 1 ? (case_ho(c) * (int64_t)case_wo(c) *
-                                                                 c->n - it * tl.tile)
-                                                              : tl.tile;
-                pixels_of_tile(c, it * tl.tile, len_i, a);
+                pixels_of_tile(c, it * tl.tile, tile_pixels(c, &tl, it), a);
                 for (int64_t jt = it + tl.phases; jt < tl.ntiles; jt += tl.phases) {
-                    const int64_t len_j = jt == tl.ntiles - 1 ? (case_ho(c) * (int64_t)case_wo(c) *
-                                                                     c->n - jt * tl.tile)
-                                                                  : tl.tile;
-                    pixels_of_tile(c, jt * tl.tile, len_j, b);
+                    pixels_of_tile(c, jt * tl.tile, tile_pixels(c, &tl, jt), b);
                     for (int64_t k = 0; k < (int64_t)c->n * c->h * c->w; k++)
                         cr_assert(!(a[k] && b[k]),
                                   "case %zu, tiles of %lld pixels, %lld phases: tiles %lld and "
