@@ -4,13 +4,17 @@
  * affine_grid_generator_4D: grid[n, h, w] = theta[n] @ (bx[w], by[h], 1) with bx, by the base
  * coordinates of src/cpu/grid_math.h (linspace(-1, 1, size) with align_corners, else
  * (2i + 1) / size - 1; 0 for size 1). Backward: dtheta[n, j] = sum over pixels of
- * dgrid[n, h, w, j] * (bx[w], by[h], 1), accumulated in double; dtheta is overwritten.
+ * dgrid[n, h, w, j] * (bx[w], by[h], 1), accumulated in double over AFFINE_BLOCKS contiguous
+ * blocks of rows added in block order (the same bits whatever the thread count); dtheta is
+ * overwritten.
  * The output size (H, W) is read from the grid / dgrid tensor.
  *
  * Tested by tests/test_cpu_affine_grid.c (PyTorch goldens from tests/golden/gen_grid.py, finite
  * differences, error paths). */
 #include "cpu_ops.h"
 #include "grid_math.h"
+
+#define AFFINE_BLOCKS 64
 
 /* Checks theta (N, 2, 3) and a grid-shaped tensor (N, H, W, 2) of the same N. */
 static nst_status check_affine(nst_ctx *ctx, const char *op, const char *theta_name,
@@ -47,24 +51,34 @@ nst_status nst__cpu_affine_grid_forward(nst_ctx *ctx, const void *params) {
 static void affine_backward_image(const float *dgrid, /* (H, W, 2) */
                                   int64_t H, int64_t W, bool ac, int threads,
                                   float *dtheta /* (2, 3) */) {
-    double s[6] = {0, 0, 0, 0, 0, 0}; /* (2, 3): d/d theta[j][k] */
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : s[:6]) \
-    if (H * W > 16384)
-    for (int64_t h = 0; h < H; h++) {
-        const double by = nst__affine_base(h, H, ac);
-        const float *g = dgrid + h * W * 2; /* (W, 2) */
-        for (int64_t w = 0; w < W; w++) {
-            const double bx = nst__affine_base(w, W, ac);
-            for (int j = 0; j < 2; j++) {
-                const double d = g[2 * w + j];
-                s[3 * j + 0] += d * bx;
-                s[3 * j + 1] += d * by;
-                s[3 * j + 2] += d;
+    const int64_t block = (H + AFFINE_BLOCKS - 1) / AFFINE_BLOCKS;
+    double part[AFFINE_BLOCKS][6]; /* per block, (2, 3): d/d theta[j][k] */
+#pragma omp parallel for num_threads(threads) schedule(static) if (H * W > 16384)
+    for (int b = 0; b < AFFINE_BLOCKS; b++) {
+        double *s = part[b];
+        for (int k = 0; k < 6; k++)
+            s[k] = 0.0;
+        const int64_t h1 = (b + 1) * block < H ? (b + 1) * block : H;
+        for (int64_t h = b * block; h < h1; h++) {
+            const double by = nst__affine_base(h, H, ac);
+            const float *g = dgrid + h * W * 2; /* (W, 2) */
+            for (int64_t w = 0; w < W; w++) {
+                const double bx = nst__affine_base(w, W, ac);
+                for (int j = 0; j < 2; j++) {
+                    const double d = g[2 * w + j];
+                    s[3 * j + 0] += d * bx;
+                    s[3 * j + 1] += d * by;
+                    s[3 * j + 2] += d;
+                }
             }
         }
     }
-    for (int k = 0; k < 6; k++)
-        dtheta[k] = (float)s[k];
+    for (int k = 0; k < 6; k++) {
+        double sum = 0.0;
+        for (int b = 0; b < AFFINE_BLOCKS; b++)
+            sum += part[b][k];
+        dtheta[k] = (float)sum;
+    }
 }
 
 nst_status nst__cpu_affine_grid_backward(nst_ctx *ctx, const void *params) {

@@ -1,7 +1,8 @@
 /* CPU mean squared error loss, forward and backward.
  *
  * Semantics: PyTorch F.mse_loss(a, b, reduction="mean"): loss = mean((a - b)^2) over all
- * elements (the sum is accumulated in double). Backward gives the gradient to a only:
+ * elements (the sum is accumulated in double over MSE_BLOCKS contiguous blocks added in block
+ * order, so the loss has the same bits whatever the thread count). Backward gives the gradient to a only:
  * da = scale * 2 (a - b) / numel, added to da when accumulate is set; b is a constant target
  * (the gradient to b would be -da). a and b have the same shape, any rank; loss is shape (1).
  *
@@ -9,6 +10,8 @@
 #include <math.h>
 
 #include "cpu_ops.h"
+
+#define MSE_BLOCKS 256
 
 static nst_status check_ab(nst_ctx *ctx, const char *op, const nst_mse_params *p) {
     if (!p->a)
@@ -25,13 +28,21 @@ nst_status nst__cpu_mse_forward(nst_ctx *ctx, const void *params) {
     NST__TRY(NST__CHECK1(ctx, "mse_forward", "loss", p->loss, NST_BACKEND_CPU, 1));
     const float *a = p->a->data, *b = p->b->data;
     const int64_t n = nst_tensor_numel(p->a);
-    double sum = 0.0;
-#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
-    reduction(+ : sum) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        const double d = (double)a[i] - (double)b[i];
-        sum += d * d;
+    const int64_t block = (n + MSE_BLOCKS - 1) / MSE_BLOCKS;
+    double part[MSE_BLOCKS];
+#pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) if (n > 65536)
+    for (int k = 0; k < MSE_BLOCKS; k++) {
+        const int64_t lo = k * block, hi = lo + block < n ? lo + block : n;
+        double s = 0.0;
+        for (int64_t i = lo; i < hi; i++) {
+            const double d = (double)a[i] - (double)b[i];
+            s += d * d;
+        }
+        part[k] = s;
     }
+    double sum = 0.0;
+    for (int k = 0; k < MSE_BLOCKS; k++)
+        sum += part[k];
     /* mean of nothing is NaN, as in PyTorch */
     *(float *)p->loss->data = n > 0 ? (float)(sum / (double)n) : NAN;
     return NST_OK;

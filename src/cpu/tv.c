@@ -5,7 +5,8 @@
  *        / (N*H*W)
  * i.e. in PyTorch `((x[:, 1:] - x[:, :-1])**2).sum() + ((x[:, :, 1:] - x[:, :, :-1])**2).sum()`
  * over NHWC, divided by the pixel count (not by the channel count). The sum is accumulated in
- * double. Backward: dx = scale * dTV/dx, i.e. for each element
+ * double, row by row within TV_BLOCKS contiguous blocks of rows whose sums are added in block
+ * order, so the loss has the same bits whatever the thread count. Backward: dx = scale * dTV/dx, i.e. for each element
  *   2 scale / (N*H*W) * ( (x - up) + (x - left) - (down - x) - (right - x) )
  * with the terms of missing neighbours left out; accumulate adds to dx.
  *
@@ -13,6 +14,8 @@
 #include <math.h>
 
 #include "cpu_ops.h"
+
+#define TV_BLOCKS 256
 
 nst_status nst__cpu_tv_forward(nst_ctx *ctx, const void *params) {
     const nst_tv_params *p = params;
@@ -22,25 +25,32 @@ nst_status nst__cpu_tv_forward(nst_ctx *ctx, const void *params) {
     const int64_t c = p->x->shape[3];
     const int64_t row = w * c, rows = n * h;
     const float *x = p->x->data; // (N, H, W, C)
-    double sum = 0.0;
+    const int64_t block = (rows + TV_BLOCKS - 1) / TV_BLOCKS;
+    double part[TV_BLOCKS];
 #pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
-    reduction(+ : sum) if (rows * row > 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * row;
-        const bool has_down = (r % h) + 1 < h;
+    if (rows * row > 65536)
+    for (int k = 0; k < TV_BLOCKS; k++) {
+        const int64_t lo = k * block, hi = lo + block < rows ? lo + block : rows;
         double s = 0.0;
-        for (int64_t i = 0; i < row; i++) {
-            if (has_down) {
-                const double dv = (double)xr[i + row] - (double)xr[i];
-                s += dv * dv;
-            }
-            if (i + c < row) {
-                const double dh = (double)xr[i + c] - (double)xr[i];
-                s += dh * dh;
+        for (int64_t r = lo; r < hi; r++) {
+            const float *xr = x + r * row;
+            const bool has_down = (r % h) + 1 < h;
+            for (int64_t i = 0; i < row; i++) {
+                if (has_down) {
+                    const double dv = (double)xr[i + row] - (double)xr[i];
+                    s += dv * dv;
+                }
+                if (i + c < row) {
+                    const double dh = (double)xr[i + c] - (double)xr[i];
+                    s += dh * dh;
+                }
             }
         }
-        sum += s;
+        part[k] = s;
     }
+    double sum = 0.0;
+    for (int k = 0; k < TV_BLOCKS; k++)
+        sum += part[k];
     const int64_t pixels = n * h * w;
     *(float *)p->loss->data = pixels > 0 ? (float)(sum / (double)pixels) : NAN;
     return NST_OK;
