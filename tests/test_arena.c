@@ -132,17 +132,9 @@ Test(arena, random_plans_on_cpu) {
 }
 
 Test(arena, random_plans_on_cuda) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    if (nst_ctx_set_device(ctx, "cuda") != NST_OK) {
-        char why[NST__ERRMSG_SIZE];
-        snprintf(why, sizeof why, "no CUDA device: %s", nst_last_error(ctx));
-        nst_ctx_destroy(ctx);
-        cr_skip_test("%s", why);
-    }
-    nst_ctx_destroy(ctx);
+    nst_ctx_destroy(nst_test_cuda_ctx()); /* skips without a GPU */
     for (uint64_t seed = 1; seed <= 4; seed++) {
-        ctx = nst_test_cpu_ctx();
-        cr_assert_eq(nst_ctx_set_device(ctx, "cuda"), NST_OK);
+        nst_ctx *ctx = nst_test_cuda_ctx();
         nst_plan *p = random_plan(ctx, seed, 60);
         check_arena(ctx, p);
         nst_plan_destroy(p);

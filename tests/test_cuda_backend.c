@@ -1,6 +1,7 @@
 /* The CUDA backend's host side on a real GPU: device selection, tracked device allocations,
  * copies and memset round trips, out-of-memory messages, and ops without a CUDA implementation
- * reported as unsupported. Skipped, saying why, in a CPU-only build or without a usable GPU.
+ * reported as unsupported. Skipped, saying why, in a CPU-only build or on a machine without a GPU
+ * (nst_test_cuda_ctx); a GPU that is there but does not open fails.
  * Each test creates its own context (Criterion forks a process per test). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -8,26 +9,8 @@
 
 #include "test_support.h"
 
-static nst_ctx *cuda_ctx_or_skip(void) {
-#ifndef NST_HAVE_CUDA
-    cr_skip_test("CPU-only build (NST_CUDA=OFF): no CUDA backend to test");
-    return NULL;
-#else
-    nst_gpu_info gpu;
-    int count = 0;
-    char why[512];
-    if (nst_list_gpus(&gpu, 1, &count, why, sizeof why) != NST_OK || count == 0) {
-        cr_skip_test("no usable GPU: %s", why);
-        return NULL;
-    }
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    cr_assert_eq(nst_ctx_set_device(ctx, "cuda:0"), NST_OK, "%s", nst_last_error(ctx));
-    return ctx;
-#endif
-}
-
 Test(cuda_backend, selects_the_device_by_name) {
-    nst_ctx *ctx = cuda_ctx_or_skip();
+    nst_ctx *ctx = nst_test_cuda_ctx();
     cr_assert_eq(nst_ctx_backend(ctx), NST_BACKEND_CUDA);
     cr_assert(strncmp(nst_ctx_device_name(ctx), "cuda:0 (", 8) == 0, "%s",
               nst_ctx_device_name(ctx));
@@ -40,7 +23,7 @@ Test(cuda_backend, selects_the_device_by_name) {
 }
 
 Test(cuda_backend, device_memory_round_trip) {
-    nst_ctx *ctx = cuda_ctx_or_skip();
+    nst_ctx *ctx = nst_test_cuda_ctx();
     enum { N = 1 << 20 };
     static float host[N], back[N];
     for (int i = 0; i < N; i++)
@@ -64,7 +47,7 @@ Test(cuda_backend, out_of_memory_names_the_bytes_and_free_memory) {
     /* compute-sanitizer reports the failing cudaMalloc this test provokes as an API error */
     if (getenv("NST_UNDER_SANITIZER"))
         cr_skip_test("under compute-sanitizer: the deliberate out-of-memory would be reported");
-    nst_ctx *ctx = cuda_ctx_or_skip();
+    nst_ctx *ctx = nst_test_cuda_ctx();
     void *p = NULL;
     nst_status s = nst_alloc(ctx, (size_t)1 << 50, NST_TAG_WEIGHTS, &p);
     cr_assert_eq(s, NST_ERR_DEVICE_MEMORY, "%s", nst_status_name(s));
@@ -79,7 +62,7 @@ Test(cuda_backend, out_of_memory_names_the_bytes_and_free_memory) {
 }
 
 Test(cuda_backend, ops_without_a_cuda_implementation_are_unsupported) {
-    nst_ctx *ctx = cuda_ctx_or_skip();
+    nst_ctx *ctx = nst_test_cuda_ctx();
     for (int i = 0; i < NST_OP_COUNT; i++) {
         if (nst_op_supported(ctx, (nst_op)i))
             continue;

@@ -299,13 +299,7 @@ Test(tracker, parse_bytes) {
 }
 
 Test(tracker, cuda_device_figures) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    if (nst_ctx_set_device(ctx, "cuda") != NST_OK) {
-        char why[1024];
-        snprintf(why, sizeof why, "no CUDA device: %s", nst_last_error(ctx));
-        nst_ctx_destroy(ctx);
-        cr_skip_test("%s", why);
-    }
+    nst_ctx *ctx = nst_test_cuda_ctx();
 #ifdef NST_HAVE_CUDA
     void *a = NULL, *b = NULL;
     cr_assert_eq(nst_alloc(ctx, (size_t)64 << 20, NST_TAG_ACTIVATIONS, &a), NST_OK);

@@ -112,6 +112,26 @@ nst_ctx *nst_test_cpu_ctx(void) {
     return ctx;
 }
 
+nst_ctx *nst_test_cuda_ctx(void) {
+#ifndef NST_HAVE_CUDA
+    cr_skip_test("CPU-only build (NST_CUDA=OFF or no CUDA toolkit): no CUDA backend to test");
+#endif
+    nst_gpu_info gpu;
+    int count = 0;
+    char why[512];
+    nst_status s = nst_list_gpus(&gpu, 1, &count, why, sizeof why);
+    if (s == NST_ERR_NO_DEVICE && access("/dev/nvidia0", F_OK) != 0)
+        cr_skip_test("no GPU on this machine: %s", why);
+    cr_assert_eq(s, NST_OK, "a GPU is present (/dev/nvidia0) but cannot be listed: %s: %s",
+                 nst_status_name(s), why);
+    cr_assert_gt(count, 0, "nst_list_gpus succeeded with no device");
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    s = nst_ctx_set_device(ctx, "cuda:0");
+    cr_assert_eq(s, NST_OK, "cuda:0 (%s) is listed but does not open: %s: %s", gpu.name,
+                 nst_status_name(s), nst_last_error(ctx));
+    return ctx;
+}
+
 void nst_test_expect_status(nst_ctx *ctx, nst_status s, nst_status want, const char *op,
                             const char *needle) {
     const char *msg = nst_last_error(ctx);

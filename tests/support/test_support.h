@@ -37,6 +37,11 @@ double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double
 
 /* A context on the CPU backend that fails the test if it cannot be created. */
 nst_ctx *nst_test_cpu_ctx(void);
+/* A context on cuda:0. Skips the test, saying why, only when there is no GPU: a CPU-only build,
+ * or nst_list_gpus answers NST_ERR_NO_DEVICE (no driver, no device) on a machine whose kernel
+ * shows no NVIDIA device node either. Any other failure (a listed GPU that does not open, a
+ * driver that refuses a device it has) fails the test. */
+nst_ctx *nst_test_cuda_ctx(void);
 /* Asserts that the status s is want and that the context's last message names op and holds
  * needle (an argument name, a shape, a value). */
 void nst_test_expect_status(nst_ctx *ctx, nst_status s, nst_status want, const char *op,
