@@ -135,7 +135,6 @@ Test(safetensors, round_trip_every_dtype) {
     cr_assert_eq(buf[end - 1], '}');
     cr_assert_lt(8 + hlen - end, 8u, "at most 7 padding spaces");
     free(buf);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -173,7 +172,6 @@ Test(safetensors, every_half_pattern_through_a_file) {
         }
         nst_st_close(f);
     }
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -224,7 +222,6 @@ Test(safetensors, escaped_names_and_many_tensors) {
             cr_assert_eq(got[j], (float)(i * 8 + j), "%s[%d]", name, j);
     }
     nst_st_close(f);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -339,7 +336,6 @@ Test(safetensors, load_f32_checks_name_and_shape) {
     cr_assert_eq(nst_st_load_f32(ctx, f, "conv.bias", 1, (int64_t[]){3}, &x), NST_ERR_FORMAT);
     cr_assert(strstr(nst_last_error(ctx), "conv.bias") != NULL, "%s", nst_last_error(ctx));
     nst_st_close(f);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -389,7 +385,6 @@ Test(safetensors, writer_refuses_bad_input) {
     cr_assert_str_eq(nst_st_metadata(f, "k"), "v");
     nst_st_close(f);
     nst_st_writer_destroy(NULL);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -432,7 +427,6 @@ Test(safetensors, save_replaces_atomically) {
     nst_st_file *f = nst_test_st_open(ctx, path);
     cr_assert_eq(nst_st_find(f, "x")->numel, 10);
     nst_st_close(f);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -454,7 +448,6 @@ Test(safetensors, save_to_a_directory_fails_cleanly) {
     cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_ERR_IO);
     cr_assert(strstr(nst_last_error(ctx), path) != NULL, "%s", nst_last_error(ctx));
     nst_st_writer_destroy(w);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -475,7 +468,6 @@ Test(safetensors, save_into_read_only_folder_keeps_target) {
     cr_assert(strstr(nst_last_error(ctx), "model.safetensors") != NULL, "%s", nst_last_error(ctx));
     expect_untouched(dir, path);
     nst_st_writer_destroy(w);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -501,6 +493,5 @@ Test(safetensors, save_failing_mid_write_keeps_target) {
     cr_assert(strstr(nst_last_error(ctx), "writing failed") != NULL, "%s", nst_last_error(ctx));
     expect_untouched(dir, path);
     nst_st_writer_destroy(w);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }

@@ -136,7 +136,6 @@ Test(safetensors, malformed_headers_refused) {
         write_st(path, strlen(b->header), b->header, b->data_bytes);
         expect_refused(ctx, path, file, b->expect);
     }
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -164,7 +163,6 @@ Test(safetensors, malformed_lengths_refused) {
     snprintf(path, sizeof path, "%s/cut_json.safetensors", dir);
     write_st(path, strlen(ok_header) - 1, ok_header, 0);
     expect_refused(ctx, path, "cut_json.safetensors", "malformed header JSON");
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -196,7 +194,6 @@ Test(safetensors, valid_edge_cases_accepted) {
     const unsigned char *d = nst_st_find(f, "caf\xc3\xa9")->data;
     cr_assert(d[0] == 4 && d[3] == 7, "data of the second range (write_st fills bytes 0, 1, 2...)");
     nst_st_close(f);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }
 
@@ -215,6 +212,5 @@ Test(safetensors, open_errors) {
     cr_assert_eq(nst_st_open(ctx, path, NULL), NST_ERR_INVALID_ARG);
     cr_assert_eq(nst_st_open(ctx, NULL, &f), NST_ERR_INVALID_ARG);
     nst_st_close(NULL);
-    nst_test_remove_tree(dir);
     nst_ctx_destroy(ctx);
 }

@@ -48,6 +48,7 @@ int nst_test_count_entries(const char *dir, int *tmp) {
 }
 
 void nst_test_remove_tree(const char *dir) {
+    chmod(dir, 0700); /* a test may have left it read-only */
     DIR *d = opendir(dir);
     if (d) {
         char path[4096];

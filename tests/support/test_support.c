@@ -1,6 +1,8 @@
 /* Shared helpers for the Criterion tests (see test_support.h). */
 #include "test_support.h"
 
+#include "test_files.h"
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,10 +53,25 @@ bool nst_test_shared_path(const char *rel, char *buf, size_t size) {
     return access(buf, R_OK) == 0;
 }
 
+/* The folders nst_test_tmpdir made in this process, removed when it exits: Criterion runs each
+ * test in a process of its own, so that is the end of the test, whether it passed or failed. */
+static char tmp_made[32][1024];
+static int n_tmp_made;
+
+static void remove_tmp_made(void) {
+    while (n_tmp_made > 0)
+        nst_test_remove_tree(tmp_made[--n_tmp_made]);
+}
+
 void nst_test_tmpdir(char *buf, size_t size) {
     const char *base = getenv("TMPDIR");
     snprintf(buf, size, "%s/nstyle-test-XXXXXX", base && *base ? base : "/tmp");
+    cr_assert_lt(n_tmp_made, (int)(sizeof tmp_made / sizeof *tmp_made), "too many temporary folders");
+    cr_assert_lt(strlen(buf), sizeof *tmp_made, "temporary folder path too long: %s", buf);
     cr_assert_not_null(mkdtemp(buf), "mkdtemp failed for %s", buf);
+    if (n_tmp_made == 0)
+        atexit(remove_tmp_made);
+    strcpy(tmp_made[n_tmp_made++], buf);
 }
 
 static bool close_enough(double got, double ref, double atol, double rtol) {

@@ -23,7 +23,8 @@ void nst_test_fill_uniform(nst_test_rng *r, float *x, size_t n, float lo, float 
 const char *nst_test_shared_data(void);
 /* Path of a file inside the shared data folder into buf; false when the folder is absent. */
 bool nst_test_shared_path(const char *rel, char *buf, size_t size);
-/* A fresh empty temporary directory (mkdtemp); the path is static storage per call site. */
+/* A fresh empty temporary directory (mkdtemp) in $TMPDIR or /tmp, removed with all it holds
+ * when the test's process exits (at most 32 per test). */
 void nst_test_tmpdir(char *buf, size_t size);
 
 /* Compares n floats: every element within atol + rtol*|ref|, no NaN/inf mismatch. On failure
