@@ -236,6 +236,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot create a context\n");
         return 1;
     }
+    if (nst_ctx_reserve_scratch(ctx, (size_t)1 << 30) != NST_OK) { /* op scratch, touched as used */
+        fprintf(stderr, "%s\n", nst_last_error(ctx));
+        nst_ctx_destroy(ctx);
+        return 1;
+    }
     nst_ctx_set_threads(ctx, threads);
     openblas_set_num_threads(threads > 0 ? threads : openblas_get_num_threads());
     FILE *csv = NULL;

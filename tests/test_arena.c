@@ -123,7 +123,7 @@ static void check_arena(nst_ctx *ctx, const nst_plan *p) {
 
 Test(arena, random_plans_on_cpu) {
     for (uint64_t seed = 1; seed <= 20; seed++) {
-        nst_ctx *ctx = nst_test_cpu_ctx(); /* fresh, so the tracker's peak is the arena's */
+        nst_ctx *ctx = nst_test_bare_cpu_ctx(); /* fresh, so the tracker's peak is the arena's */
         nst_plan *p = random_plan(ctx, seed, 1 + (int)(seed * 7 % 60));
         check_arena(ctx, p);
         nst_plan_destroy(p);
@@ -143,7 +143,7 @@ Test(arena, random_plans_on_cuda) {
 }
 
 Test(arena, absurd_plan_is_refused_with_its_consumers) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
     nst_plan *p = nst_plan_create();
     nst_plan_request_span(p, NST_TAG_ACTIVATIONS, (size_t)1 << 62, 256, "giant activations", 0,
                           1);
@@ -178,7 +178,7 @@ Test(arena, absurd_plan_is_refused_with_its_consumers) {
 }
 
 Test(arena, unsolved_and_empty_plans) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
     nst_plan *p = nst_plan_create();
     nst_plan_request_span(p, NST_TAG_OTHER, 64, 16, "x", 0, 0);
     nst_arena *a = NULL;

@@ -468,8 +468,8 @@ Test(cpu_conv2d, argument_errors) {
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, NST_ERR_SHAPE, "tensor dy", "(2, 7, 10, 5)");
     p.dy = &d.tdy, p.w = &w_bad;
     expect_error(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, NST_ERR_SHAPE, "tensor w", NULL);
-    p.w = &d.tw, p.x = &x_big;
-    expect_error(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, NST_ERR_SHAPE, "tensor x", NULL);
+    p.w = &d.tw, p.dx = &x_big; /* backward-data takes its geometry from dx (x is not read) */
+    expect_error(ctx, NST_OP_CONV2D_BACKWARD_DATA, &p, NST_ERR_SHAPE, "tensor dy", NULL);
 
     p = base_params(c, &d);
     p.dw = &dw_bad;

@@ -39,7 +39,7 @@ static void expect_model(nst_ctx *ctx, const model *m, int op) {
 
 Test(tracker, random_alloc_free_sequences) {
     for (uint64_t seed = 1; seed <= 5; seed++) {
-        nst_ctx *ctx = nst_test_cpu_ctx();
+        nst_ctx *ctx = nst_test_bare_cpu_ctx();
         nst_test_rng r = nst_test_rng_seed(seed);
         model m;
         memset(&m, 0, sizeof m);
@@ -132,7 +132,7 @@ static void expect_row(const char *text, const char *name, size_t current, size_
 }
 
 Test(tracker, text_report) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
     void *keep[3];
     known_mix(ctx, keep);
     size_t need = nst_tracker_report_text(ctx, NULL, 0);
@@ -176,7 +176,7 @@ static void parse_report(nst_ctx *ctx, nst__json *root) {
 }
 
 Test(tracker, json_report) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
     void *keep[3];
     known_mix(ctx, keep);
     /* an arena with slack too: two 1000-byte buffers live together, one aligned to 4096 */
@@ -223,7 +223,7 @@ Test(tracker, json_report) {
 }
 
 Test(tracker, budget_refusal_names_the_largest_consumer) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
     nst_plan *p = nst_plan_create();
     nst_plan_request_span(p, NST_TAG_WEIGHTS, 80 << 20, 256, "vgg19 weights", 0, 9);
     nst_plan_request_span(p, NST_TAG_ACTIVATIONS, 96 << 20, 256, "relu1_1 out", 2, 7);
@@ -287,7 +287,7 @@ Test(tracker, parse_bytes) {
         {"0x10", NST_ERR_INVALID_ARG}, {"18446744073709551616", NST_ERR_TOO_LARGE},
         {"17179869184G", NST_ERR_TOO_LARGE},
     };
-    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         size_t v = 12345;
         cr_assert_eq(nst_parse_bytes(ctx, bad[i].text, &v), bad[i].status, "'%s'", bad[i].text);

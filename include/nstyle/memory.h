@@ -149,6 +149,56 @@ void nst_arena_destroy(nst_ctx *ctx, nst_arena *arena);
 void *nst_arena_ptr(const nst_arena *arena, int id);
 size_t nst_arena_size(const nst_arena *arena);
 
+/* ---- memory passes: a plan recorded by a dry run of the code that then runs -------------------
+ *
+ * A recording pass binds a context to an empty plan. Buffers come from nst_mem_pass_tensor():
+ * a planned tensor with no data whose plan id it carries. Ops run on such tensors through the
+ * normal calls (nst_conv2d_forward, ...) check their arguments as always but compute nothing:
+ * each records a use of every planned tensor it touches and of the op scratch it will need, and
+ * advances the plan's step. Uses outside ops (an upload, a read-back) are recorded with
+ * nst_mem_pass_touch(). A persistent buffer (NST_MEM_PERSISTENT: weights, the image, optimiser
+ * state, style targets) lives from its request to the end of the pass, which is what a loop over
+ * the recorded body needs for values carried from one iteration to the next; every other buffer
+ * lives from its first use to its last. nst_mem_pass_end() adds one workspace buffer, "op
+ * scratch", as large as the largest scratch any op asked for and live at exactly the steps of
+ * those ops (it is buffer 0 of the plan).
+ *
+ * A run pass replays the same code over an arena made from that plan: nst_mem_pass_tensor()
+ * hands out the arena's memory for the same ids, checking that each request matches the plan's
+ * buffer (tag, bytes, label), ops take their scratch from the planned buffer, and
+ * nst_mem_pass_end() fails unless every planned buffer was asked for. A pass that asks for
+ * anything else fails loudly instead of running over the wrong memory.
+ *
+ *   record:  nst_mem_pass_record(ctx, plan, &pass); build(pass); nst_mem_pass_end(pass);
+ *            nst_plan_solve(ctx, plan); nst_plan_check_budget(...); nst_arena_create(...);
+ *   run:     nst_mem_pass_run(ctx, plan, arena, &pass); build(pass); ... nst_mem_pass_end(pass);
+ * Tested by tests/test_mem_pass.c. */
+
+typedef struct nst_mem_pass nst_mem_pass;
+
+#define NST_MEM_PERSISTENT 1u /* live from its request to the end of the pass */
+
+/* Starts a recording pass over an empty plan. The context stays in it until nst_mem_pass_end()
+ * or nst_mem_pass_abort(); one pass at a time per context. */
+nst_status nst_mem_pass_record(nst_ctx *ctx, nst_plan *plan, nst_mem_pass **out);
+/* Starts a run pass over `arena`, made from `plan` (solved) by nst_arena_create(). */
+nst_status nst_mem_pass_run(nst_ctx *ctx, const nst_plan *plan, const nst_arena *arena,
+                            nst_mem_pass **out);
+bool nst_mem_pass_recording(const nst_mem_pass *pass);
+/* The next buffer: recording, a planned tensor without data; running, the arena's memory for the
+ * same id (zero bytes: data NULL), refused unless tag, bytes and label match the plan's buffer.
+ * The label is what reports and budget messages show ("relu3_1 out"). */
+nst_status nst_mem_pass_tensor(nst_mem_pass *pass, nst_mem_tag tag, nst_dtype dtype, int ndim,
+                               const int64_t *dims, unsigned flags, const char *label,
+                               nst_tensor *out);
+/* Records a use of planned tensor t outside an op, at the current step (no-op when running). */
+void nst_mem_pass_touch(nst_mem_pass *pass, const nst_tensor *t);
+/* Ends the pass and frees it; the context leaves it. Recording: sizes the op-scratch buffer and
+ * closes the persistent lifetimes. Running: fails unless every planned buffer was asked for. */
+nst_status nst_mem_pass_end(nst_mem_pass *pass);
+/* Leaves and frees a pass without its end checks (on a failure path). NULL is ignored. */
+void nst_mem_pass_abort(nst_mem_pass *pass);
+
 /* ---- tracker --------------------------------------------------------------------------------- */
 
 typedef struct {

@@ -305,9 +305,50 @@ typedef struct {
 const nst_op_info *nst_op_get_info(nst_op op); /* NULL when op is out of range */
 /* Looks an op up by name; returns NST_OP_COUNT when unknown. */
 nst_op nst_op_from_name(const char *name);
-/* Whether the context's backend (or `backend`) has an implementation of op. */
+/* Whether the context's backend (or `backend`) has an implementation of op (for some params;
+ * nst_op_check() answers for given params). */
 bool nst_op_supported(const nst_ctx *ctx, nst_op op);
 bool nst_op_supported_on(nst_backend_kind backend, nst_op op);
+
+/* ---- the op contract ------------------------------------------------------------------------
+ * Every op lists its tensors (nst_op_args): inputs, outputs, which may be absent, which are
+ * always F32. nst_op_run() checks them once for every backend before the backend runs: each
+ * present tensor is on the context's backend and has data (or, in a recording pass, is planned),
+ * the tensors not marked f32 share the op's compute dtype (that of the first of them), the shapes
+ * and scalars follow the op's rule, and the backend supports the op for that dtype and those
+ * modes (NST_ERR_UNSUPPORTED names what it lacks). A backward op whose outputs are all absent
+ * does nothing. Each op states its scratch bytes before it runs (nst_op_scratch_bytes) and takes
+ * them from a region the caller provides: the memory pass's planned scratch buffer (memory.h), or
+ * the context's scratch region (nst_ctx_set_scratch / nst_ctx_reserve_scratch). No op allocates
+ * while it runs. */
+
+typedef enum { NST_ARG_IN = 1, NST_ARG_OUT = 2, NST_ARG_INOUT = 3 } nst_arg_role;
+
+typedef struct {
+    const char *name; /* the params field: "x", "dw"; Adam: "param", "grad", "m", "v" */
+    int slot;         /* Adam's slot index, else -1 */
+    nst_tensor *t;    /* NULL when an optional tensor is absent */
+    nst_arg_role role;
+    bool optional;    /* may be NULL (for a backward op's outputs: "not needed") */
+    bool f32;         /* always F32 whatever the compute dtype (losses, saved statistics, Gram,
+                         optimiser state) */
+} nst_op_arg;
+
+/* The tensors of op for these params, in a fixed order: writes up to max entries to out (which
+ * may be NULL when max is 0) and returns how many there are, or -1 for an unknown op or NULL
+ * params. */
+int nst_op_args(nst_op op, const void *params, nst_op_arg *out, int max);
+/* The checks nst_op_run() makes, without running the op. */
+nst_status nst_op_check(nst_ctx *ctx, nst_op op, const void *params);
+/* The scratch bytes the context's backend needs to run op with these params (checked first). */
+nst_status nst_op_scratch_bytes(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes);
+/* The scratch region for op calls made outside a memory pass: `bytes` at ptr, memory of the
+ * context's backend that the caller owns (NULL, 0 removes it). */
+void nst_ctx_set_scratch(nst_ctx *ctx, void *ptr, size_t bytes);
+/* Makes the context own a scratch region of at least `bytes` (tracked as workspace), replacing
+ * a smaller one it owns; freed with the context or when the context changes device. For callers
+ * that run ops one at a time. */
+nst_status nst_ctx_reserve_scratch(nst_ctx *ctx, size_t bytes);
 
 /* Runs op on the context's backend. params must point to the op's params struct. */
 nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params);

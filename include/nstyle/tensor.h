@@ -24,6 +24,9 @@ typedef struct nst_tensor {
     int64_t shape[NST_MAX_DIMS];    /* outermost first: (N, H, W, C) for images */
     void *data;                     /* host pointer on CPU, device pointer on CUDA */
     nst_backend_kind backend;       /* where data lives */
+    /* A planned tensor's memory-plan buffer id + 1 (0: not planned). In a recording pass a
+     * planned tensor has no data and ops record its uses instead of computing (memory.h). */
+    int32_t plan_ref;
 } nst_tensor;
 
 size_t nst_dtype_size(nst_dtype t);      /* bytes per element */
@@ -36,6 +39,8 @@ nst_tensor nst_tensor_make(nst_dtype dtype, nst_backend_kind backend, void *data
 /* Shortcut for the common (N, H, W, C) case. */
 nst_tensor nst_tensor_nhwc(nst_dtype dtype, nst_backend_kind backend, void *data, int64_t n,
                            int64_t h, int64_t w, int64_t c);
+/* The plan buffer id of a planned tensor, or -1. */
+static inline int nst_tensor_plan_id(const nst_tensor *t) { return t ? (int)t->plan_ref - 1 : -1; }
 /* Writes "(2, 7, 11, 3) F32" into buf; returns buf. */
 const char *nst_tensor_describe(const nst_tensor *t, char *buf, size_t size);
 

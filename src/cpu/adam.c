@@ -17,35 +17,6 @@
 /* Below this many elements a slot is updated on one thread. */
 #define ADAM_PARALLEL_MIN 65536
 
-static nst_status check_slot(nst_ctx *ctx, const nst_adam_slot *s, int i) {
-    char op[32];
-    snprintf(op, sizeof op, "adam (slot %d)", i);
-    if (!s->param)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: tensor param is missing", op);
-    NST__TRY(nst__check_tensor(ctx, op, "param", s->param, NST_BACKEND_CPU, s->param->ndim,
-                               s->param->shape));
-    NST__TRY(nst__check_same_shape(ctx, op, "grad", s->grad, "param", s->param));
-    NST__TRY(nst__check_same_shape(ctx, op, "m", s->m, "param", s->param));
-    NST__TRY(nst__check_same_shape(ctx, op, "v", s->v, "param", s->param));
-    return NST_OK;
-}
-
-static nst_status check_step(nst_ctx *ctx, const nst_adam_step *st) {
-    if (!(st->bias_correction1 > 0.0f) || !(st->bias_correction2_sqrt > 0.0f))
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
-                        "op adam: bias corrections %g and %g must be > 0 (make the step with "
-                        "nst_adam_step_make, step t counting from 1)",
-                        (double)st->bias_correction1, (double)st->bias_correction2_sqrt);
-    if (!(st->beta1 >= 0.0f && st->beta1 < 1.0f) || !(st->beta2 >= 0.0f && st->beta2 < 1.0f))
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op adam: betas (%g, %g) must be in [0, 1)",
-                        (double)st->beta1, (double)st->beta2);
-    if (!(st->lr >= 0.0f) || !(st->eps >= 0.0f) || !(st->weight_decay >= 0.0f))
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
-                        "op adam: lr %g, eps %g and weight_decay %g must be >= 0", (double)st->lr,
-                        (double)st->eps, (double)st->weight_decay);
-    return NST_OK;
-}
-
 /* One slot's update; n elements. */
 static void adam_slot(nst_ctx *ctx, const nst_adam_step *st, float *param, const float *grad,
                       float *m, float *v, int64_t n) {
@@ -67,12 +38,6 @@ static void adam_slot(nst_ctx *ctx, const nst_adam_step *st, float *param, const
 
 nst_status nst__cpu_adam(nst_ctx *ctx, const void *params) {
     const nst_adam_params *p = params;
-    if (p->n_slots < 0 || (p->n_slots > 0 && !p->slots))
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op adam: %d slots at %p", p->n_slots,
-                        (const void *)p->slots);
-    NST__TRY(check_step(ctx, &p->step));
-    for (int i = 0; i < p->n_slots; i++)
-        NST__TRY(check_slot(ctx, &p->slots[i], i));
     for (int i = 0; i < p->n_slots; i++) {
         const nst_adam_slot *s = &p->slots[i];
         adam_slot(ctx, &p->step, s->param->data, s->grad->data, s->m->data, s->v->data,

@@ -16,18 +16,8 @@
 
 #define AFFINE_BLOCKS 64
 
-/* Checks theta (N, 2, 3) and a grid-shaped tensor (N, H, W, 2) of the same N. */
-static nst_status check_affine(nst_ctx *ctx, const char *op, const char *theta_name,
-                               const nst_tensor *theta, const char *grid_name,
-                               const nst_tensor *grid) {
-    NST__TRY(NST__CHECK3(ctx, op, theta_name, theta, NST_BACKEND_CPU, -1, 2, 3));
-    NST__TRY(NST__CHECK4(ctx, op, grid_name, grid, NST_BACKEND_CPU, theta->shape[0], -1, -1, 2));
-    return NST_OK;
-}
-
 nst_status nst__cpu_affine_grid_forward(nst_ctx *ctx, const void *params) {
     const nst_affine_grid_params *p = params;
-    NST__TRY(check_affine(ctx, "affine_grid_forward", "theta", p->theta, "grid", p->grid));
     const float *theta = p->theta->data; /* (N, 2, 3) */
     float *grid = p->grid->data;         /* (N, H, W, 2) */
     const int64_t N = p->grid->shape[0], H = p->grid->shape[1], W = p->grid->shape[2];
@@ -85,7 +75,6 @@ nst_status nst__cpu_affine_grid_backward(nst_ctx *ctx, const void *params) {
     const nst_affine_grid_params *p = params;
     if (!p->dtheta)
         return NST_OK; /* nothing requested */
-    NST__TRY(check_affine(ctx, "affine_grid_backward", "dtheta", p->dtheta, "dgrid", p->dgrid));
     const float *dgrid = p->dgrid->data; /* (N, H, W, 2) */
     float *dtheta = p->dtheta->data;     /* (N, 2, 3) */
     const int64_t N = p->dgrid->shape[0], H = p->dgrid->shape[1], W = p->dgrid->shape[2];

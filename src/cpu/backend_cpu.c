@@ -1,5 +1,15 @@
-/* The CPU backend: host memory (64-byte aligned), memcpy copies and the CPU op table.
- * The CPU ops are the reference every other backend is tested against. */
+/* The CPU backend: host memory (64-byte aligned), memcpy copies, the CPU op table, what it
+ * supports (every op, in F32) and each op's scratch bytes.
+ * The CPU ops are the reference every other backend is tested against.
+ *
+ * OpenBLAS threads. Every CPU op threads with OpenMP and calls BLAS from inside its own threads,
+ * each call single-threaded; OpenBLAS's own pool would only compete with ours for the cores.
+ * Debian's OpenBLAS is the pthread build, whose thread count is one process-wide setting
+ * (openblas_set_num_threads) that no call can override locally. So the backend sets it to 1
+ * once, when the first context opens, and never changes it again: no op touches process-wide
+ * state per call, and concurrent contexts cannot race on it. A host program that also calls
+ * OpenBLAS itself gets single-threaded BLAS after opening a context; it can set its own count
+ * again, and nstyle's ops stay correct whatever it is (they only slow down when it is > 1). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,28 +18,10 @@
 #endif
 
 #include <cblas.h>
-#include <strings.h>
+#include <pthread.h>
 
 #include "cpu_ops.h"
 #include "nstyle/device.h"
-
-const char *nst_cpu_blas_core(void) {
-    const char *core = openblas_get_corename();
-    return core ? core : "unknown";
-}
-
-const char *nst_cpu_blas_better_core(void) {
-    if (strcasecmp(nst_cpu_blas_core(), "prescott") != 0)
-        return NULL;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return "SkylakeX";
-    if (__builtin_cpu_supports("avx2"))
-        return "Haswell";
-#endif
-    return NULL;
-}
 
 int nst__cpu_threads(const nst_ctx *ctx) {
     if (ctx->n_threads > 0)
@@ -43,16 +35,22 @@ int nst__cpu_threads(const nst_ctx *ctx) {
 
 nst_status nst__cpu_scratch(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
                             bool zero, void **out) {
-    if (nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, out) != NST_OK)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "op %s: %s of %zu bytes (%.1f MiB) could not be "
-                        "allocated", op, what, bytes, bytes / 1048576.0);
+    NST__TRY(nst__scratch_take(ctx, op, what, bytes, out));
     if (zero && *out)
         memset(*out, 0, bytes);
     return NST_OK;
 }
 
+static void blas_single_threaded(void) {
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(1);
+#endif
+}
+
 static nst_status cpu_open(nst_ctx *ctx, int device) {
     (void)device;
+    static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+    pthread_once(&blas_once, blas_single_threaded);
     ctx->backend_state = NULL;
     ctx->device_index = -1;
     return NST_OK;
@@ -145,6 +143,42 @@ static const nst__op_fn cpu_ops[NST_OP_COUNT] = {
     [NST_OP_GRID_SAMPLE_BACKWARD] = nst__cpu_grid_sample_backward,
 };
 
+/* Every op in F32; modes are checked by the dispatch's shape rules. */
+static nst_status cpu_supports(nst_ctx *ctx, nst_op op, const void *params, nst_dtype compute) {
+    (void)params;
+    if (compute == NST_F32)
+        return NST_OK;
+    return NST__ERR(ctx, NST_ERR_UNSUPPORTED,
+                    "op %s: the cpu backend computes in F32 only, and these tensors are %s",
+                    nst_op_get_info(op)->name, nst_dtype_name(compute));
+}
+
+static nst_status cpu_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes) {
+    switch (op) {
+    case NST_OP_CONV2D_FORWARD:
+    case NST_OP_CONV2D_BACKWARD_DATA:
+    case NST_OP_CONV2D_BACKWARD_FILTER:
+        *bytes = nst__cpu_conv2d_scratch(ctx, op, params);
+        break;
+    case NST_OP_LINEAR_FORWARD:
+    case NST_OP_LINEAR_BACKWARD:
+        *bytes = nst__cpu_linear_scratch(ctx, op, params);
+        break;
+    case NST_OP_GRAM_FORWARD:
+    case NST_OP_GRAM_BACKWARD:
+        *bytes = nst__cpu_gram_scratch(ctx, op, params);
+        break;
+    case NST_OP_INSTANCE_NORM_FORWARD:
+    case NST_OP_INSTANCE_NORM_BACKWARD:
+        *bytes = nst__cpu_instance_norm_scratch(ctx, op, params);
+        break;
+    default:
+        *bytes = 0;
+        break;
+    }
+    return NST_OK;
+}
+
 const nst__backend nst__cpu_backend = {
     .name = "cpu",
     .kind = NST_BACKEND_CPU,
@@ -157,4 +191,6 @@ const nst__backend nst__cpu_backend = {
     .synchronize = cpu_synchronize,
     .mem_info = cpu_mem_info,
     .ops = cpu_ops,
+    .supports = cpu_supports,
+    .scratch = cpu_scratch,
 };

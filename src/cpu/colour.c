@@ -31,10 +31,8 @@ static const double rgb_from_yuv[3][3] = {
     {1.0000000000000002, 2.0320618532969705, -1.2232658219701875e-09},
 };
 
-static nst_status colour_3x3(nst_ctx *ctx, const char *op, const nst_colour_params *p,
+static nst_status colour_3x3(nst_ctx *ctx, const nst_colour_params *p,
                              const double m[3][3]) {
-    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, 3));
-    NST__TRY(nst__check_same_shape(ctx, op, "y", p->y, "x", p->x));
     const float *x = p->x->data; // (N, H, W, 3)
     float *y = p->y->data;       // (N, H, W, 3)
     const int64_t pixels = nst_tensor_numel(p->x) / 3;
@@ -52,32 +50,15 @@ static nst_status colour_3x3(nst_ctx *ctx, const char *op, const nst_colour_para
 }
 
 nst_status nst__cpu_rgb_to_yuv(nst_ctx *ctx, const void *params) {
-    return colour_3x3(ctx, "rgb_to_yuv", params, yuv_from_rgb);
+    return colour_3x3(ctx, params, yuv_from_rgb);
 }
 
 nst_status nst__cpu_yuv_to_rgb(nst_ctx *ctx, const void *params) {
-    return colour_3x3(ctx, "yuv_to_rgb", params, rgb_from_yuv);
-}
-
-static nst_status check_convert_scalars(nst_ctx *ctx, const char *op,
-                                        const nst_input_convert_params *p) {
-    if (!isfinite(p->mul))
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: mul %g is not finite", op,
-                        (double)p->mul);
-    for (int c = 0; c < 3; c++)
-        if (!(p->std[c] != 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
-            return NST__ERR(ctx, NST_ERR_INVALID_ARG,
-                            "op %s: channel %d has mean %g, std %g (std must be finite, nonzero)",
-                            op, c, (double)p->mean[c], (double)p->std[c]);
-    return NST_OK;
+    return colour_3x3(ctx, params, rgb_from_yuv);
 }
 
 nst_status nst__cpu_input_convert_forward(nst_ctx *ctx, const void *params) {
     const nst_input_convert_params *p = params;
-    const char *op = "input_convert_forward";
-    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, 3));
-    NST__TRY(nst__check_same_shape(ctx, op, "y", p->y, "x", p->x));
-    NST__TRY(check_convert_scalars(ctx, op, p));
     const float *x = p->x->data; // (N, H, W, 3) RGB [0, 1]
     float *y = p->y->data;       // (N, H, W, 3) network convention
     const int64_t pixels = nst_tensor_numel(p->x) / 3;
@@ -99,12 +80,8 @@ nst_status nst__cpu_input_convert_forward(nst_ctx *ctx, const void *params) {
 
 nst_status nst__cpu_input_convert_backward(nst_ctx *ctx, const void *params) {
     const nst_input_convert_params *p = params;
-    const char *op = "input_convert_backward";
     if (!p->dx)
         return NST_OK;
-    NST__TRY(NST__CHECK4(ctx, op, "dy", p->dy, NST_BACKEND_CPU, -1, -1, -1, 3));
-    NST__TRY(nst__check_same_shape(ctx, op, "dx", p->dx, "dy", p->dy));
-    NST__TRY(check_convert_scalars(ctx, op, p));
     const float *dy = p->dy->data; // (N, H, W, 3) network convention
     float *dx = p->dx->data;       // (N, H, W, 3) RGB
     const int64_t pixels = nst_tensor_numel(p->dy) / 3;

@@ -21,8 +21,10 @@
  *  - few pixels (small images, deep layers): tiles one after another, im2col/col2im over all
  *    threads, the sgemm split into row or column slices over all threads; tiles up to
  *    NST__CONV_COLS_BYTES.
- * All threading is OpenMP's: OpenBLAS is set to one thread for the op (and restored after), so
- * its own thread pool never competes with ours for cores.
+ * All threading is OpenMP's: OpenBLAS runs single-threaded (the CPU backend sets that once, see
+ * src/cpu/backend_cpu.c), so its own thread pool never competes with ours for cores.
+ * Scratch (column buffers, partial sums) comes from the caller's planned region: its size for
+ * given params is nst__cpu_conv2d_scratch(), and the op takes exactly those pieces.
  * A 1x1, stride-1, pad-0 conv is a plain GEMM on x itself (no column buffer).
  *
  * Tested by tests/test_cpu_conv2d.c (naive loops, finite differences, PyTorch goldens, both
@@ -62,47 +64,24 @@ static bool conv_is_pointwise(const conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->stride == 1 && g->pad == 0;
 }
 
-/* Reads the sizes from the input-shaped tensor `in` (x or dx) and w, and checks the scalars. */
-static nst_status conv_geometry(nst_ctx *ctx, const char *op, const nst_conv2d_params *p,
-                                const char *in_name, const nst_tensor *in, conv_geom *g) {
-    NST__TRY(NST__CHECK4(ctx, op, in_name, in, NST_BACKEND_CPU, -1, -1, -1, -1));
-    NST__TRY(NST__CHECK4(ctx, op, "w", p->w, NST_BACKEND_CPU, -1, -1, -1, in->shape[3]));
-    if (p->stride < 1)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: stride %d must be >= 1", op, p->stride);
-    if (p->pad < 0)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: pad %d must be >= 0", op, p->pad);
-    g->n = in->shape[0];
-    g->h = in->shape[1];
-    g->w = in->shape[2];
-    g->cin = in->shape[3];
-    g->cout = p->w->shape[0];
-    g->kh = p->w->shape[1];
-    g->kw = p->w->shape[2];
-    g->stride = p->stride;
-    g->pad = p->pad;
-    if (g->cin < 1 || g->cout < 1 || g->kh < 1 || g->kw < 1 || g->h < 1 || g->w < 1)
-        return NST__ERR(ctx, NST_ERR_SHAPE,
-                        "op %s: empty convolution: %s (%lld, %lld, %lld, %lld), w (%lld, %lld, "
-                        "%lld, %lld); H, W, Cin, Cout, KH and KW must be >= 1",
-                        op, in_name, (long long)g->n, (long long)g->h, (long long)g->w,
-                        (long long)g->cin, (long long)g->cout, (long long)g->kh,
-                        (long long)g->kw, (long long)g->cin);
-    if (g->h + 2 * (int64_t)g->pad < g->kh || g->w + 2 * (int64_t)g->pad < g->kw)
-        return NST__ERR(ctx, NST_ERR_SHAPE,
-                        "op %s: kernel %lldx%lld does not fit input %lldx%lld with pad %d "
-                        "(output size would be < 1)",
-                        op, (long long)g->kh, (long long)g->kw, (long long)g->h, (long long)g->w,
-                        g->pad);
-    g->ho = (g->h + 2 * g->pad - g->kh) / g->stride + 1;
-    g->wo = (g->w + 2 * g->pad - g->kw) / g->stride + 1;
-    g->k = g->kh * g->kw * g->cin;
-    g->p = g->n * g->ho * g->wo;
-    if (g->k > INT_MAX || g->cout > INT_MAX)
-        return NST__ERR(ctx, NST_ERR_TOO_LARGE,
-                        "op %s: patch length KH*KW*Cin = %lld or Cout = %lld exceeds the BLAS "
-                        "integer range",
-                        op, (long long)g->k, (long long)g->cout);
-    return NST_OK;
+/* The sizes of a convolution whose arguments the dispatch has checked (src/host/op_check.c),
+ * read from the input-shaped tensor `in` (x or dx) and w. */
+static conv_geom conv_geometry(const nst_conv2d_params *p, const nst_tensor *in) {
+    conv_geom g;
+    g.n = in->shape[0];
+    g.h = in->shape[1];
+    g.w = in->shape[2];
+    g.cin = in->shape[3];
+    g.cout = p->w->shape[0];
+    g.kh = p->w->shape[1];
+    g.kw = p->w->shape[2];
+    g.stride = p->stride;
+    g.pad = p->pad;
+    g.ho = (g.h + 2 * g.pad - g.kh) / g.stride + 1;
+    g.wo = (g.w + 2 * g.pad - g.kw) / g.stride + 1;
+    g.k = g.kh * g.kw * g.cin;
+    g.p = g.n * g.ho * g.wo;
+    return g;
 }
 
 /* How the output pixels are cut and run: `workers` tiles at a time (1 = one after another),
@@ -156,37 +135,16 @@ static int worker_id(void) {
 #endif
 }
 
-/* One column buffer of (tile, K) floats per worker; NULL for the pointwise conv. */
-static nst_status alloc_cols(nst_ctx *ctx, const char *op, const conv_geom *g,
-                             const conv_sched *s, float **cols) {
-    *cols = NULL;
+/* Bytes of the column buffers: (tile, K) floats per worker; none for the pointwise conv. */
+static size_t cols_bytes(const conv_geom *g, const conv_sched *s) {
     if (conv_is_pointwise(g) || g->p == 0)
-        return NST_OK;
-    size_t bytes = (size_t)s->workers * (size_t)s->tile * (size_t)g->k * sizeof(float);
-    return nst__cpu_scratch(ctx, op, "column buffers", bytes, false, (void **)cols);
+        return 0;
+    return (size_t)s->workers * (size_t)s->tile * (size_t)g->k * sizeof(float);
 }
 
-/* OpenBLAS runs single-threaded inside the op (all threading is OpenMP's, so OpenBLAS's own
- * pool never spins against our threads); the previous setting comes back afterwards, leaving
- * the process-wide state as it was. */
-static int blas_single_begin(void) {
-#ifdef OPENBLAS_VERSION
-    int old = openblas_get_num_threads();
-    if (old != 1)
-        openblas_set_num_threads(1);
-    return old;
-#else
-    return 1;
-#endif
-}
-
-static void blas_single_end(int old) {
-#ifdef OPENBLAS_VERSION
-    if (old != 1)
-        openblas_set_num_threads(old);
-#else
-    (void)old;
-#endif
+static nst_status take_cols(nst_ctx *ctx, const char *op, const conv_geom *g,
+                            const conv_sched *s, float **cols) {
+    return nst__cpu_scratch(ctx, op, "column buffers", cols_bytes(g, s), false, (void **)cols);
 }
 
 /* Row-major C(M, N) = op(A)(M, K) op(B)(K, N) + beta C over `threads` OpenMP threads, each a
@@ -364,8 +322,9 @@ static int64_t col2im_phases(const conv_geom *g, const conv_sched *s) {
 
 nst_status nst__cpu_conv2d_phases(nst_ctx *ctx, const nst_conv2d_params *p, size_t tile_bytes,
                                   int workers, nst__conv_tiling *out) {
-    conv_geom g;
-    NST__TRY(conv_geometry(ctx, "conv2d_backward_data", p, "dx", p->dx, &g));
+    if (!p->dx || !p->w || p->dx->ndim != 4 || p->w->ndim != 4 || p->stride < 1 || p->pad < 0)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "conv2d phases: needs dx, w, stride and pad");
+    const conv_geom g = conv_geometry(p, p->dx);
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
     out->tile = s.tile;
     out->ntiles = s.ntiles;
@@ -386,19 +345,14 @@ static void relu_inplace(float *y, int64_t n, int threads) {
 static nst_status conv_forward(nst_ctx *ctx, const nst_conv2d_params *p, size_t tile_bytes,
                                int workers) {
     static const char op[] = "conv2d_forward";
-    conv_geom g;
-    NST__TRY(conv_geometry(ctx, op, p, "x", p->x, &g));
-    NST__TRY(NST__CHECK4(ctx, op, "y", p->y, NST_BACKEND_CPU, g.n, g.ho, g.wo, g.cout));
-    if (p->b)
-        NST__TRY(NST__CHECK1(ctx, op, "b", p->b, NST_BACKEND_CPU, g.cout));
+    const conv_geom g = conv_geometry(p, p->x);
     const float *x = p->x->data;               // (N, H, W, Cin)
     const float *w = p->w->data;               // (Cout, KH, KW, Cin) = (Cout, K)
     const float *b = p->b ? p->b->data : NULL; // (Cout)
     float *y = p->y->data;                     // (N, Ho, Wo, Cout) = (P, Cout)
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
     float *cols;                               // (workers, tile, K)
-    NST__TRY(alloc_cols(ctx, op, &g, &s, &cols));
-    const int blas_old = blas_single_begin();
+    NST__TRY(take_cols(ctx, op, &g, &s, &cols));
 #pragma omp parallel for num_threads(s.workers) schedule(static) if (s.workers > 1)
     for (int64_t it = 0; it < s.ntiles; it++) {
         const int64_t q0 = it * s.tile, t = tile_len(&g, &s, it);
@@ -414,27 +368,19 @@ static nst_status conv_forward(nst_ctx *ctx, const nst_conv2d_params *p, size_t 
         if (p->relu)
             relu_inplace(yt, t * g.cout, s.inner);
     }
-    blas_single_end(blas_old);
-    nst_free(ctx, cols);
     return NST_OK;
 }
 
 static nst_status conv_backward_data(nst_ctx *ctx, const nst_conv2d_params *p,
                                      size_t tile_bytes, int workers) {
     static const char op[] = "conv2d_backward_data";
-    if (!p->dx)
-        return NST_OK; /* not needed */
-    conv_geom g;
-    NST__TRY(conv_geometry(ctx, op, p, "dx", p->dx, &g));
-    NST__TRY(NST__CHECK4(ctx, op, "dy", p->dy, NST_BACKEND_CPU, g.n, g.ho, g.wo, g.cout));
-    if (p->x)
-        NST__TRY(nst__check_same_shape(ctx, op, "x", p->x, "dx", p->dx));
+    const conv_geom g = conv_geometry(p, p->dx);
     const float *dy = p->dy->data; // (N, Ho, Wo, Cout) = (P, Cout)
     const float *w = p->w->data;   // (Cout, K)
     float *dx = p->dx->data;       // (N, H, W, Cin)
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
     float *dcols;                  // (workers, tile, K)
-    NST__TRY(alloc_cols(ctx, op, &g, &s, &dcols));
+    NST__TRY(take_cols(ctx, op, &g, &s, &dcols));
     if (dcols) {
         const int64_t nx = g.n * g.h * g.w * g.cin;
         const int nt = nst__cpu_threads(ctx);
@@ -443,7 +389,6 @@ static nst_status conv_backward_data(nst_ctx *ctx, const nst_conv2d_params *p,
             dx[i] = 0.0f;
     }
     const int64_t phases = col2im_phases(&g, &s);
-    const int blas_old = blas_single_begin();
     /* Round-robin within a phase: neighbouring tiles of the phase run side by side, which the
      * phases make safe (and the tests would catch if they did not). */
     for (int64_t ph = 0; ph < phases; ph++) {
@@ -458,16 +403,22 @@ static nst_status conv_backward_data(nst_ctx *ctx, const nst_conv2d_params *p,
                 col2im_add(&g, c, q0, t, dx, s.inner);
         }
     }
-    blas_single_end(blas_old);
-    nst_free(ctx, dcols);
     return NST_OK;
+}
+
+static int bias_grad_threads(nst_ctx *ctx, int64_t rows, int64_t cout) {
+    return rows * cout > NST__CONV_OMP_MIN ? nst__cpu_threads(ctx) : 1;
+}
+
+static size_t bias_grad_bytes(nst_ctx *ctx, int64_t rows, int64_t cout) {
+    return (size_t)bias_grad_threads(ctx, rows, cout) * (size_t)cout * sizeof(double);
 }
 
 /* db (+)= column sums of dy (P, Cout), summed in double: per-thread partial sums over a static
  * split of the pixels, then combined in a fixed order (deterministic for a thread count). */
 static nst_status bias_grad(nst_ctx *ctx, const char *op, const float *dy, int64_t rows,
                             int64_t cout, float *db, bool accumulate) {
-    const int nt = rows * cout > NST__CONV_OMP_MIN ? nst__cpu_threads(ctx) : 1;
+    const int nt = bias_grad_threads(ctx, rows, cout);
     double *part = NULL; // (nt, Cout)
     NST__TRY(nst__cpu_scratch(ctx, op, "bias-gradient partial sums",
                               (size_t)nt * (size_t)cout * sizeof *part, true, (void **)&part));
@@ -490,8 +441,12 @@ static nst_status bias_grad(nst_ctx *ctx, const char *op, const float *dy, int64
             sum += part[(int64_t)i * cout + c];
         db[c] = (float)sum;
     }
-    nst_free(ctx, part);
     return NST_OK;
+}
+
+/* Bytes of the per-worker partial dW when several workers run. */
+static size_t filter_partial_bytes(const conv_geom *g, const conv_sched *s) {
+    return s->workers > 1 ? (size_t)s->workers * (size_t)(g->cout * g->k) * sizeof(float) : 0;
 }
 
 /* dW (+)= dy^T cols over all tiles. One worker accumulates straight into dw; several sum into
@@ -501,19 +456,12 @@ static nst_status filter_grad(nst_ctx *ctx, const char *op, const conv_geom *g,
                               bool accumulate) {
     const int64_t nw = g->cout * g->k;
     float *cols = NULL, *part = NULL; // (workers, tile, K), (workers, Cout, K)
-    NST__TRY(alloc_cols(ctx, op, g, s, &cols));
-    if (s->workers > 1) {
-        nst_status st = nst__cpu_scratch(ctx, op, "partial weight gradients",
-                                         (size_t)s->workers * (size_t)nw * sizeof *part, true,
-                                         (void **)&part);
-        if (st != NST_OK) {
-            nst_free(ctx, cols);
-            return st;
-        }
-    } else if (!accumulate) {
+    NST__TRY(take_cols(ctx, op, g, s, &cols));
+    if (s->workers > 1)
+        NST__TRY(nst__cpu_scratch(ctx, op, "partial weight gradients",
+                                  filter_partial_bytes(g, s), true, (void **)&part));
+    else if (!accumulate)
         memset(dw, 0, (size_t)nw * sizeof *dw);
-    }
-    const int blas_old = blas_single_begin();
 #pragma omp parallel for num_threads(s->workers) schedule(static) if (s->workers > 1)
     for (int64_t it = 0; it < s->ntiles; it++) {
         const int64_t q0 = it * s->tile, t = tile_len(g, s, it);
@@ -525,7 +473,6 @@ static nst_status filter_grad(nst_ctx *ctx, const char *op, const conv_geom *g,
                       g->cout, c ? c : x + q0 * g->cin, g->k, 1.0f, part ? part + id * nw : dw,
                       g->k);
     }
-    blas_single_end(blas_old);
     if (part) {
         const int nt = nst__cpu_threads(ctx);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nw > NST__CONV_OMP_MIN)
@@ -536,35 +483,51 @@ static nst_status filter_grad(nst_ctx *ctx, const char *op, const conv_geom *g,
             dw[i] = sum;
         }
     }
-    nst_free(ctx, part);
-    nst_free(ctx, cols);
     return NST_OK;
 }
 
 static nst_status conv_backward_filter(nst_ctx *ctx, const nst_conv2d_params *p,
                                        size_t tile_bytes, int workers) {
     static const char op[] = "conv2d_backward_filter";
-    if (!p->dw && !p->db)
-        return NST_OK; /* not needed */
-    conv_geom g;
-    NST__TRY(conv_geometry(ctx, op, p, "x", p->x, &g));
-    NST__TRY(NST__CHECK4(ctx, op, "dy", p->dy, NST_BACKEND_CPU, g.n, g.ho, g.wo, g.cout));
-    if (p->dw)
-        NST__TRY(nst__check_same_shape(ctx, op, "dw", p->dw, "w", p->w));
-    if (p->db)
-        NST__TRY(NST__CHECK1(ctx, op, "db", p->db, NST_BACKEND_CPU, g.cout));
-    const float *x = p->x->data;   // (N, H, W, Cin)
     const float *dy = p->dy->data; // (P, Cout)
+    const int64_t rows = nst_tensor_numel(p->dy) / p->dy->shape[3], cout = p->dy->shape[3];
     if (p->db)
-        NST__TRY(bias_grad(ctx, op, dy, g.p, g.cout, p->db->data, p->accumulate));
+        NST__TRY(bias_grad(ctx, op, dy, rows, cout, p->db->data, p->accumulate));
     if (!p->dw)
         return NST_OK;
+    const conv_geom g = conv_geometry(p, p->x);
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
-    return filter_grad(ctx, op, &g, &s, x, dy, p->dw->data, p->accumulate);
+    return filter_grad(ctx, op, &g, &s, p->x->data, dy, p->dw->data, p->accumulate);
 }
 
-nst_status nst__cpu_conv2d_tiled(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
-                                 size_t tile_bytes, int workers) {
+/* The scratch the three passes take for these (checked) params and tiling. */
+static size_t conv_scratch(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
+                           size_t tile_bytes, int workers) {
+    if (op == NST_OP_CONV2D_BACKWARD_FILTER) {
+        size_t bytes = 0;
+        if (p->db)
+            bytes += nst__scratch_bytes(bias_grad_bytes(ctx, nst_tensor_numel(p->dy) /
+                                                                 p->dy->shape[3],
+                                                        p->dy->shape[3]));
+        if (p->dw) {
+            const conv_geom g = conv_geometry(p, p->x);
+            const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
+            bytes += nst__scratch_bytes(cols_bytes(&g, &s)) +
+                     nst__scratch_bytes(filter_partial_bytes(&g, &s));
+        }
+        return bytes;
+    }
+    const conv_geom g = conv_geometry(p, op == NST_OP_CONV2D_FORWARD ? p->x : p->dx);
+    const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
+    return nst__scratch_bytes(cols_bytes(&g, &s));
+}
+
+size_t nst__cpu_conv2d_scratch(nst_ctx *ctx, nst_op op, const void *params) {
+    return conv_scratch(ctx, op, params, 0, 0);
+}
+
+static nst_status conv_tiled(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
+                             size_t tile_bytes, int workers) {
     switch (op) {
     case NST_OP_CONV2D_FORWARD:
         return conv_forward(ctx, p, tile_bytes, workers);
@@ -575,6 +538,22 @@ nst_status nst__cpu_conv2d_tiled(nst_ctx *ctx, nst_op op, const nst_conv2d_param
     default:
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %d is not a conv2d op", (int)op);
     }
+}
+
+nst_status nst__cpu_conv2d_tiled(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
+                                 size_t tile_bytes, int workers) {
+    if (op != NST_OP_CONV2D_FORWARD && op != NST_OP_CONV2D_BACKWARD_DATA &&
+        op != NST_OP_CONV2D_BACKWARD_FILTER)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %d is not a conv2d op", (int)op);
+    bool nothing;
+    NST__TRY(nst__op_check(ctx, op, p, &nothing));
+    if (nothing)
+        return NST_OK;
+    NST__TRY(nst__scratch_begin(ctx, nst_op_get_info(op)->name,
+                                conv_scratch(ctx, op, p, tile_bytes, workers)));
+    nst_status st = conv_tiled(ctx, op, p, tile_bytes, workers);
+    nst__scratch_end(ctx);
+    return st;
 }
 
 nst_status nst__cpu_conv2d_forward(nst_ctx *ctx, const void *params) {

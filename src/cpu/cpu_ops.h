@@ -12,9 +12,16 @@ NST_OP_LIST(NST__CPU_DECLARE)
 /* Threads for an OpenMP region: the context's setting, or all available when 0. */
 int nst__cpu_threads(const nst_ctx *ctx);
 
-/* Scratch memory of an op (column buffers, partial sums): allocated through the backend so the
- * tracker counts it under the workspace tag; zeroed when `zero` is set. On failure the message
- * names the op, what the buffer is for and its size. Release with nst_free(). */
+/* Scratch bytes of the ops that take any, for params the dispatch has checked; each piece the op
+ * takes is counted rounded up with nst__scratch_bytes(). */
+size_t nst__cpu_conv2d_scratch(nst_ctx *ctx, nst_op op, const void *params);
+size_t nst__cpu_linear_scratch(nst_ctx *ctx, nst_op op, const void *params);
+size_t nst__cpu_gram_scratch(nst_ctx *ctx, nst_op op, const void *params);
+size_t nst__cpu_instance_norm_scratch(nst_ctx *ctx, nst_op op, const void *params);
+
+/* A piece of the op call's scratch (column buffers, partial sums), zeroed when `zero` is set; it
+ * must be among what the op's scratch query counted (else NST_ERR_INTERNAL naming the op and
+ * what the piece is for). Nothing to release. */
 nst_status nst__cpu_scratch(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
                             bool zero, void **out);
 

@@ -19,38 +19,8 @@
 #include "cpu_ops.h"
 #include "grid_math.h"
 
-/* Coordinates beyond 2^24 pixels cannot address single pixels in float. */
-#define GRID_MAX_SIZE (1 << 24)
-
-/* Shapes shared by forward and backward: x (N, H, W, C), grid (N, Ho, Wo, 2), and `out_name`
- * (y or dy) (N, Ho, Wo, C). */
-static nst_status check_sample(nst_ctx *ctx, const char *op, const nst_grid_sample_params *p,
-                               const char *out_name, const nst_tensor *out) {
-    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
-    const int64_t N = p->x->shape[0], H = p->x->shape[1], W = p->x->shape[2],
-                  C = p->x->shape[3];
-    NST__TRY(NST__CHECK4(ctx, op, "grid", p->grid, NST_BACKEND_CPU, N, -1, -1, 2));
-    const int64_t Ho = p->grid->shape[1], Wo = p->grid->shape[2];
-    NST__TRY(NST__CHECK4(ctx, op, out_name, out, NST_BACKEND_CPU, N, Ho, Wo, C));
-    if (H < 1 || W < 1)
-        return NST__ERR(ctx, NST_ERR_SHAPE,
-                        "op %s: tensor x has empty spatial size %lld x %lld (need H, W >= 1)", op,
-                        (long long)H, (long long)W);
-    if (H > GRID_MAX_SIZE || W > GRID_MAX_SIZE)
-        return NST__ERR(ctx, NST_ERR_TOO_LARGE,
-                        "op %s: tensor x spatial size %lld x %lld exceeds %d per side", op,
-                        (long long)H, (long long)W, GRID_MAX_SIZE);
-    if (p->padding != NST_PAD_ZEROS && p->padding != NST_PAD_BORDER &&
-        p->padding != NST_PAD_REFLECTION)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
-                        "op %s: padding %d is not zeros (0), border (1) or reflection (2)", op,
-                        (int)p->padding);
-    return NST_OK;
-}
-
 nst_status nst__cpu_grid_sample_forward(nst_ctx *ctx, const void *params) {
     const nst_grid_sample_params *p = params;
-    NST__TRY(check_sample(ctx, "grid_sample_forward", p, "y", p->y));
     const float *x = p->x->data;       /* (N, H, W, C) */
     const float *grid = p->grid->data; /* (N, Ho, Wo, 2) */
     float *y = p->y->data;             /* (N, Ho, Wo, C) */
@@ -95,14 +65,8 @@ static void backward_rows(const nst_grid_sample_params *p, int64_t n, int64_t ro
 
 nst_status nst__cpu_grid_sample_backward(nst_ctx *ctx, const void *params) {
     const nst_grid_sample_params *p = params;
-    const char *op = "grid_sample_backward";
     if (!p->dx && !p->dgrid)
         return NST_OK; /* nothing requested */
-    NST__TRY(check_sample(ctx, op, p, "dy", p->dy));
-    if (p->dx)
-        NST__TRY(nst__check_same_shape(ctx, op, "dx", p->dx, "x", p->x));
-    if (p->dgrid)
-        NST__TRY(nst__check_same_shape(ctx, op, "dgrid", p->dgrid, "grid", p->grid));
     float *dx = p->dx ? p->dx->data : NULL;          /* (N, H, W, C) */
     float *dgrid = p->dgrid ? p->dgrid->data : NULL; /* (N, Ho, Wo, 2) */
     const int64_t N = p->x->shape[0], Ho = p->grid->shape[1], Wo = p->grid->shape[2];

@@ -50,26 +50,30 @@ static void combine_chunks(const double *part, int64_t N, int64_t C, double *out
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
-static nst_status check_forward(nst_ctx *ctx, const nst_instance_norm_params *p, dims3 *d) {
-    const char *op = "instance_norm_forward";
-    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
-    const int64_t N = p->x->shape[0], C = p->x->shape[3];
-    *d = (dims3){N, p->x->shape[1] * p->x->shape[2], C};
-    NST__TRY(nst__check_same_shape(ctx, op, "y", p->y, "x", p->x));
-    if (p->gamma)
-        NST__TRY(NST__CHECK1(ctx, op, "gamma", p->gamma, NST_BACKEND_CPU, C));
-    if (p->beta)
-        NST__TRY(NST__CHECK1(ctx, op, "beta", p->beta, NST_BACKEND_CPU, C));
-    if (p->mean)
-        NST__TRY(NST__CHECK2(ctx, op, "mean", p->mean, NST_BACKEND_CPU, N, C));
-    if (p->rstd)
-        NST__TRY(NST__CHECK2(ctx, op, "rstd", p->rstd, NST_BACKEND_CPU, N, C));
-    if (!(p->eps >= 0.0f) || isinf(p->eps))
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: eps = %g must be finite and >= 0", op,
-                        (double)p->eps);
-    if (d->M == 0 && N * C > 0)
-        return NST__ERR(ctx, NST_ERR_SHAPE, "op %s: x has empty planes (H*W = 0)", op);
-    return NST_OK;
+static dims3 dims_of(const nst_tensor *x) {
+    return (dims3){x->shape[0], x->shape[1] * x->shape[2], x->shape[3]};
+}
+
+/* Scratch of the forward: chunk partials, double mean and variance, float mean/scale/shift;
+ * of the backward: chunk partials of S1 and S2, their totals, float k1/m1/m2. */
+static size_t forward_scratch(dims3 d) {
+    const int64_t NC = d.N * d.C;
+    return (size_t)(d.N * NORM_CHUNKS * d.C + 2 * NC) * sizeof(double) +
+           (size_t)(3 * NC) * sizeof(float);
+}
+
+static size_t backward_scratch(dims3 d) {
+    const int64_t NC = d.N * d.C;
+    return (size_t)(2 * d.N * NORM_CHUNKS * d.C + 2 * NC) * sizeof(double) +
+           (size_t)(3 * NC) * sizeof(float);
+}
+
+size_t nst__cpu_instance_norm_scratch(nst_ctx *ctx, nst_op op, const void *params) {
+    (void)ctx;
+    const nst_instance_norm_params *p = params;
+    const dims3 d = dims_of(p->x);
+    return nst__scratch_bytes(op == NST_OP_INSTANCE_NORM_FORWARD ? forward_scratch(d)
+                                                                 : backward_scratch(d));
 }
 
 /* Chunk partials of sum(x - shift) (shift NULL = 0) or, with `square`, sum((x - shift)^2).
@@ -124,8 +128,7 @@ static void normalize(nst_ctx *ctx, const float *x, dims3 d, const float *mean, 
 
 nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
     const nst_instance_norm_params *p = params;
-    dims3 d;
-    NST__TRY(check_forward(ctx, p, &d));
+    const dims3 d = dims_of(p->x);
     const int64_t N = d.N, C = d.C, NC = N * C;
     const float *x = p->x->data;                          // (N, H, W, C)
     const float *gamma = p->gamma ? p->gamma->data : NULL; // (C)
@@ -133,11 +136,9 @@ nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
     float *mean_out = p->mean ? p->mean->data : NULL;     // (N, C)
     float *rstd_out = p->rstd ? p->rstd->data : NULL;     // (N, C)
 
-    /* workspace: chunk partials, double mean and variance, float mean/scale/shift */
-    const size_t bytes = (size_t)(N * NORM_CHUNKS * C + 2 * NC) * sizeof(double) +
-                         (size_t)(3 * NC) * sizeof(float);
     double *part = NULL;
-    NST__TRY(nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, (void **)&part));
+    NST__TRY(nst__cpu_scratch(ctx, "instance_norm_forward", "partial sums", forward_scratch(d),
+                              false, (void **)&part));
     double *mean = part + N * NORM_CHUNKS * C, *var = mean + NC; // (N, C) each
     float *meanf = (float *)(var + NC), *scale = meanf + NC, *shift = scale + NC;
 
@@ -159,30 +160,10 @@ nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
             rstd_out[i] = (float)rstd;
     }
     normalize(ctx, x, d, meanf, scale, shift, p->y->data);
-    nst_free(ctx, part);
     return NST_OK;
 }
 
 /* ---- backward ---------------------------------------------------------------------------- */
-
-static nst_status check_backward(nst_ctx *ctx, const nst_instance_norm_params *p, dims3 *d) {
-    const char *op = "instance_norm_backward";
-    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
-    const int64_t N = p->x->shape[0], C = p->x->shape[3];
-    *d = (dims3){N, p->x->shape[1] * p->x->shape[2], C};
-    NST__TRY(nst__check_same_shape(ctx, op, "dy", p->dy, "x", p->x));
-    NST__TRY(NST__CHECK2(ctx, op, "mean", p->mean, NST_BACKEND_CPU, N, C));
-    NST__TRY(NST__CHECK2(ctx, op, "rstd", p->rstd, NST_BACKEND_CPU, N, C));
-    if (p->gamma)
-        NST__TRY(NST__CHECK1(ctx, op, "gamma", p->gamma, NST_BACKEND_CPU, C));
-    if (p->dx)
-        NST__TRY(nst__check_same_shape(ctx, op, "dx", p->dx, "x", p->x));
-    if (p->dgamma)
-        NST__TRY(NST__CHECK1(ctx, op, "dgamma", p->dgamma, NST_BACKEND_CPU, C));
-    if (p->dbeta)
-        NST__TRY(NST__CHECK1(ctx, op, "dbeta", p->dbeta, NST_BACKEND_CPU, C));
-    return NST_OK;
-}
 
 /* Chunk partials of S1 = sum(dy) and S2 = sum(dy * xhat); part1, part2 (N, NORM_CHUNKS, C). */
 static void partial_grad_sums(nst_ctx *ctx, const float *x, const float *dy, dims3 d,
@@ -233,10 +214,7 @@ static void input_grad(nst_ctx *ctx, const float *x, const float *dy, dims3 d, c
 
 nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
     const nst_instance_norm_params *p = params;
-    dims3 d;
-    NST__TRY(check_backward(ctx, p, &d));
-    if (!p->dx && !p->dgamma && !p->dbeta)
-        return NST_OK;
+    const dims3 d = dims_of(p->x);
     const int64_t N = d.N, C = d.C, NC = N * C;
     const float *x = p->x->data;                          // (N, H, W, C)
     const float *dy = p->dy->data;                        // (N, H, W, C)
@@ -244,11 +222,9 @@ nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
     const float *rstd = p->rstd->data;                    // (N, C)
     const float *gamma = p->gamma ? p->gamma->data : NULL; // (C)
 
-    /* workspace: chunk partials of S1 and S2, their totals, float k1/m1/m2 */
-    const size_t bytes = (size_t)(2 * N * NORM_CHUNKS * C + 2 * NC) * sizeof(double) +
-                         (size_t)(3 * NC) * sizeof(float);
     double *part1 = NULL;
-    NST__TRY(nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, (void **)&part1));
+    NST__TRY(nst__cpu_scratch(ctx, "instance_norm_backward", "partial sums",
+                              backward_scratch(d), false, (void **)&part1));
     double *part2 = part1 + N * NORM_CHUNKS * C;
     double *s1 = part2 + N * NORM_CHUNKS * C, *s2 = s1 + NC; // (N, C) each
     float *k1 = (float *)(s2 + NC), *m1 = k1 + NC, *m2 = m1 + NC;
@@ -278,6 +254,5 @@ nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
         }
         input_grad(ctx, x, dy, d, mean, rstd, k1, m1, m2, p->dx->data);
     }
-    nst_free(ctx, part1);
     return NST_OK;
 }

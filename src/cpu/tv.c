@@ -19,8 +19,6 @@
 
 nst_status nst__cpu_tv_forward(nst_ctx *ctx, const void *params) {
     const nst_tv_params *p = params;
-    NST__TRY(NST__CHECK4(ctx, "tv_forward", "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
-    NST__TRY(NST__CHECK1(ctx, "tv_forward", "loss", p->loss, NST_BACKEND_CPU, 1));
     const int64_t n = p->x->shape[0], h = p->x->shape[1], w = p->x->shape[2];
     const int64_t c = p->x->shape[3];
     const int64_t row = w * c, rows = n * h;
@@ -60,8 +58,6 @@ nst_status nst__cpu_tv_backward(nst_ctx *ctx, const void *params) {
     const nst_tv_params *p = params;
     if (!p->dx)
         return NST_OK;
-    NST__TRY(NST__CHECK4(ctx, "tv_backward", "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
-    NST__TRY(nst__check_same_shape(ctx, "tv_backward", "dx", p->dx, "x", p->x));
     const int64_t n = p->x->shape[0], h = p->x->shape[1], w = p->x->shape[2];
     const int64_t c = p->x->shape[3];
     const int64_t row = w * c, rows = n * h, pixels = n * h * w;

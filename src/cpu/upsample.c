@@ -13,10 +13,7 @@
 
 nst_status nst__cpu_upsample2x_forward(nst_ctx *ctx, const void *params) {
     const nst_upsample2x_params *p = params;
-    const char *op = "upsample2x_forward";
-    NST__TRY(NST__CHECK4(ctx, op, "x", p->x, NST_BACKEND_CPU, -1, -1, -1, -1));
     const int64_t N = p->x->shape[0], H = p->x->shape[1], W = p->x->shape[2], C = p->x->shape[3];
-    NST__TRY(NST__CHECK4(ctx, op, "y", p->y, NST_BACKEND_CPU, N, 2 * H, 2 * W, C));
     const float *x = p->x->data; // (N, H, W, C)
     float *y = p->y->data;       // (N, 2H, 2W, C)
 
@@ -39,11 +36,8 @@ nst_status nst__cpu_upsample2x_forward(nst_ctx *ctx, const void *params) {
 
 nst_status nst__cpu_upsample2x_backward(nst_ctx *ctx, const void *params) {
     const nst_upsample2x_params *p = params;
-    const char *op = "upsample2x_backward";
-    NST__TRY(NST__CHECK4(ctx, op, "dx", p->dx, NST_BACKEND_CPU, -1, -1, -1, -1));
     const int64_t N = p->dx->shape[0], H = p->dx->shape[1], W = p->dx->shape[2];
     const int64_t C = p->dx->shape[3];
-    NST__TRY(NST__CHECK4(ctx, op, "dy", p->dy, NST_BACKEND_CPU, N, 2 * H, 2 * W, C));
     const float *dy = p->dy->data; // (N, 2H, 2W, C)
     float *dx = p->dx->data;       // (N, H, W, C)
     const int64_t W2C = 2 * W * C;

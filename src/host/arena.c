@@ -120,3 +120,5 @@ void *nst_arena_ptr(const nst_arena *arena, int id) {
 }
 
 size_t nst_arena_size(const nst_arena *arena) { return arena ? arena->total : 0; }
+
+int nst__arena_count(const nst_arena *arena) { return arena ? arena->n : 0; }

@@ -108,6 +108,10 @@ nst_status nst_ctx_set_device(nst_ctx *ctx, const char *device) {
                         device);
 #endif
     }
+    if (ctx->scratch.owned) { /* the reserved scratch belongs to the old backend */
+        nst_free(ctx, ctx->scratch.owned);
+        memset(&ctx->scratch, 0, sizeof ctx->scratch);
+    }
     if (ctx->tracker.n_live > 0)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG,
                         "cannot switch to device '%s': %zu allocations are still live on %s",

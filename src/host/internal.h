@@ -41,6 +41,12 @@ typedef struct nst__backend {
     /* Free and total memory of the device (host RAM on CPU). */
     nst_status (*mem_info)(nst_ctx *ctx, size_t *free_bytes, size_t *total_bytes);
     const nst__op_fn *ops; /* [NST_OP_COUNT], NULL entries = not implemented */
+    /* Whether the backend computes op for these (already checked) params in dtype `compute`
+     * and their modes: NST_OK, or NST_ERR_UNSUPPORTED with a message saying what it lacks. */
+    nst_status (*supports)(nst_ctx *ctx, nst_op op, const void *params, nst_dtype compute);
+    /* Scratch bytes op needs for these (already checked) params on this context (thread
+     * count, algorithm choice); what nst__scratch_take() then hands out must fit in them. */
+    nst_status (*scratch)(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes);
 } nst__backend;
 
 extern const nst__backend nst__cpu_backend;
@@ -72,6 +78,18 @@ typedef struct {
     size_t n_live, cap_live;
 } nst__tracker;
 
+/* Scratch memory for op calls: a region the caller planned (or reserved), handed to one op at a
+ * time; nst__scratch_take() cuts it into pieces during that call. */
+typedef struct {
+    void *base;        /* the caller's region */
+    size_t bytes;
+    void *owned;       /* a region the context reserved itself (nst_ctx_reserve_scratch) */
+    char *next;        /* during an op call: the next free byte */
+    size_t left;       /* during an op call: bytes still free */
+} nst__scratch;
+
+struct nst_mem_pass;
+
 struct nst_ctx {
     const nst__backend *backend;
     void *backend_state; /* owned by the backend (CUDA: device, stream, handles) */
@@ -79,6 +97,8 @@ struct nst_ctx {
     char device_name[160];
     int n_threads;       /* 0 = all */
     nst__tracker tracker;
+    nst__scratch scratch;
+    struct nst_mem_pass *pass; /* the memory pass this context is in, or NULL (memory.h) */
     nst_status last_status;
     char last_error[NST__ERRMSG_SIZE];
 };
@@ -88,6 +108,33 @@ struct nst_ctx {
 nst_status nst__error(nst_ctx *ctx, nst_status status, const char *file, int line,
                       const char *fmt, ...) NST__PRINTF(5, 6);
 #define NST__ERR(ctx, status, ...) nst__error((ctx), (status), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Alignment of each piece of op scratch; a backend's scratch query rounds every piece it will
+ * take up to it (nst__scratch_bytes). */
+#define NST__SCRATCH_ALIGN 64
+static inline size_t nst__scratch_bytes(size_t bytes) {
+    return (bytes + NST__SCRATCH_ALIGN - 1) & ~(size_t)(NST__SCRATCH_ALIGN - 1);
+}
+/* A piece of the current op call's scratch (NULL for 0 bytes). Failing here means the backend's
+ * scratch query under-counted: the call fails with NST_ERR_INTERNAL naming op and `what`. */
+nst_status nst__scratch_take(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
+                             void **out);
+
+/* Opens the scratch of one op call: `need` bytes from the memory pass's planned buffer or the
+ * context's region (refused, naming op, when that is smaller); closed by nst__scratch_end(). */
+nst_status nst__scratch_begin(nst_ctx *ctx, const char *op, size_t need);
+void nst__scratch_end(nst_ctx *ctx);
+
+/* The dispatch's checks (src/host/op_check.c): arguments present, on the context's backend,
+ * with data (or planned, while recording), the dtype rule, shapes and scalars, and the backend's
+ * support. *nothing_to_do is set when every output is absent (a backward op asked for nothing). */
+nst_status nst__op_check(nst_ctx *ctx, nst_op op, const void *params, bool *nothing_to_do);
+/* Whether ctx is in a recording memory pass (ops record their buffers, compute nothing). */
+bool nst__recording(const nst_ctx *ctx);
+/* Records an op call in the recording pass: uses of its planned tensors, its scratch. */
+nst_status nst__pass_record_op(nst_ctx *ctx, nst_op op, const void *params, size_t scratch);
+/* The scratch region of the pass ctx is in (run mode), or NULL/0. */
+void nst__pass_scratch(const nst_ctx *ctx, void **base, size_t *bytes);
 
 /* Writes path atomically (src/host/atomic_file.c): write() fills a temporary file in the same
  * folder, which then replaces path; on any failure path is untouched and nothing is left over.

@@ -14,6 +14,13 @@
 nst_status nst__tracker_add_split(nst_ctx *ctx, void *ptr, size_t bytes,
                                   const size_t split[NST__TRACK_ROWS]);
 
+/* Sets the size of a recorded buffer (the op-scratch buffer, whose size is known only when its
+ * recording pass ends). */
+void nst__plan_set_bytes(nst_plan *plan, int id, size_t bytes);
+
+/* How many buffers the plan behind an arena held. */
+int nst__arena_count(const nst_arena *arena);
+
 /* Writes into buf[0, size) and counts every character asked for, like snprintf: len may exceed
  * size, and the text is NUL-terminated whenever size > 0. */
 typedef struct {

@@ -42,16 +42,93 @@ bool nst_op_supported(const nst_ctx *ctx, nst_op op) {
     return (unsigned)op < NST_OP_COUNT && ctx->backend->ops[op] != NULL;
 }
 
+nst_status nst_op_scratch_bytes(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes) {
+    *bytes = 0;
+    bool nothing;
+    NST__TRY(nst__op_check(ctx, op, params, &nothing));
+    if (nothing || !ctx->backend->ops[op])
+        return NST_OK;
+    return ctx->backend->scratch(ctx, op, params, bytes);
+}
+
+void nst_ctx_set_scratch(nst_ctx *ctx, void *ptr, size_t bytes) {
+    ctx->scratch.base = ptr;
+    ctx->scratch.bytes = ptr ? bytes : 0;
+}
+
+nst_status nst_ctx_reserve_scratch(nst_ctx *ctx, size_t bytes) {
+    if (ctx->scratch.owned && ctx->scratch.base == ctx->scratch.owned &&
+        ctx->scratch.bytes >= bytes)
+        return NST_OK;
+    void *p = NULL;
+    NST__TRY(nst_alloc(ctx, bytes, NST_TAG_WORKSPACE, &p));
+    nst_free(ctx, ctx->scratch.owned);
+    ctx->scratch.owned = p;
+    nst_ctx_set_scratch(ctx, p, bytes);
+    return NST_OK;
+}
+
+nst_status nst__scratch_take(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
+                             void **out) {
+    *out = NULL;
+    if (bytes == 0)
+        return NST_OK;
+    const size_t need = nst__scratch_bytes(bytes);
+    if (need > ctx->scratch.left)
+        return NST__ERR(ctx, NST_ERR_INTERNAL,
+                        "op %s: %s needs %zu bytes of scratch, but only %zu of the amount the "
+                        "backend's scratch query stated are left", op, what, bytes,
+                        ctx->scratch.left);
+    *out = ctx->scratch.next;
+    ctx->scratch.next += need;
+    ctx->scratch.left -= need;
+    return NST_OK;
+}
+
+nst_status nst__scratch_begin(nst_ctx *ctx, const char *op, size_t need) {
+    void *base = ctx->scratch.base;
+    size_t have = ctx->scratch.bytes;
+    const bool in_pass = ctx->pass != NULL;
+    if (in_pass)
+        nst__pass_scratch(ctx, &base, &have);
+    if (need > have)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "op %s needs %zu bytes (%.1f MiB) of scratch on %s, but %s has %zu: plan "
+                        "it (a memory pass plans it for every op), or give the context a region "
+                        "(nst_ctx_set_scratch, nst_ctx_reserve_scratch)",
+                        op, need, need / 1048576.0, ctx->backend->name,
+                        in_pass ? "the memory pass's planned scratch" : "the context's region",
+                        have);
+    ctx->scratch.next = base;
+    ctx->scratch.left = need;
+    return NST_OK;
+}
+
+void nst__scratch_end(nst_ctx *ctx) {
+    ctx->scratch.next = NULL;
+    ctx->scratch.left = 0;
+}
+
 nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params) {
     if ((unsigned)op >= NST_OP_COUNT)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "unknown op %d", (int)op);
-    if (!params)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: params is NULL", op_infos[op].name);
     nst__op_fn fn = ctx->backend->ops[op];
-    if (!fn)
+    const char *name = op_infos[op].name;
+    if (!fn) /* before the params are read: a backend without the op never sees them */
         return NST__ERR(ctx, NST_ERR_UNSUPPORTED, "op %s has no implementation on backend %s",
-                        op_infos[op].name, ctx->backend->name);
-    return fn(ctx, params);
+                        name, ctx->backend->name);
+    bool nothing;
+    NST__TRY(nst__op_check(ctx, op, params, &nothing));
+    if (nothing)
+        return NST_OK;
+    size_t need = 0;
+    NST__TRY(ctx->backend->scratch(ctx, op, params, &need));
+    if (nst__recording(ctx))
+        return nst__pass_record_op(ctx, op, params, need);
+    NST__TRY(nst__scratch_begin(ctx, name, need));
+    nst_status st = fn(ctx, params);
+    nst__scratch_end(ctx);
+    return st;
 }
 
 nst_adam_step nst_adam_step_make(double lr, double beta1, double beta2, double eps,

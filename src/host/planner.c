@@ -107,6 +107,13 @@ int nst_plan_request_span(nst_plan *plan, nst_mem_tag tag, size_t bytes, size_t 
     return id;
 }
 
+void nst__plan_set_bytes(nst_plan *plan, int id, size_t bytes) {
+    if (plan && id >= 0 && id < plan->n) {
+        plan->bufs[id].bytes = bytes;
+        plan->summary.solved = false;
+    }
+}
+
 void nst_plan_use(nst_plan *plan, int id, int step) {
     if (!plan)
         return;

@@ -123,9 +123,18 @@ double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double
     return used ? sum / (double)used : 0.0;
 }
 
+nst_ctx *nst_test_bare_cpu_ctx(void) {
+    nst_ctx *ctx = nst_ctx_create();
+    cr_assert_not_null(ctx, "nst_ctx_create failed");
+    return ctx;
+}
+
 nst_ctx *nst_test_cpu_ctx(void) {
     nst_ctx *ctx = nst_ctx_create();
     cr_assert_not_null(ctx, "nst_ctx_create failed");
+    /* op scratch for tests that run ops one at a time (pages are touched only where used) */
+    cr_assert_eq(nst_ctx_reserve_scratch(ctx, NST_TEST_SCRATCH_BYTES), NST_OK, "%s",
+                 nst_last_error(ctx));
     return ctx;
 }
 

@@ -36,8 +36,12 @@ bool nst_test_allclose_f(const char *what, const float *got, const float *ref, s
 /* mean |a-b| / (|a|+|b|) over elements where |a|+|b| > floor. */
 double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double floor);
 
-/* A context on the CPU backend that fails the test if it cannot be created. */
+/* A context on the CPU backend that fails the test if it cannot be created, with a scratch region
+ * of NST_TEST_SCRATCH_BYTES for ops run one at a time. */
+#define NST_TEST_SCRATCH_BYTES ((size_t)256 << 20)
 nst_ctx *nst_test_cpu_ctx(void);
+/* The same without the scratch region, for tests that count the tracker's bytes. */
+nst_ctx *nst_test_bare_cpu_ctx(void);
 /* A context on cuda:0. Skips the test, saying why, only when there is no GPU: a CPU-only build,
  * or nst_list_gpus answers NST_ERR_NO_DEVICE (no driver, no device) on a machine whose kernel
  * shows no NVIDIA device node either. Any other failure (a listed GPU that does not open, a
