@@ -9,5 +9,6 @@ dir=${1:-build}
 shift || true
 opts=(-DNST_CUDA="${NST_CUDA:-AUTO}" -DCMAKE_BUILD_TYPE=Release)
 [[ -n "${CUDA_ARCHS:-}" ]] && opts+=(-DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCHS")
-cmake -S . -B "$dir" "${opts[@]}" "$@" >/dev/null
+# the configure output stays in the log: what was found (CUDA, OpenBLAS, Criterion) and how
+cmake -S . -B "$dir" "${opts[@]}" "$@"
 cmake --build "$dir" -j"$(nproc)"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs every test, in three variants: the default build (with the CUDA backend when
 # a CUDA toolkit is found), a CPU-only build (NST_CUDA=OFF), and a CPU-only debug build under
-# AddressSanitizer and UndefinedBehaviorSanitizer. GPU tests skip, saying why, on a machine
-# without a GPU. Fails when any test fails in any variant.
+# AddressSanitizer and UndefinedBehaviorSanitizer, each with warnings as errors (NST_WERROR).
+# GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
+# reasons are printed after each variant's tests. Fails when any test fails in any variant.
 #   scripts/test.sh [default|cpu-only|sanitize ...]   (default: all three)
+# Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
@@ -12,7 +14,7 @@ variants=("$@")
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
 for variant in "${variants[@]}"; do
-  dir=build-test-$variant
+  dir=build-test-$variant${NST_TEST_DIR_SUFFIX:-}
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
@@ -23,11 +25,14 @@ for variant in "${variants[@]}"; do
     *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize)" >&2; exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"
-  NST_CUDA=$cuda scripts/build.sh "$dir" "${extra[@]}"
+  NST_CUDA=$cuda scripts/build.sh "$dir" -DNST_WERROR=ON "${extra[@]}"
   echo "=== $variant tests"
-  if ! (cd "$dir" && ctest --output-on-failure -j"$(nproc)"); then
+  if ! (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$(nproc)"); then
     fail=1
     echo "=== $variant: FAILED" >&2
   fi
+  # tests/support/test_main.c prints a SKIPPED line with the reason for every skipped test
+  echo "=== $variant skips:"
+  grep -h '^SKIPPED ' "$dir/Testing/Temporary/LastTest.log" || echo "(none)"
 done
 exit $fail
