@@ -74,6 +74,10 @@ nst_status nst_copy_to_host(nst_ctx *ctx, void *host_dst, const void *src, size_
 nst_status nst_memset_device(nst_ctx *ctx, void *dst, int value, size_t bytes);
 nst_status nst_synchronize(nst_ctx *ctx);
 
+/* Writes len bytes to path atomically: a temporary file in the same folder, flushed and renamed
+ * over path, so a failure leaves path as it was and no temporary behind. */
+nst_status nst_write_file_atomic(nst_ctx *ctx, const char *path, const void *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

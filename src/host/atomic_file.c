@@ -94,3 +94,20 @@ fail:
     free(tmp);
     return s;
 }
+
+typedef struct {
+    const void *data;
+    size_t len;
+} bytes_view;
+
+static nst_status write_bytes(nst_ctx *ctx, FILE *f, void *user) {
+    const bytes_view *b = user;
+    if (b->len && fwrite(b->data, 1, b->len, f) != b->len)
+        return NST__ERR(ctx, NST_ERR_IO, "write failed: %s", strerror(errno));
+    return NST_OK;
+}
+
+nst_status nst_write_file_atomic(nst_ctx *ctx, const char *path, const void *data, size_t len) {
+    bytes_view b = {data, len};
+    return nst__atomic_write(ctx, path, write_bytes, &b);
+}
