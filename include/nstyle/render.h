@@ -1,0 +1,109 @@
+/* The Gatys render as one library call, and its memory plan.
+ *
+ * nst_render_gatys() optimises an RGB [0,1] image so that its VGG19 features match the content
+ * image's at the content layers and its Gram matrices match the style image's at the style layers
+ * (DESIGN.md, "Pixels and semantics"):
+ *   content = sum_l w_l MSE(F_l(x), F_l(content))           (w_l = 1 for content layers)
+ *   style   = sum_l w_l MSE(G_l(x), G_l(style)),  G = F^T F / (C H W)
+ *   tv      = TV(x)   (sum of squared neighbour differences / pixel count)
+ *   total   = content_weight * content + style_weight * style + tv_weight * tv
+ * with torch.optim.Adam on the image alone, the image clamped to [0, 1] after each step. The
+ * defaults are the brief's (nst_render_options_default): content relu4_2; style relu1_1, relu2_1,
+ * relu3_1, relu4_1, relu5_1 with equal weights; content 1 : style 100; Adam lr 0.01; 300
+ * iterations; init from the content image; max pooling; no TV.
+ *
+ * Memory: the whole run (weights, the image, Adam state, the style and content targets, every
+ * activation and gradient, op scratch, the style-target pass at the style image's size) is one
+ * plan recorded by a dry run of the same code (memory.h), checked against the budget before
+ * anything is allocated and backed by one arena. nst_render_plan() is that dry run alone: it
+ * needs no weights and no images, so `nstyle plan` works on a machine without either.
+ *
+ * Tested by tests/test_render.c (plan total = the arena's measured peak; a real-weights render
+ * whose style loss falls; cancel and stop from the progress callback) and tests/test_vgg19.c
+ * (features, loss and image gradient against PyTorch goldens). */
+#ifndef NSTYLE_RENDER_H
+#define NSTYLE_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "memory.h"
+#include "ops.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int iteration, iterations; /* iteration counts from 1 (the step just taken) */
+    double content_loss, style_loss, tv_loss, total_loss; /* at the image before that step */
+    double seconds;                                       /* since the loop started */
+} nst_render_progress;
+
+/* Called after every iteration; return false to stop (the result keeps the last image). */
+typedef bool (*nst_render_progress_fn)(const nst_render_progress *p, void *user);
+
+typedef enum { NST_INIT_CONTENT = 0, NST_INIT_NOISE = 1, NST_INIT_IMAGE = 2 } nst_render_init;
+
+typedef struct {
+    int width, height;                 /* output = content size; the caller resizes */
+    const float *content;              /* (H, W, 3) RGB [0,1], host; NULL only for nst_render_plan */
+    const float *style;                /* (Hs, Ws, 3) RGB [0,1], host; NULL only for the plan */
+    int style_width, style_height;     /* the caller scales it (to the content's long side) */
+    nst_render_init init;
+    const float *init_image;           /* (H, W, 3) RGB [0,1] for NST_INIT_IMAGE */
+    uint64_t seed;                     /* NST_INIT_NOISE: uniform [0,1] from splitmix64(seed),
+                                          the same on every backend */
+    int iterations;
+    double lr, content_weight, style_weight, tv_weight;
+    double adam_beta1, adam_beta2, adam_eps; /* torch defaults 0.9, 0.999, 1e-8 */
+    const char *content_layers, *style_layers; /* comma lists of names (relu4_2, conv3_1, ...);
+                                                  NULL = the defaults */
+    const double *style_layer_weights; /* one per style layer; NULL = equal weights (1 each) */
+    nst_pool_mode pooling;             /* NST_POOL_MAX (default) or NST_POOL_AVG */
+    const char *weights_path;          /* resolved file (nst_vgg19_weights_find) */
+    size_t vram_limit;                 /* 0 = free memory of the device */
+    size_t workspace_limit;            /* op scratch cap (0 = none); kept for the CUDA convs */
+    bool deterministic;
+    nst_render_progress_fn progress;
+    void *progress_user;
+    const volatile int *cancel;        /* non-zero: stop after the current iteration */
+} nst_render_options;
+
+typedef struct {
+    float *image; int width, height;   /* (H, W, 3) RGB [0,1], malloc'd: the last image (also when
+                                          cancelled, stopped or failed after the loop began) */
+    int iterations_done;
+    bool cancelled;                    /* the cancel flag or the progress callback stopped it */
+    double content_loss, style_loss, tv_loss, total_loss; /* at the last image evaluated */
+    double initial_content_loss, initial_style_loss;      /* at the initial image */
+    double setup_seconds;              /* weights upload, targets */
+    double seconds;                    /* the iterations */
+    double s_per_iter;
+    size_t plan_total_bytes;           /* the arena's size; the peak is the context's tracker's */
+    char nonfinite_layer[32];          /* set when a loss became NaN/inf ("relu3_1", "tv") */
+    int nonfinite_iteration;           /* its iteration (0 = the initial evaluation), else -1 */
+} nst_render_result;
+
+/* The brief's defaults; pointers NULL, sizes 0. */
+void nst_render_options_default(nst_render_options *o);
+
+/* Runs the render. Fails before allocating with NST_ERR_BUDGET (message: the biggest consumers
+ * and what to change) when the plan exceeds vram_limit or the device's free memory; with
+ * NST_ERR_INVALID_ARG naming a layer the weights file does not hold; with NST_ERR_INTERNAL when a
+ * loss becomes non-finite (nonfinite_layer/iteration filled, image kept). *r is always
+ * initialised; free it with nst_render_result_free(). */
+nst_status nst_render_gatys(nst_ctx *ctx, const nst_render_options *o, nst_render_result *r);
+void nst_render_result_free(nst_render_result *r);
+
+/* The dry run alone: the solved plan of the render o describes (no weights, no images; only
+ * the sizes, layers and pooling are read). Free with nst_plan_destroy(). */
+nst_status nst_render_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
