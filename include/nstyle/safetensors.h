@@ -19,8 +19,16 @@
 extern "C" {
 #endif
 
-/* File dtypes. F64 exists for goldens; nstyle computes in F32/F16/BF16. */
-typedef enum { NST_ST_F32, NST_ST_F16, NST_ST_BF16, NST_ST_F64, NST_ST_DTYPE_COUNT } nst_st_dtype;
+/* File dtypes. F64 exists for goldens; U8 for quantised weights (indices into a codebook);
+ * nstyle computes in F32/F16/BF16. */
+typedef enum {
+    NST_ST_F32,
+    NST_ST_F16,
+    NST_ST_BF16,
+    NST_ST_F64,
+    NST_ST_U8,
+    NST_ST_DTYPE_COUNT
+} nst_st_dtype;
 
 #define NST_ST_MAX_DIMS 8
 
@@ -51,8 +59,8 @@ const char *nst_st_metadata(const nst_st_file *f, const char *key);
 int nst_st_metadata_count(const nst_st_file *f);
 void nst_st_metadata_at(const nst_st_file *f, int i, const char **key, const char **value);
 
-/* Converts any file dtype to F32 / F64 (F16/BF16 exactly, F64 rounded to nearest).
- * out must hold t->numel values. */
+/* Converts any file dtype to F32 / F64 (F16/BF16 exactly, U8 as its plain value 0..255, F64
+ * rounded to nearest). out must hold t->numel values. */
 void nst_st_to_f32(const nst_st_tensor *t, float *out);
 void nst_st_to_f64(const nst_st_tensor *t, double *out);
 /* Finds name, checks dtype-independent shape (ndim dims; -1 = any) and converts to F32 in a newly

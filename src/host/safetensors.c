@@ -4,11 +4,11 @@
  *
  * Reading maps the file read-only (or reads it into memory when mmap fails) and validates it the
  * way the reference implementation does, before handing out any byte: header length within the
- * file and under 100 MB, strict JSON (src/host/json.c), known dtypes (F32, F16, BF16, F64), shape
- * products equal to the byte ranges, and ranges that, sorted by offset, cover the data section
- * exactly (no overlap, no gap, no trailing bytes). Every refusal is NST_ERR_FORMAT (NST_ERR_IO
- * when the file cannot be opened or read) with a message naming the path, the problem and the
- * tensor. The writer is in safetensors_write.c.
+ * file and under 100 MB, strict JSON (src/host/json.c), known dtypes (F32, F16, BF16, F64, U8),
+ * shape products equal to the byte ranges, and ranges that, sorted by offset, cover the data
+ * section exactly (no overlap, no gap, no trailing bytes). Every refusal is NST_ERR_FORMAT
+ * (NST_ERR_IO when the file cannot be opened or read) with a message naming the path, the
+ * problem and the tensor. The writer is in safetensors_write.c.
  * Tested by tests/test_safetensors.c and tests/test_safetensors_malformed.c. */
 #include "nstyle/safetensors.h"
 
@@ -32,7 +32,7 @@
 static const struct {
     const char *name;
     size_t size;
-} st_dtypes[NST_ST_DTYPE_COUNT] = {{"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}};
+} st_dtypes[NST_ST_DTYPE_COUNT] = {{"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"U8", 1}};
 
 const char *nst_st_dtype_name(nst_st_dtype t) {
     return (unsigned)t < NST_ST_DTYPE_COUNT ? st_dtypes[t].name : "?";
@@ -202,7 +202,7 @@ static nst_status parse_entry(nst_ctx *ctx, const nst_st_file *f, const nst__jso
     if (d == NST_ST_DTYPE_COUNT)
         return NST__ERR(
             ctx, NST_ERR_FORMAT,
-            "%s: tensor '%s': unsupported dtype '%.40s' (nstyle reads F32, F16, BF16, F64)",
+            "%s: tensor '%s': unsupported dtype '%.40s' (nstyle reads F32, F16, BF16, F64, U8)",
             f->path, name, dtype->str);
     t->name = name;
     t->dtype = (nst_st_dtype)d;
@@ -446,11 +446,13 @@ static double load_le_f64(const unsigned char *p) {
     return x;
 }
 
-/* Element i of an F32, F16 or BF16 tensor's raw little-endian data, exactly (NaN payloads
+/* Element i of an F32, F16, BF16 or U8 tensor's raw little-endian data, exactly (NaN payloads
  * included: a float that went through a double would come back with its NaN quietened). */
 static float element_f32(const nst_st_tensor *t, int64_t i) {
     const unsigned char *p = t->data; // (numel * dtype size) little-endian
     switch (t->dtype) {
+    case NST_ST_U8:
+        return (float)p[i];
     case NST_ST_F16:
         return nst_f16_to_f32(le16(p + 2 * i));
     case NST_ST_BF16:

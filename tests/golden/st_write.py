@@ -3,8 +3,8 @@
     from st_write import save
     save("out.safetensors", {"x": array_f64, "y": array_f32}, {"generator": "gen_grid.py"})
 
-Arrays keep their dtype (float64 -> F64, float32 -> F32, float16 -> F16); tensors are laid out
-in sorted-name order, as the safetensors library does.
+Arrays keep their dtype (float64 -> F64, float32 -> F32, float16 -> F16, uint8 -> U8); tensors
+are laid out in sorted-name order, as the safetensors library does.
 """
 import json
 import os
@@ -12,7 +12,8 @@ import struct
 
 import numpy as np
 
-_DTYPES = {np.dtype("float64"): "F64", np.dtype("float32"): "F32", np.dtype("float16"): "F16"}
+_DTYPES = {np.dtype("float64"): "F64", np.dtype("float32"): "F32", np.dtype("float16"): "F16",
+           np.dtype("uint8"): "U8"}
 
 
 def save(path, tensors, metadata=None):
