@@ -166,12 +166,13 @@ static void check_naive(int N, int H, int W, bool ac, uint64_t seed) {
     cr_assert(nst_test_allclose("affine grid vs naive", grid, grid_ref, ng, 1e-5, 1e-4));
 
     /* backward: central differences of the double forward (linear in theta, so exact up to
-     * rounding); mean |a-b|/(|a|+|b|) <= 1e-4 */
+     * rounding) */
     fd_user u = {N, H, W, ac, weights};
     double fd[6 * 4];
     nst_test_fd_grad(weighted_affine, &u, theta64, (size_t)6 * N, 1e-4, NULL, 0, fd);
-    double rel = nst_test_mean_rel_diff_f(dtheta, fd, (size_t)6 * N, 1e-12);
-    cr_assert_leq(rel, 1e-4, "dtheta vs finite differences: mean relative difference %.3g", rel);
+    /* Element by element against the differences: the op sums in double and rounds once to fp32
+     * (6e-8 relative); the worst element measured is 4e-8 of max|dtheta|. */
+    nst_test_expect_grad("dtheta vs finite differences", dtheta, fd, (size_t)6 * N, 1e-7, 2e-7);
     free(grid_ref), free(weights), free(grid), free(dgrid);
     nst_ctx_destroy(ctx);
 }

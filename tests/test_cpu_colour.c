@@ -207,7 +207,7 @@ static double convert_objective(const double *x, void *user) {
 }
 
 /* Backward against central differences of sum(dy * convert(x)) in double (linear: exact up to
- * rounding): mean relative difference <= 1e-4; then accumulate adds to dx. */
+ * rounding), element by element; then accumulate adds to dx. */
 Test(cpu_colour, input_convert_backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(44);
@@ -226,9 +226,9 @@ Test(cpu_colour, input_convert_backward_matches_finite_differences) {
         for (int i = 0; i < NPIX * 3; i++)
             dx[i] = NAN; /* overwrite mode must not read dx */
         cr_assert_eq(nst_input_convert_backward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
-        double rel = nst_test_mean_rel_diff_f(dx, fd, NPIX * 3, 1e-12);
-        cr_assert_leq(rel, 1e-4, "%s: mean relative difference %.3g", convention_names[conv],
-                      rel);
+        /* Element by element against the differences: one fp32 scale per element (a rounding or
+         * two, 6e-8 each); measured worst 1.3e-7 of max|dx|. */
+        nst_test_expect_grad(convention_names[conv], dx, fd, NPIX * 3, 3e-7, 3e-7);
 
         memcpy(dx, prev, sizeof dx);
         p.accumulate = true;

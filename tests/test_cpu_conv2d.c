@@ -386,11 +386,12 @@ Test(cpu_conv2d, backward_matches_finite_differences) {
         cr_assert_eq(nst_conv2d_backward_data(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
         cr_assert_eq(nst_conv2d_backward_filter(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
 
-        /* mean |a - b| / (|a| + |b|) <= 1e-4: the op's fp32 gradients against the
-         * double-precision central differences (exact up to rounding here, L being linear in
-         * each argument) */
+        /* the op's fp32 gradients against the double-precision central differences (exact up
+         * to rounding here, L being linear in each argument) */
         fd_state s = {c, d.xd, d.wd, d.bd, d.dyd, nst_test_alloc_f64(y_count(c))};
-        nst_test_layer_expect_fd(&d, &g, fd_loss, &s, 1e-3, 1e-4, name);
+        /* Element by element against the differences: fp32 sgemm sums of up to 81 products (dx,
+         * dw) and a double column sum (db); measured worst 2.6e-7 of max|grad|. */
+        nst_test_layer_expect_fd(&d, &g, fd_loss, &s, 1e-3, 1e-6, 1e-6, name);
         free(s.y);
         nst_test_layer_grads_free(&g);
         nst_test_layer_free(&d);

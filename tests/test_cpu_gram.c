@@ -140,8 +140,8 @@ static double gram_objective(const double *x, void *user) {
 }
 
 /* The op's backward (dy = dG) against central differences of sum(dG * G(x)) in double:
- * G is quadratic, so the central difference is exact up to rounding; mean relative difference
- * <= 1e-4 covers the fp32 op. */
+ * G is quadratic, so the central difference is exact up to rounding; every element within the
+ * fp32 op's rounding. */
 Test(cpu_gram, backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(13);
@@ -157,8 +157,9 @@ Test(cpu_gram, backward_matches_finite_differences) {
     gram_io io;
     gram_bind(&io, x, NULL, dg, dx, n, h, w, c);
     cr_assert_eq(nst_gram_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
-    double rel = nst_test_mean_rel_diff_f(dx, fd, nx, 1e-12);
-    cr_assert_leq(rel, 1e-4, "mean relative difference %.3g", rel);
+    /* Element by element against the differences: fp32 sgemm sums of 2C products per element,
+     * some cancelling; measured worst 1.1e-7 of max|dx|. */
+    nst_test_expect_grad("gram dx", dx, fd, nx, 5e-7, 1e-6);
     free(x), free(dg), free(dx), free(xd), free(dgd), free(fd), free(gs);
     nst_ctx_destroy(ctx);
 }

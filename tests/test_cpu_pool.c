@@ -138,8 +138,9 @@ Test(cpu_pool, backward_matches_finite_differences) {
         pool_loss loss = {w, mode == NST_POOL_MAX};
         nst_test_fd_grad(pool_loss_fn, &loss, xd, FSIZE, 1e-4, NULL, 0, fd);
         /* the loss is linear around each sample, so only rounding separates the two */
-        const double rel = nst_test_mean_rel_diff_f(dx, fd, FSIZE, 1e-12);
-        cr_assert_leq(rel, 1e-4, "%s: mean relative difference %g", mode ? "avg" : "max", rel);
+        /* Element by element against the differences: dx is exact (a copy or a quarter of dy),
+         * so only the differences' double rounding remains (5e-11 of max|dx| measured). */
+        nst_test_expect_grad(mode ? "avg" : "max", dx, fd, FSIZE, 1e-9, 1e-9);
         /* the dropped last row and column get exactly zero */
         for (int64_t n = 0; n < FN; n++)
             for (int64_t c = 0; c < FC; c++) {

@@ -130,8 +130,9 @@ Test(cpu_reflect_pad, backward_matches_finite_differences) {
     nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, FSIZE, FOUT);
     run_op(ctx, d.x, d.dy, FN, FH, FW, FC, FPAD, d.y, d.dx);
     /* the loss is linear in x: only rounding separates the two */
-    const double rel = nst_test_fwd_bwd_fd(&d, pad_loss_fn, d.dyd, 1e-4);
-    cr_assert_leq(rel, 1e-4, "mean relative difference %g", rel);
+    /* Element by element against the differences: each dx is a sum of at most four fp32 dy;
+     * measured worst 6e-8 of max|dx|. */
+    nst_test_fwd_bwd_expect_fd(&d, pad_loss_fn, d.dyd, 1e-4, 3e-7, 3e-7, "reflect_pad dx");
     nst_test_fwd_bwd_free(&d);
     nst_ctx_destroy(ctx);
 }

@@ -128,7 +128,7 @@ Test(cpu_tv, matches_naive_and_accumulates) {
 static double tv_objective(const double *x, void *user) { return ref_tv(user, x); }
 
 /* scale * dTV/dx against central differences of the double TV (quadratic: exact up to
- * rounding); mean relative difference <= 1e-4. */
+ * rounding), element by element. */
 Test(cpu_tv, backward_matches_finite_differences) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_test_rng rng = nst_test_rng_seed(32);
@@ -143,8 +143,9 @@ Test(cpu_tv, backward_matches_finite_differences) {
     cr_assert_eq(nst_tv_backward(ctx, &io.p), NST_OK, "%s", nst_last_error(ctx));
     for (size_t i = 0; i < m; i++)
         fd[i] *= 3.0;
-    double rel = nst_test_mean_rel_diff_f(dx, fd, m, 1e-12);
-    cr_assert_leq(rel, 1e-4, "mean relative difference %.3g", rel);
+    /* Element by element against the differences: four fp32 neighbour differences per element,
+     * summed in fp32; measured worst 9e-8 of max|dx|. */
+    nst_test_expect_grad("tv dx", dx, fd, m, 3e-7, 3e-7);
     free(x), free(dx), free(xd), free(fd);
     nst_ctx_destroy(ctx);
 }

@@ -81,8 +81,9 @@ Test(cpu_upsample, backward_matches_finite_differences) {
     nst_test_fwd_bwd d = nst_test_fwd_bwd_random(&rng, FSIZE, FOUT);
     run_op(ctx, d.x, d.dy, FN, FH, FW, FC, d.y, d.dx);
     /* the loss is linear in x: only rounding separates the two */
-    const double rel = nst_test_fwd_bwd_fd(&d, upsample_loss_fn, d.dyd, 1e-4);
-    cr_assert_leq(rel, 1e-4, "mean relative difference %g", rel);
+    /* Element by element against the differences: each dx is an fp32 sum of four dy; measured
+     * worst 8e-8 of max|dx|. */
+    nst_test_fwd_bwd_expect_fd(&d, upsample_loss_fn, d.dyd, 1e-4, 3e-7, 3e-7, "upsample dx");
     nst_test_fwd_bwd_free(&d);
     nst_ctx_destroy(ctx);
 }

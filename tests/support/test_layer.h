@@ -39,10 +39,10 @@ void nst_test_layer_accumulate_start(uint64_t seed, float *dw, double *rdw, size
 
 /* The op's fp32 gradients in g against central differences with step h of loss, a double
  * function of d->xd, d->wd and d->bd that reads them through user (nst_test_fd_grad perturbs
- * each array in place): cr_expect mean |a - b| / (|a| + |b|) <= max_rel (elements where both
- * are below 1e-12 skipped) for dx, dw and db in turn, `name` in the messages. */
+ * each array in place): nst_test_expect_grad(atol_rel, rtol) for dx, dw and db in turn, `name`
+ * in the messages. */
 void nst_test_layer_expect_fd(nst_test_layer *d, const nst_test_layer_grads *g,
-                              nst_test_scalar_fn loss, void *user, double h, double max_rel,
-                              const char *name);
+                              nst_test_scalar_fn loss, void *user, double h, double atol_rel,
+                              double rtol, const char *name);
 
 #endif

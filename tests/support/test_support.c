@@ -110,19 +110,6 @@ bool nst_test_allclose_f(const char *what, const float *got, const float *ref, s
     return ok;
 }
 
-double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double floor) {
-    double sum = 0;
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        double den = fabs(a[i]) + fabs(b[i]);
-        if (den <= floor)
-            continue;
-        sum += fabs(a[i] - b[i]) / den;
-        used++;
-    }
-    return used ? sum / (double)used : 0.0;
-}
-
 nst_ctx *nst_test_bare_cpu_ctx(void) {
     nst_ctx *ctx = nst_ctx_create();
     cr_assert_not_null(ctx, "nst_ctx_create failed");

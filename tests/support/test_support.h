@@ -33,8 +33,6 @@ bool nst_test_allclose(const char *what, const float *got, const double *ref, si
                        double atol, double rtol);
 bool nst_test_allclose_f(const char *what, const float *got, const float *ref, size_t n,
                          double atol, double rtol);
-/* mean |a-b| / (|a|+|b|) over elements where |a|+|b| > floor. */
-double nst_test_mean_rel_diff(const double *a, const double *b, size_t n, double floor);
 
 /* A context on the CPU backend that fails the test if it cannot be created, with a scratch region
  * of NST_TEST_SCRATCH_BYTES for ops run one at a time. */

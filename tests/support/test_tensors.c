@@ -65,11 +65,21 @@ double nst_test_dot(const double *a, const double *b, size_t n) {
     return s;
 }
 
-double nst_test_mean_rel_diff_f(const float *got, const double *ref, size_t n, double floor) {
-    double *g = nst_test_to_f64(got, n);
-    double rel = nst_test_mean_rel_diff(g, ref, n, floor);
-    free(g);
-    return rel;
+void nst_test_expect_grad(const char *what, const float *got, const double *fd, size_t n,
+                          double atol_rel, double rtol) {
+    const double scale = nst_test_max_abs(fd, n);
+    double worst_abs = 0.0, worst_rel = 0.0; /* rel: over elements above 1% of the largest */
+    for (size_t i = 0; i < n; i++) {
+        const double e = fabs(got[i] - fd[i]);
+        worst_abs = fmax(worst_abs, e);
+        if (fabs(fd[i]) > 0.01 * scale)
+            worst_rel = fmax(worst_rel, e / fabs(fd[i]));
+    }
+    cr_log_info("%s: worst |op - fd| %.3g max|fd|, worst relative %.3g (max|fd| %.3g)", what,
+                scale > 0 ? worst_abs / scale : worst_abs, worst_rel, scale);
+    cr_expect(nst_test_allclose(what, got, fd, n, atol_rel * scale, rtol),
+              "%s: gradient outside %.3g max|fd| + %.3g |fd| of the finite differences", what,
+              atol_rel, rtol);
 }
 
 /* ---- CPU F32 tensors ----------------------------------------------------------------------- */
@@ -117,9 +127,10 @@ void nst_test_fwd_bwd_free(nst_test_fwd_bwd *d) {
     free(d->xd), free(d->dyd), free(d->yr), free(d->dxr);
 }
 
-double nst_test_fwd_bwd_fd(nst_test_fwd_bwd *d, nst_test_scalar_fn loss, void *user, double h) {
+void nst_test_fwd_bwd_expect_fd(nst_test_fwd_bwd *d, nst_test_scalar_fn loss, void *user,
+                                double h, double atol_rel, double rtol, const char *what) {
     nst_test_fd_grad(loss, user, d->xd, d->n, h, NULL, 0, d->dxr);
-    return nst_test_mean_rel_diff_f(d->dx, d->dxr, d->n, 1e-12);
+    nst_test_expect_grad(what, d->dx, d->dxr, d->n, atol_rel, rtol);
 }
 
 /* ---- goldens ------------------------------------------------------------------------------- */

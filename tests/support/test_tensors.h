@@ -25,9 +25,13 @@ float *nst_test_to_f32(const double *x, size_t n);  /* a float copy, each value 
 void nst_test_widen(const float *x, double *out, size_t n); /* out[i] = x[i] */
 double nst_test_max_abs(const double *x, size_t n); /* max |x[i]|, 0 for n == 0 */
 double nst_test_dot(const double *a, const double *b, size_t n); /* sum a[i] * b[i] */
-/* nst_test_mean_rel_diff of an fp32 result (typically an op's gradient) against a double
- * reference (typically central finite differences). */
-double nst_test_mean_rel_diff_f(const float *got, const double *ref, size_t n, double floor);
+/* An op's fp32 gradient against central finite differences in double, element by element:
+ * cr_expect that every |got - fd| <= atol_rel * max|fd| + rtol * |fd| (nst_test_allclose, which
+ * prints the first mismatches under `what`). The absolute part scales with the gradient's size:
+ * an element that cancels to near zero keeps the rounding error of its larger terms. The worst
+ * errors found are logged (--verbose), for choosing tolerances. */
+void nst_test_expect_grad(const char *what, const float *got, const double *fd, size_t n,
+                          double atol_rel, double rtol);
 
 /* Flat index of (n, h, w, c) in an (N, H, W, C) tensor. */
 static inline size_t nst_test_at(int64_t H, int64_t W, int64_t C, int64_t n, int64_t h, int64_t w,
@@ -67,8 +71,9 @@ nst_test_fwd_bwd nst_test_fwd_bwd_random(nst_test_rng *r, size_t n, size_t no);
 void nst_test_fwd_bwd_free(nst_test_fwd_bwd *d);
 /* The op's dx (already computed into d->dx) against central differences with step h of
  * loss(x, user), typically sum(dy * f(x)) with the double forward f: the differences at d->xd go
- * to d->dxr, and the result is nst_test_mean_rel_diff_f(d->dx, d->dxr, n, 1e-12). */
-double nst_test_fwd_bwd_fd(nst_test_fwd_bwd *d, nst_test_scalar_fn loss, void *user, double h);
+ * to d->dxr, and nst_test_expect_grad checks dx against them. */
+void nst_test_fwd_bwd_expect_fd(nst_test_fwd_bwd *d, nst_test_scalar_fn loss, void *user,
+                                double h, double atol_rel, double rtol, const char *what);
 
 /* ---- goldens ------------------------------------------------------------------------------- */
 
