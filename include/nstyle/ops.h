@@ -131,6 +131,13 @@ typedef struct {
     float alpha;
 } nst_scale_params;
 
+/* clamp: y = min(max(x, lo), hi) elementwise (torch.clamp; y may alias x; NaN stays NaN). */
+typedef struct {
+    const nst_tensor *x; /* any shape */
+    nst_tensor *y;       /* same shape */
+    float lo, hi;        /* lo <= hi */
+} nst_clamp_params;
+
 /* Sum or mean of all elements of x into y (shape (1)), accumulated in double on the CPU. */
 typedef struct {
     const nst_tensor *x;
@@ -271,6 +278,7 @@ typedef struct {
     X(ADD, add, nst_add_params)                                                 \
     X(SCALE, scale, nst_scale_params)                                           \
     X(AXPY, axpy, nst_scale_params)                                             \
+    X(CLAMP, clamp, nst_clamp_params)                                           \
     X(REDUCE_SUM, reduce_sum, nst_reduce_params)                                \
     X(REDUCE_MEAN, reduce_mean, nst_reduce_params)                              \
     X(ADAM, adam, nst_adam_params)                                              \

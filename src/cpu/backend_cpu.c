@@ -109,6 +109,7 @@ static const nst__op_fn cpu_ops[NST_OP_COUNT] = {
     [NST_OP_ADD] = nst__cpu_add,
     [NST_OP_SCALE] = nst__cpu_scale,
     [NST_OP_AXPY] = nst__cpu_axpy,
+    [NST_OP_CLAMP] = nst__cpu_clamp,
     [NST_OP_RELU_FORWARD] = nst__cpu_relu_forward,
     [NST_OP_RELU_BACKWARD] = nst__cpu_relu_backward,
     [NST_OP_POOL2X2_FORWARD] = nst__cpu_pool2x2_forward,

@@ -136,6 +136,11 @@ static void args_op(nst_op op, const void *params, arglist *l) {
         IN("x", p->x, 0), INOUT("y", p->y, 0);
         break;
     }
+    case NST_OP_CLAMP: {
+        const nst_clamp_params *p = params;
+        IN("x", p->x, 0), OUT("y", p->y, 0);
+        break;
+    }
     case NST_OP_REDUCE_SUM:
     case NST_OP_REDUCE_MEAN: {
         const nst_reduce_params *p = params;
@@ -556,6 +561,13 @@ static nst_status shapes_op(nst_ctx *ctx, nst_op op_id, const char *op, const vo
     case NST_OP_SCALE:
     case NST_OP_AXPY: {
         const nst_scale_params *p = params;
+        return SAME("y", p->y, p->x);
+    }
+    case NST_OP_CLAMP: {
+        const nst_clamp_params *p = params;
+        if (!(p->lo <= p->hi))
+            return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: lo %g must not exceed hi %g", op,
+                            (double)p->lo, (double)p->hi);
         return SAME("y", p->y, p->x);
     }
     case NST_OP_REDUCE_SUM:
