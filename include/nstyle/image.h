@@ -4,10 +4,14 @@
  * before decoding: over NST_IMAGE_MAX_SIDE pixels a side or NST_IMAGE_MAX_PIXELS in all, or more
  * than the 1 GiB stb_image decodes, is refused with NST_ERR_TOO_LARGE; a zero size, a corrupt or
  * truncated file is NST_ERR_FORMAT; a missing or unreadable file NST_ERR_IO. Messages name the
- * file. Every write goes to a temporary file "<path>.tmp-XXXXXX" in the target's folder, is
+ * file. JPEGs are returned upright: the EXIF Orientation tag (1..8, in the first APP1 Exif
+ * segment, either byte order) is applied to the pixels as PIL's ImageOps.exif_transpose does,
+ * and probe reports the upright size; other formats, and JPEGs without a valid tag, come back
+ * as stored. Every write goes to a temporary file "<path>.tmp-XXXXXX" in the target's folder, is
  * fsync'ed and renamed over the target, so a failure never leaves a half-written image and an
  * existing target stays intact. Implemented in src/host/image.c; tested by tests/test_image.c
- * (files) and tests/test_image_resize.c (resizing, float conversions). */
+ * (files), tests/test_image_exif.c (orientation) and tests/test_image_resize.c (resizing, float
+ * conversions). */
 #ifndef NSTYLE_IMAGE_H
 #define NSTYLE_IMAGE_H
 

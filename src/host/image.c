@@ -2,13 +2,17 @@
  *  - load: the header is read first (PNG IHDR and JPEG SOF by this file, then stbi_info for all
  *    formats) and the size checked against NST_IMAGE_MAX_SIDE / NST_IMAGE_MAX_PIXELS and
  *    stb_image's 1 GiB decode limit before anything is decoded; 16-bit PNGs come back as 8-bit.
+ *  - JPEG EXIF orientation: the first APP1 "Exif" segment's TIFF header (either byte order) is
+ *    read on the way to the frame header; IFD0's Orientation tag (0x0112, values 1..8) is applied
+ *    to the decoded pixels (mirror, rotate, transpose) so images come out upright, and probe
+ *    reports the upright size. A missing, malformed or out-of-range tag means 1 (as stored).
  *  - save: PNG or JPEG by extension, written to "<path>.tmp-XXXXXX" in the same folder, flushed,
  *    fsync'ed and renamed over the target, so a failure leaves any existing target intact.
  *  - resize: stb_image_resize v1, Catmull-Rom, edges clamped, values resampled as they are
  *    (no sRGB decoding), alpha-weighted colour.
  *  - float conversions: v / 255 and back with clamping, NaN -> 0, round to nearest.
  * Tested by tests/test_image.c (files), tests/test_image_resize.c (resize, floats) and end to
- * end by tests/test_cli_convert.c. */
+ * end by tests/test_cli_convert.c; EXIF orientation by tests/test_image_exif.c. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,6 +82,7 @@ typedef struct {
     bool known;                /* the size below was read */
     long long w, h, channels;  /* channels as decoded (PNG palette counted as 4) */
     int bytes_per_sample;      /* 2 for 16-bit PNG */
+    int orientation;           /* EXIF orientation 1..8 (JPEG), 1 when absent */
 } header_size;
 
 static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
@@ -101,8 +106,102 @@ static nst_status sniff_png(nst_ctx *ctx, const char *path, const uint8_t *b, si
     return NST_OK;
 }
 
+/* ---- EXIF orientation ------------------------------------------------------------------- */
+
+/* Orientation from an APP1 payload: "Exif\0\0", then a TIFF header ("II*\0" little-endian or
+ * "MM\0*" big-endian, then IFD0's offset from the TIFF start), then IFD0: an entry count and
+ * 12-byte entries (tag, type, count, value). The Orientation tag is 0x0112, type SHORT (3),
+ * count 1, its value in the first two bytes of the value field. 0 when absent or malformed. */
+static int exif_orientation(const uint8_t *p, size_t n) {
+    if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6) != 0)
+        return 0;
+    const uint8_t *t = p + 6; /* the TIFF header; offsets count from here */
+    const size_t tn = n - 6;
+    bool le;
+    if (memcmp(t, "II*\0", 4) == 0)
+        le = true;
+    else if (memcmp(t, "MM\0*", 4) == 0)
+        le = false;
+    else
+        return 0;
+#define EXIF_U16(q) (le ? (unsigned)(q)[0] | (unsigned)(q)[1] << 8 : be16(q))
+#define EXIF_U32(q) (le ? (unsigned long)EXIF_U16(q) | (unsigned long)EXIF_U16((q) + 2) << 16 \
+                        : be32(q))
+    const unsigned long ifd = EXIF_U32(t + 4);
+    if (ifd < 8 || ifd > tn - 2)
+        return 0;
+    const unsigned count = EXIF_U16(t + ifd);
+    int orientation = 0;
+    for (unsigned i = 0; i < count && orientation == 0; i++) {
+        const size_t e = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (e + 12 > tn)
+            break;
+        if (EXIF_U16(t + e) == 0x0112 && EXIF_U16(t + e + 2) == 3 && EXIF_U32(t + e + 4) == 1) {
+            const unsigned v = EXIF_U16(t + e + 8);
+            orientation = v >= 1 && v <= 8 ? (int)v : 0;
+            break;
+        }
+    }
+#undef EXIF_U16
+#undef EXIF_U32
+    return orientation;
+}
+
+/* Reads an APP1 segment of `len` payload bytes at f's position; the orientation it holds, or 0
+ * (not Exif, malformed, unreadable). The stream is left just past the segment on success. */
+static int read_app1_orientation(FILE *f, size_t len) {
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return 0;
+    const int o = fread(buf, 1, len, f) == len ? exif_orientation(buf, len) : 0;
+    free(buf);
+    return o;
+}
+
+/* Displayed pixel (x, y) of an image of stored size w x h under orientation o comes from stored
+ * pixel (*sx, *sy) (PIL's ImageOps.exif_transpose): 2 mirrors left-right, 3 rotates 180, 4
+ * mirrors top-bottom, 5 transposes, 6 rotates 90 clockwise, 7 transverses, 8 rotates 90
+ * anticlockwise. For 5..8 the displayed image is h wide and w high. */
+static void oriented_source(int o, int w, int h, int x, int y, int *sx, int *sy) {
+    switch (o) {
+    case 2: *sx = w - 1 - x, *sy = y; break;
+    case 3: *sx = w - 1 - x, *sy = h - 1 - y; break;
+    case 4: *sx = x, *sy = h - 1 - y; break;
+    case 5: *sx = y, *sy = x; break;
+    case 6: *sx = y, *sy = h - 1 - x; break;
+    case 7: *sx = w - 1 - y, *sy = h - 1 - x; break;
+    case 8: *sx = w - 1 - y, *sy = x; break;
+    default: *sx = x, *sy = y; break;
+    }
+}
+
+/* Applies orientation o (2..8) to img in place (a new pixel buffer). */
+static nst_status apply_orientation(nst_ctx *ctx, const char *path, int o, nst_image *img) {
+    if (o < 2 || o > 8)
+        return NST_OK;
+    const int w = img->width, h = img->height, c = img->channels;
+    const int dw = o >= 5 ? h : w, dh = o >= 5 ? w : h;
+    uint8_t *dst = malloc((size_t)w * (size_t)h * (size_t)c); // (dh, dw, c)
+    if (!dst)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "image '%s': no memory to apply its EXIF "
+                        "orientation %d (%dx%d)", path, o, w, h);
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
+            int sx, sy;
+            oriented_source(o, w, h, x, y, &sx, &sy);
+            memcpy(dst + ((size_t)y * dw + x) * c, img->data + ((size_t)sy * w + sx) * c,
+                   (size_t)c);
+        }
+    free(img->data);
+    img->data = dst;
+    img->width = dw;
+    img->height = dh;
+    return NST_OK;
+}
+
 /* JPEG: walk the marker segments from SOI to the first frame header (SOF0..SOF15 except DHT,
- * JPG and DAC), which holds precision, height, width and the component count. */
+ * JPG and DAC), which holds precision, height, width and the component count; the first Exif
+ * APP1 on the way gives the orientation. */
 static void sniff_jpeg(FILE *f, header_size *hs) {
     uint8_t m[8];
     if (fseek(f, 2, SEEK_SET) != 0)
@@ -119,6 +218,13 @@ static void sniff_jpeg(FILE *f, header_size *hs) {
             continue;
         if (fread(m, 1, 2, f) != 2 || be16(m) < 2)
             return;
+        if (c == 0xE1 && hs->orientation == 0) { /* APP1: Exif (or XMP, which gives 0) */
+            long at = ftell(f);
+            hs->orientation = read_app1_orientation(f, be16(m) - 2u);
+            if (at < 0 || fseek(f, at + (long)be16(m) - 2, SEEK_SET) != 0)
+                return;
+            continue;
+        }
         bool sof = c >= 0xC0 && c <= 0xCF && c != 0xC4 && c != 0xC8 && c != 0xCC;
         if (sof) {
             if (fread(m, 1, 6, f) != 6)
@@ -136,10 +242,11 @@ static void sniff_jpeg(FILE *f, header_size *hs) {
 }
 
 /* Opens path and checks its header: size limits, then stbi_info. On success *f is open and
- * rewound, and w/h/channels are the file's. */
+ * rewound, w/h/channels are the file's as stored and *orientation its EXIF orientation (1..8). */
 static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channels, FILE **fp,
-                                 int *w, int *h, int *channels) {
+                                 int *w, int *h, int *channels, int *orientation) {
     *fp = NULL;
+    *orientation = 1;
     if (!path)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "image path is NULL");
     if (want_channels < 0 || want_channels > 4)
@@ -193,6 +300,7 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
         goto fail;
     rewind(f);
     *fp = f;
+    *orientation = hs.orientation ? hs.orientation : 1;
     return NST_OK;
 fail:
     fclose(f);
@@ -204,8 +312,14 @@ nst_status nst_image_probe(nst_ctx *ctx, const char *path, int *width, int *heig
     if (!width || !height || !channels)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_probe: NULL output pointer");
     FILE *f = NULL;
-    NST__TRY(open_and_check(ctx, path, 0, &f, width, height, channels));
+    int orientation = 1;
+    NST__TRY(open_and_check(ctx, path, 0, &f, width, height, channels, &orientation));
     fclose(f);
+    if (orientation >= 5) { /* transposed: the upright image is h wide */
+        int t = *width;
+        *width = *height;
+        *height = t;
+    }
     return NST_OK;
 }
 
@@ -214,8 +328,8 @@ nst_status nst_image_load(nst_ctx *ctx, const char *path, int want_channels, nst
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_image_load: out is NULL");
     memset(out, 0, sizeof *out);
     FILE *f = NULL;
-    int w = 0, h = 0, c = 0;
-    NST__TRY(open_and_check(ctx, path, want_channels, &f, &w, &h, &c));
+    int w = 0, h = 0, c = 0, orientation = 1;
+    NST__TRY(open_and_check(ctx, path, want_channels, &f, &w, &h, &c, &orientation));
     int lw = 0, lh = 0, lc = 0;
     uint8_t *data = stbi_load_from_file(f, &lw, &lh, &lc, want_channels);
     fclose(f);
@@ -231,7 +345,10 @@ nst_status nst_image_load(nst_ctx *ctx, const char *path, int want_channels, nst
     out->height = lh;
     out->channels = want_channels ? want_channels : lc;
     out->data = data; /* stb_image allocates with malloc, so nst_image_free's free() matches */
-    return NST_OK;
+    nst_status s = apply_orientation(ctx, path, orientation, out);
+    if (s != NST_OK)
+        nst_image_free(out);
+    return s;
 }
 
 void nst_image_free(nst_image *img) {
