@@ -98,27 +98,6 @@ static nst_status cuda_mem_info(nst_ctx *ctx, size_t *free_bytes, size_t *total_
     return NST_OK;
 }
 
-/* The CUDA op table: filled as kernels land in src/kernels/. Until then every op reports
- * NST_ERR_UNSUPPORTED on this backend. */
-static const nst__op_fn cuda_ops[NST_OP_COUNT] = {0};
-
-/* F32 for every op that has a kernel; fp16/bf16 come with the half-precision kernels. */
-static nst_status cuda_supports(nst_ctx *ctx, nst_op op, const void *params, nst_dtype compute) {
-    (void)params;
-    if (compute == NST_F32)
-        return NST_OK;
-    return NST__ERR(ctx, NST_ERR_UNSUPPORTED,
-                    "op %s: the cuda backend computes in F32 only so far, and these tensors are %s",
-                    nst_op_get_info(op)->name, nst_dtype_name(compute));
-}
-
-/* No kernel takes scratch yet. */
-static nst_status cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes) {
-    (void)ctx, (void)op, (void)params;
-    *bytes = 0;
-    return NST_OK;
-}
-
 const nst__backend nst__cuda_backend = {
     .name = "cuda",
     .kind = NST_BACKEND_CUDA,
@@ -130,7 +109,7 @@ const nst__backend nst__cuda_backend = {
     .memset = cuda_memset,
     .synchronize = cuda_synchronize,
     .mem_info = cuda_mem_info,
-    .ops = cuda_ops,
-    .supports = cuda_supports,
-    .scratch = cuda_scratch,
+    .ops = nst__cuda_ops,
+    .supports = nst__cuda_supports,
+    .scratch = nst__cuda_scratch,
 };

@@ -31,4 +31,15 @@ nst_status nst__cuda_error(nst_ctx *ctx, cudaError_t err, const char *what, cons
         }                                                                \
     } while (0)
 
+/* The CUDA op table, what it supports and each op's scratch (src/host/cuda/cuda_ops.c): one
+ * line per op as its kernel (src/kernels/) or library call (cuDNN, cuBLAS) lands. */
+extern const nst__op_fn nst__cuda_ops[NST_OP_COUNT];
+nst_status nst__cuda_supports(nst_ctx *ctx, nst_op op, const void *params, nst_dtype compute);
+nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes);
+
+/* The context's CUDA stream, for launches. */
+static inline cudaStream_t nst__cuda_stream(const nst_ctx *ctx) {
+    return ((const nst__cuda_state *)ctx->backend_state)->stream;
+}
+
 #endif
