@@ -3,11 +3,16 @@
  * selected tests all passed or skipped, with at least one skipped, exits NST_TEST_SKIP_CODE
  * (the SKIP_RETURN_CODE that CMakeLists.txt gives every test), after a line per skipped test
  * with its reason. A --filter that selects no test fails, so a renamed test cannot quietly drop
- * out of the ctest entries that name it. Linked into each test executable (not through the
- * support library, whose members are only pulled in when referenced). */
+ * out of the ctest entries that name it. The folders of nst_test_tmpdir go into one folder per
+ * run, removed here at the end, so that a test that crashes leaves nothing behind either. Linked
+ * into each test executable (not through the support library, whose members are only pulled in
+ * when referenced). */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "test_files.h"
 
 #ifndef NST_TEST_SKIP_CODE
 #define NST_TEST_SKIP_CODE 77
@@ -28,6 +33,13 @@ ReportHook(POST_TEST)(struct criterion_test_stats *stats) {
 }
 
 int main(int argc, char *argv[]) {
+    char root[4096];
+    const char *base = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%s/nstyle-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(root) || setenv("NST_TEST_TMPROOT", root, 1) != 0) {
+        perror(root);
+        return 1;
+    }
     struct criterion_test_set *tests = criterion_initialize();
     int status = 0;
     if (criterion_handle_args(argc, argv, true)) {
@@ -41,5 +53,6 @@ int main(int argc, char *argv[]) {
         }
     }
     criterion_finalize(tests);
+    nst_test_remove_tree(root);
     return status;
 }

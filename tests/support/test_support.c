@@ -64,8 +64,10 @@ static void remove_tmp_made(void) {
 }
 
 void nst_test_tmpdir(char *buf, size_t size) {
-    const char *base = getenv("TMPDIR");
-    snprintf(buf, size, "%s/nstyle-test-XXXXXX", base && *base ? base : "/tmp");
+    const char *root = getenv("NST_TEST_TMPROOT"), *base = getenv("TMPDIR");
+    if (!(root && *root))
+        root = base && *base ? base : "/tmp";
+    snprintf(buf, size, "%s/nstyle-test-XXXXXX", root);
     cr_assert_lt(n_tmp_made, (int)(sizeof tmp_made / sizeof *tmp_made), "too many temporary folders");
     cr_assert_lt(strlen(buf), sizeof *tmp_made, "temporary folder path too long: %s", buf);
     cr_assert_not_null(mkdtemp(buf), "mkdtemp failed for %s", buf);

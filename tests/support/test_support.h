@@ -23,8 +23,10 @@ void nst_test_fill_uniform(nst_test_rng *r, float *x, size_t n, float lo, float 
 const char *nst_test_shared_data(void);
 /* Path of a file inside the shared data folder into buf; false when the folder is absent. */
 bool nst_test_shared_path(const char *rel, char *buf, size_t size);
-/* A fresh empty temporary directory (mkdtemp) in $TMPDIR or /tmp, removed with all it holds
- * when the test's process exits (at most 32 per test). */
+/* A fresh empty temporary directory (mkdtemp), removed with all it holds when the test's
+ * process exits (at most 32 per test). It is made inside $NST_TEST_TMPROOT, the folder of the
+ * run that tests/support/test_main.c makes and removes at the end (so a crash leaves nothing
+ * either), else in $TMPDIR or /tmp. */
 void nst_test_tmpdir(char *buf, size_t size);
 
 /* Compares n floats: every element within atol + rtol*|ref|, no NaN/inf mismatch. On failure
