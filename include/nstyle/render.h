@@ -85,7 +85,8 @@ typedef struct {
     double s_per_iter;
     size_t plan_total_bytes;           /* the arena's size; the peak is the context's tracker's */
     char nonfinite_layer[32];          /* set when a loss became NaN/inf ("relu3_1", "tv") */
-    int nonfinite_iteration;           /* its iteration (0 = the initial evaluation), else -1 */
+    int nonfinite_iteration;           /* the iteration whose loss it was (1 = the initial
+                                          image), else -1 */
 } nst_render_result;
 
 /* The brief's defaults; pointers NULL, sizes 0. */
