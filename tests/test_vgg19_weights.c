@@ -438,7 +438,7 @@ static const bad_case bad_cases[] = {
      "'features.2.weight_q8' is F32, expected U8"},
 };
 
-static const double zeros[256]; /* 2 KiB: more bytes than any bad tensor needs (a 255-entry codebook) */
+static const double zeros[256]; /* more than any bad tensor needs (a 255-float codebook) */
 
 Test(vgg19_load, bad_tensors_are_named) {
     nst_ctx *ctx = nst_test_cpu_ctx();
