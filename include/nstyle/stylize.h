@@ -1,0 +1,107 @@
+/* Feed-forward style transfer (Johnson et al. 2016): the pytorch/examples TransformerNet, loaded
+ * from a safetensors file and run through the op table, plus the temporal smoothing used for
+ * video frames.
+ *
+ * The network (../shared/data/README.md section 1; pytorch/examples fast_neural_style):
+ *   ConvLayer(k, s) = ReflectionPad2d(k/2) -> Conv2d(k, stride s, bias)
+ *   IN              = InstanceNorm2d(affine, eps 1e-5, biased variance, no running statistics)
+ *   UpConv(k)       = nearest upsample x2 -> ReflectionPad2d(k/2) -> Conv2d(k, stride 1)
+ *   relu(in1(conv1 3->32 k9)), relu(in2(conv2 32->64 k3 s2)), relu(in3(conv3 64->128 k3 s2)),
+ *   five residual blocks y + in2(conv2(relu(in1(conv1(y))))) at 128 channels,
+ *   relu(in4(deconv1 UpConv 128->64)), relu(in5(deconv2 UpConv 64->32)), deconv3 32->3 k9.
+ * Input RGB on the 0-255 scale, nothing subtracted (metadata "input": "rgb-0-255"). The net's
+ * output is 4*ceil(H/4) x 4*ceil(W/4); the stylizer crops it at the bottom and right back to
+ * the input size. 8-bit results are clamped to [0, 255] and truncated, as pytorch/examples does
+ * (NaN gives 0). The smallest input is 5x5 (reflection padding needs more pixels than the pad).
+ *
+ * Weights: the 62 tensors of TransformerNet().state_dict() (conv1.conv2d.weight, in1.weight,
+ * res1.conv1.conv2d.weight, ..., deconv3.conv2d.bias), F32, F16 or BF16, converted to F32 at load;
+ * conv weights OIHW in the file, (Cout, KH, KW, Cin) in memory. A file with a missing, extra or
+ * mis-shaped tensor is refused with NST_ERR_FORMAT naming every one of them.
+ *
+ * Memory: the weights are one allocation made at open (tag weights). Activations and op scratch
+ * come from an arena sized by a memory pass (memory.h) for a batch size and a frame size; frames
+ * of the same size reuse it, another size plans again. Forward only: each activation lives from
+ * the op that writes it to the last op that reads it, so the planner overlaps them.
+ *
+ * Implemented in src/host/transformer.c (network) and src/host/smooth.c (smoothing); tested by
+ * tests/test_transformer.c (synthetic weights against a naive forward, odd sizes, batches, the
+ * plan against the tracker, refusals), tests/test_transformer_golden.c (PyTorch goldens with the
+ * real models), tests/test_transformer_smooth.c and tests/test_cli_stylize.c. */
+#ifndef NSTYLE_STYLIZE_H
+#define NSTYLE_STYLIZE_H
+
+#include <stdint.h>
+
+#include "context.h"
+#include "memory.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NST_STYLIZE_MIN_SIDE 5
+
+typedef struct nst_stylizer nst_stylizer;
+
+/* Reads and checks model_path and uploads its weights to the context's backend. The context
+ * must outlive the stylizer; one stylizer at a time runs on a context. */
+nst_status nst_stylizer_open(nst_ctx *ctx, const char *model_path, nst_stylizer **out);
+/* Frees the weights and the arena. NULL is ignored. */
+void nst_stylizer_close(nst_stylizer *s);
+/* The metadata "style" of the file ("candy"), or "" when it has none. */
+const char *nst_stylizer_style(const nst_stylizer *s);
+/* Bytes of the F32 weights on the device. */
+size_t nst_stylizer_weight_bytes(const nst_stylizer *s);
+/* The largest arena the stylizer may make, in bytes; 0 (the default) = the device's free memory
+ * (nst_plan_check_budget). A plan over it fails with NST_ERR_BUDGET before allocating. */
+void nst_stylizer_set_memory_limit(nst_stylizer *s, size_t bytes);
+
+/* Stylises n frames of w x h pixels in one pass.
+ *   rgb (n, h, w, 3) on the 0-255 scale (host memory)
+ *   out (n, h, w, 3) the net's output cropped to w x h, NOT clamped (host memory)
+ * rgb and out may be the same buffer. */
+nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, int h, float *out);
+/* The same on 8-bit pixels: out = (uint8) clamp(y, 0, 255) (truncation). */
+nst_status nst_stylize_images(nst_stylizer *s, const uint8_t *rgb, int n, int w, int h,
+                              uint8_t *out);
+static inline nst_status nst_stylize_image(nst_stylizer *s, const uint8_t *rgb, int w, int h,
+                                           uint8_t *out) {
+    return nst_stylize_images(s, rgb, 1, w, h, out);
+}
+
+/* Records and solves the memory plan of n frames of w x h (the same code path as a run) and
+ * fills *out, allocating nothing. */
+nst_status nst_stylizer_plan(nst_stylizer *s, int n, int w, int h, nst_plan_summary *out);
+/* The plan of the arena in use, or NULL before the first run. */
+const nst_plan *nst_stylizer_current_plan(const nst_stylizer *s);
+
+/* ---- temporal smoothing of video frames ------------------------------------------------------
+ * For frames t = 0, 1, ... of one size, with y_t the per-frame output (clamped to [0, 255]) and
+ * d_t(p) the largest |frame_t - frame_{t-1}| over the colour channels and the 3x3 neighbourhood
+ * of pixel p (0-255 scale):
+ *     w_t(p)   = alpha * max(0, 1 - d_t(p) / threshold)
+ *     out_t(p) = w_t(p) * out_{t-1}(p) + (1 - w_t(p)) * y_t(p),      out_0 = y_0
+ * so a pixel whose input did not change keeps an exponential average of its outputs (flicker
+ * from per-frame noise averages out), and a pixel whose input changed by threshold or more takes
+ * the new output as it is (moving content does not ghost). alpha 0 turns it off. */
+typedef struct nst_smoother nst_smoother;
+
+/* alpha in [0, 1), threshold > 0 (NST_SMOOTH_THRESHOLD is the CLI's default). */
+#define NST_SMOOTH_THRESHOLD 24.0f
+nst_status nst_smoother_create(nst_ctx *ctx, float alpha, float threshold, nst_smoother **out);
+void nst_smoother_destroy(nst_smoother *sm);
+/* Starts a new sequence: the next frame is frame 0. */
+void nst_smoother_reset(nst_smoother *sm);
+/* One frame: frame (h, w, 3) the input pixels, y (h, w, 3) its output on the 0-255 scale
+ * (clamped here), replaced by out_t. A size change starts a new sequence. */
+nst_status nst_smoother_apply(nst_smoother *sm, const uint8_t *frame, int w, int h, float *y);
+
+/* (n*3 values) out = (uint8) clamp(y, 0, 255), truncated; NaN gives 0. */
+void nst_stylize_to_u8(const float *y, size_t n, uint8_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
