@@ -37,7 +37,12 @@ static small_render small_setup(int iterations) {
     return s;
 }
 
-static void small_free(small_render *s) { free(s->content), free(s->style); }
+/* Frees the images and the context. */
+static void small_done(small_render *s, nst_ctx *ctx) {
+    free(s->content);
+    free(s->style);
+    nst_ctx_destroy(ctx);
+}
 
 Test(render, plan_total_equals_measured_peak) {
     nst_ctx *ctx = nst_test_bare_cpu_ctx();
@@ -58,8 +63,7 @@ Test(render, plan_total_equals_measured_peak) {
     for (size_t i = 0; i < 32 * 24 * 3; i++)
         cr_assert(r.image[i] >= 0.0f && r.image[i] <= 1.0f, "pixel %zu = %g", i, r.image[i]);
     nst_render_result_free(&r);
-    small_free(&s);
-    nst_ctx_destroy(ctx);
+    small_done(&s, ctx);
 }
 
 static bool stop_at_two(const nst_render_progress *p, void *user) {
@@ -94,8 +98,7 @@ Test(render, progress_false_and_cancel_stop_with_the_image) {
     cr_expect(r.cancelled);
     cr_expect_not_null(r.image);
     nst_render_result_free(&r);
-    small_free(&s);
-    nst_ctx_destroy(ctx);
+    small_done(&s, ctx);
 }
 
 Test(render, nonfinite_loss_names_its_layer) {
@@ -113,8 +116,7 @@ Test(render, nonfinite_loss_names_its_layer) {
     cr_expect_eq(r.nonfinite_iteration, 1);
     cr_expect_not_null(r.image, "the last image comes back on failure too");
     nst_render_result_free(&r);
-    small_free(&s);
-    nst_ctx_destroy(ctx);
+    small_done(&s, ctx);
 }
 
 Test(render, refusals_before_allocating) {
@@ -135,8 +137,7 @@ Test(render, refusals_before_allocating) {
     nst_tracker_snapshot_get(ctx, &t);
     cr_expect_eq(t.peak_total, 0, "a refused render allocated %zu bytes", t.peak_total);
     cr_expect_null(r.image);
-    small_free(&s);
-    nst_ctx_destroy(ctx);
+    small_done(&s, ctx);
 }
 
 Test(render, plan_needs_no_weights_and_grows_with_size) {
