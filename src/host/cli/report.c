@@ -1,4 +1,5 @@
-/* The JSON summary and the progress display every command shares (report.h).
+/* The JSON summary, the progress display, usage errors and memory lines every command shares
+ * (report.h).
  * Tested through the commands' CLI tests, which read back the JSON they write. */
 #include <math.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "report.h"
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
@@ -210,6 +212,59 @@ int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const c
                 w ? nst_last_error(w) : "out of host memory");
     nst_ctx_destroy(own);
     return st == NST_OK ? 0 : 1;
+}
+
+/* ---- usage errors ---------------------------------------------------------------------------- */
+
+int nst_cli_usage_error(const char *command, const char *fmt, const char *arg) {
+    fprintf(stderr, "nstyle %s: ", command);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nRun `nstyle %s --help` for usage.\n", command);
+    return NST_EXIT_USAGE;
+}
+
+/* ---- human summaries ----------------------------------------------------------------------- */
+
+void nst_cli_format_bytes(size_t bytes, char *buf, size_t size) {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) {
+        snprintf(buf, size, "%zu B", bytes);
+        return;
+    }
+    double v = (double)bytes / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 3) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, v < 10 ? "%.2f %s" : "%.1f %s", v, units[u]);
+}
+
+void nst_cli_print_memory(FILE *out, nst_ctx *ctx, int indent) {
+    nst_tracker_snapshot s;
+    nst_tracker_snapshot_get(ctx, &s);
+    char b[32];
+    fprintf(out, "%*speak memory:", indent, "");
+    for (int t = 0; t < NST_TAG_COUNT; t++) {
+        if (!s.peak[t])
+            continue;
+        nst_cli_format_bytes(s.peak[t], b, sizeof b);
+        fprintf(out, " %s %s,", nst_mem_tag_name((nst_mem_tag)t), b);
+    }
+    if (s.arena_slack_peak) {
+        nst_cli_format_bytes(s.arena_slack_peak, b, sizeof b);
+        fprintf(out, " arena slack %s,", b);
+    }
+    nst_cli_format_bytes(s.peak_total, b, sizeof b);
+    fprintf(out, " total %s\n", b);
+    if (s.has_device_info) {
+        char total[32], other[32];
+        nst_cli_format_bytes(s.device_free, b, sizeof b);
+        nst_cli_format_bytes(s.device_total, total, sizeof total);
+        nst_cli_format_bytes(s.device_other, other, sizeof other);
+        fprintf(out, "%*sdevice: %s free of %s, CUDA context and others %s\n", indent, "", b,
+                total, other);
+    }
 }
 
 /* ---- progress -------------------------------------------------------------------------------- */

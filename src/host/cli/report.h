@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nstyle/nstyle.h"
 
@@ -41,6 +42,21 @@ void nst_cli_json_memory(nst_cli_json *j, nst_ctx *ctx);
 /* Adds "ok" and "error" (from ctx's last message when status is not NST_OK), "device", and writes
  * the summary to path atomically ("-" = stdout). Returns 0, or 1 after printing why to stderr. */
 int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const char *path);
+
+/* ---- usage errors ---------------------------------------------------------------------------- */
+
+/* Prints "nstyle COMMAND: " + fmt (with one string argument) and where to find the usage to
+ * stderr; returns the usage-error exit code (2). */
+int nst_cli_usage_error(const char *command, const char *fmt, const char *arg);
+
+/* ---- human summaries ----------------------------------------------------------------------- */
+
+/* bytes as "512 B", "3.2 KiB", "81.4 MiB", "2.07 GiB" into buf. */
+void nst_cli_format_bytes(size_t bytes, char *buf, size_t size);
+/* One line "peak memory: weights 78.1 MiB, activations 42.0 MiB, ..., total 140.2 MiB" from the
+ * context's tracker (tags with a zero peak left out), then, on a GPU, the device's
+ * "device: 1.2 GiB free of 80.0 GiB, CUDA context and others 527 MiB". `indent` spaces first. */
+void nst_cli_print_memory(FILE *out, nst_ctx *ctx, int indent);
 
 /* ---- progress --------------------------------------------------------------------------------- */
 
