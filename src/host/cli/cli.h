@@ -6,6 +6,7 @@ enum { NST_EXIT_OK = 0, NST_EXIT_FAILURE = 1, NST_EXIT_USAGE = 2 };
 
 int nst_cli_info(int argc, char **argv);
 int nst_cli_convert(int argc, char **argv);
+int nst_cli_stylize(int argc, char **argv);
 int nst_cli_render(int argc, char **argv);
 int nst_cli_plan(int argc, char **argv);
 

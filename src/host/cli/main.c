@@ -98,6 +98,7 @@ int main(int argc, char **argv) {
         return nst_cli_convert(sub_argc, sub_argv);
     if (strcmp(cmd, "plan") == 0) return nst_cli_plan(sub_argc, sub_argv);
     if (strcmp(cmd, "render") == 0) return nst_cli_render(sub_argc, sub_argv);
+    if (strcmp(cmd, "stylize") == 0) return nst_cli_stylize(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0) {
         print_usage(stdout);
         return NST_EXIT_OK;
