@@ -9,8 +9,10 @@
 #include "memory.h"
 #include "metrics.h"
 #include "ops.h"
+#include "render.h"
 #include "safetensors.h"
 #include "status.h"
 #include "tensor.h"
+#include "vgg19.h"
 
 #endif
