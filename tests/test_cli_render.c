@@ -230,6 +230,11 @@ Test(cli_render, unreadable_images_fail) {
     cr_assert(strstr(err, bad), "%s", err);
     cr_assert_eq(RENDER("--init", gone), 1);
     cr_assert(strstr(err, gone), "%s", err);
+    /* an output folder that does not exist is refused before the render */
+    const char *nowhere = path_of("no/such/folder/out.png");
+    cr_assert_eq(RUN("render", "-c", content, "-s", style, "-o", nowhere, "--model", weights,
+                     "--device", "cpu"), 1);
+    cr_assert(strstr(err, "no/such/folder") && strstr(err, "No such file"), "%s", err);
     assert_no_output();
 }
 

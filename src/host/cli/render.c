@@ -337,6 +337,24 @@ static int parse_args(int argc, char **argv, render_args *a) {
     return -1;
 }
 
+/* The folder of path accepts new files (checked before a render that may take minutes);
+ * prints why not. */
+static bool folder_writable(const char *path, const char *what) {
+    char folder[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(folder, sizeof folder, ".");
+    else if (slash == path)
+        snprintf(folder, sizeof folder, "/");
+    else
+        snprintf(folder, sizeof folder, "%.*s", (int)(slash - path), path);
+    if (access(folder, W_OK | X_OK) == 0)
+        return true;
+    fprintf(stderr, "nstyle render: cannot write %s '%s': folder '%s': %s\n", what, path, folder,
+            strerror(errno));
+    return false;
+}
+
 /* ---- images ---------------------------------------------------------------------------------- */
 
 /* (w, h) scaled so that the long side is `side`, each side at least 1. */
@@ -421,11 +439,11 @@ static void print_summary(nst_ctx *ctx, const render_args *a, const nst_render_r
            r->cancelled ? " (stopped early)" : "");
     printf("  setup %.2f s, iterations %.2f s, %.4f s/iter\n", r->setup_seconds, r->seconds,
            r->s_per_iter);
-    printf("  loss     %-12s %-12s\n", "initial", "final");
-    printf("  content  %-12.5g %-12.5g\n", r->initial_content_loss, r->content_loss);
-    printf("  style    %-12.5g %-12.5g\n", r->initial_style_loss, r->style_loss);
+    printf("  loss     %-12s %s\n", "initial", "final");
+    printf("  content  %-12.5g %.5g\n", r->initial_content_loss, r->content_loss);
+    printf("  style    %-12.5g %.5g\n", r->initial_style_loss, r->style_loss);
     if (a->o.tv_weight > 0)
-        printf("  tv       %-12s %-12.5g\n", "", r->tv_loss);
+        printf("  tv       %-12s %.5g\n", "", r->tv_loss);
     if (isfinite(ssim))
         printf("  SSIM to content %.4f\n", ssim);
     nst_cli_print_memory(stdout, ctx, 2);
@@ -553,7 +571,9 @@ int nst_cli_render(int argc, char **argv) {
     if (rc >= 0)
         return rc;
     if (!layers_known(a.content_layers, "--content-layers") ||
-        !layers_known(a.style_layers, "--style-layers"))
+        !layers_known(a.style_layers, "--style-layers") ||
+        !folder_writable(a.output, "the output") ||
+        (a.json && strcmp(a.json, "-") != 0 && !folder_writable(a.json, "the JSON summary")))
         return NST_EXIT_FAILURE;
     install_signal_handlers();
     nst_ctx *ctx = nst_ctx_create();
