@@ -5,10 +5,28 @@
  * parity tool, and the CPU emulation of each kernel's grid). */
 #include "../internal.h"
 #include "cuda_internal.h"
+#include "../../kernels/instance_norm.cuh"
+#include "../../kernels/launchers.cuh"
+#include "../../kernels/reduce.cuh"
 
 const nst__op_fn nst__cuda_ops[NST_OP_COUNT] = {
     /* [NST_OP_<NAME>] = nst__cuda_<name>, one line per op */
-    [NST_OP_ADD] = NULL,
+    [NST_OP_RELU_FORWARD] = nst__cuda_relu_forward,
+    [NST_OP_RELU_BACKWARD] = nst__cuda_relu_backward,
+    [NST_OP_POOL2X2_FORWARD] = nst__cuda_pool2x2_forward,
+    [NST_OP_POOL2X2_BACKWARD] = nst__cuda_pool2x2_backward,
+    [NST_OP_UPSAMPLE2X_FORWARD] = nst__cuda_upsample2x_forward,
+    [NST_OP_UPSAMPLE2X_BACKWARD] = nst__cuda_upsample2x_backward,
+    [NST_OP_REFLECT_PAD_FORWARD] = nst__cuda_reflect_pad_forward,
+    [NST_OP_REFLECT_PAD_BACKWARD] = nst__cuda_reflect_pad_backward,
+    [NST_OP_INSTANCE_NORM_FORWARD] = nst__cuda_instance_norm_forward,
+    [NST_OP_INSTANCE_NORM_BACKWARD] = nst__cuda_instance_norm_backward,
+    [NST_OP_ADD] = nst__cuda_add,
+    [NST_OP_SCALE] = nst__cuda_scale,
+    [NST_OP_AXPY] = nst__cuda_axpy,
+    [NST_OP_CLAMP] = nst__cuda_clamp,
+    [NST_OP_REDUCE_SUM] = nst__cuda_reduce_sum,
+    [NST_OP_REDUCE_MEAN] = nst__cuda_reduce_mean,
 };
 
 /* F32 for every op that has an entry; fp16/bf16 come with the half-precision kernels. */
@@ -22,7 +40,25 @@ nst_status nst__cuda_supports(nst_ctx *ctx, nst_op op, const void *params, nst_d
 }
 
 nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes) {
-    (void)ctx, (void)op, (void)params;
+    (void)ctx;
     *bytes = 0; /* cases: ops whose kernels or library calls take scratch */
+    switch (op) {
+    case NST_OP_INSTANCE_NORM_FORWARD:
+    case NST_OP_INSTANCE_NORM_BACKWARD: { /* partial sums and per-(n, c) tables, one piece */
+        const nst_tensor *x = ((const nst_instance_norm_params *)params)->x;
+        const nst_k_norm_shape d =
+            nst_k_norm_shape_make(x->shape[0], x->shape[1] * x->shape[2], x->shape[3]);
+        *bytes = nst__scratch_bytes(
+            nst_k_norm_layout_make(d, op == NST_OP_INSTANCE_NORM_BACKWARD).total);
+        break;
+    }
+    case NST_OP_REDUCE_SUM:
+    case NST_OP_REDUCE_MEAN: /* one double per pass-1 block */
+        *bytes = nst__scratch_bytes(
+            nst_k_reduce_scratch(nst_tensor_numel(((const nst_reduce_params *)params)->x)));
+        break;
+    default:
+        break;
+    }
     return NST_OK;
 }

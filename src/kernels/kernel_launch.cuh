@@ -1,0 +1,50 @@
+/* What every launcher in src/kernels/ shares (CUDA only, never the emulation): the library's
+ * internal declarations with C linkage, the context's stream, and the check after each launch,
+ * which puts the CUDA error string in the context's message. */
+#ifndef NSTYLE_KERNEL_LAUNCH_CUH
+#define NSTYLE_KERNEL_LAUNCH_CUH
+
+#include <cuda_runtime.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern "C" {
+#include "../host/cuda/cuda_internal.h"
+#include "../host/internal.h"
+#include "launchers.cuh"
+}
+
+#include "kernel_common.cuh"
+
+/* After a launch of `kernel` for `op`: NST_OK, or NST_ERR_CUDA naming both with the error. */
+static inline nst_status nst_k_launched(nst_ctx *ctx, const char *op, const char *kernel) {
+    const cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess)
+        return NST_OK;
+    return NST__ERR(ctx, NST_ERR_CUDA, "op %s: launch of %s failed: %s (%s)", op, kernel,
+                    cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+/* Launches the flat kernel K over p (nothing for an empty tensor) and checks the launch. */
+#define NST_K_LAUNCH_FLAT(ctx, op, K, p)                                                 \
+    do {                                                                                 \
+        const nst_k_grid g_ = nst_k_grid_for(nst_k_flat_work(&(p)));                     \
+        if (g_.blocks == 0)                                                              \
+            return NST_OK;                                                               \
+        K<<<(unsigned)g_.blocks, g_.threads, 0, nst__cuda_stream(ctx)>>>(p);             \
+        return nst_k_launched((ctx), (op), #K);                                          \
+    } while (0)
+
+/* Launches NAME_kernel over `work` items with a grid-stride grid (nothing when work is 0). */
+#define NST_K_LAUNCH_1D(ctx, op, NAME, work, p)                                          \
+    do {                                                                                 \
+        const nst_k_grid g_ = nst_k_grid_for(work);                                      \
+        if (g_.blocks > 0) {                                                             \
+            NAME##_kernel<<<(unsigned)g_.blocks, g_.threads, 0, nst__cuda_stream(ctx)>>>(p); \
+            NST__TRY(nst_k_launched((ctx), (op), #NAME "_kernel"));                      \
+        }                                                                                \
+    } while (0)
+
+#endif
