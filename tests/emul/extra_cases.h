@@ -1,0 +1,14 @@
+/* Argument sets beyond tests/support/op_cases.c for the ops with CUDA kernels: the modes and
+ * paths the shared cases leave out (average and max pooling both ways with exact ties, channel
+ * counts that take the float4 path, several pixel chunks and channel tiles in instance norm,
+ * absent optional tensors, accumulation, multi-block reductions). The emulation test and the
+ * parity tool run them after the shared cases. Same layout and guard bytes as op_cases.h. */
+#ifndef NSTYLE_TEST_EXTRA_CASES_H
+#define NSTYLE_TEST_EXTRA_CASES_H
+
+#include "op_cases.h"
+
+/* The extra cases; *count set. Free with nst_test_op_cases_free. */
+nst_test_op_case *nst_test_extra_cases(int *count);
+
+#endif
