@@ -202,7 +202,7 @@ typedef struct {
 
 /* Stylises the n frames in batch (all one size) as one pass, smooths them in order, and hands
  * them to the writer. */
-static nst_status compute_batch(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm,
+static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm,
                                 nst_cli_frame **batch, int n, float **buf, size_t *cap,
                                 nst_cli_queue *out, run_stats *st) {
     const int w = batch[0]->img.width, h = batch[0]->img.height;
@@ -226,7 +226,6 @@ static nst_status compute_batch(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm,
         nst_stylize_to_u8(y, one, batch[i]->img.data);
     }
     st->compute_s += nst_cli_now() - t0;
-    (void)ctx;
     if (status != NST_OK)
         return status;
     if (st->images == 0) {
@@ -246,7 +245,7 @@ static nst_status compute_batch(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm,
 
 /* The compute loop between the reader's queue and the writer's. Returns the first failure; an
  * unreadable frame's message goes to err. */
-static nst_status compute_all(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm,
+static nst_status compute_all(nst_stylizer *s, nst_smoother *sm,
                               const stylize_args *a, nst_cli_queue *in, nst_cli_queue *out,
                               nst_cli_writer *writer, long total, run_stats *st,
                               int *failed_input, char *err, size_t err_size) {
@@ -263,7 +262,7 @@ static nst_status compute_all(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm,
                                 (f->img.width != batch[0]->img.width ||
                                  f->img.height != batch[0]->img.height);
         if (n > 0 && (!f || f->status != NST_OK || other_size || n == a->batch)) {
-            status = compute_batch(ctx, s, sm, batch, n, &buf, &cap, out, st);
+            status = compute_batch(s, sm, batch, n, &buf, &cap, out, st);
             n = 0;
             char text[64];
             snprintf(text, sizeof text, "%dx%d", st->width, st->height);
@@ -377,7 +376,7 @@ static nst_status run_jobs(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm, cons
     const bool writing = reading && nst_cli_writer_start(&writer) == 0;
     nst_status st = NST_ERR_INTERNAL;
     if (writing) {
-        st = compute_all(ctx, s, sm, a, &in, &out, &writer, jobs->n, stats, &failed_input, err,
+        st = compute_all(s, sm, a, &in, &out, &writer, jobs->n, stats, &failed_input, err,
                          err_size);
         if (st != NST_OK && !err[0])
             snprintf(err, err_size, "%s", nst_last_error(ctx));
