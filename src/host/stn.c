@@ -62,7 +62,7 @@ static nst_status upload(nst_ctx *ctx, nst_mem_pass *pass, nst_tensor *t, const 
 static nst_status localise(nst_stn *s, nst_mem_pass *pass, nst_stn_tape *t, nst_tensor *th6) {
     nst_ctx *ctx = s->ctx;
     const int64_t N = t->x.shape[0], L = NST_STN_LOC_SIZE;
-    nst_tensor ident;
+    nst_tensor ident; // (N, 2, 3)
     NST__TRY(buf(pass, NST_TAG_OTHER, "stn identity theta", 3, (const int64_t[]){N, 2, 3}, &ident));
     float *host = malloc((size_t)N * 6 * sizeof *host);
     if (!host)
@@ -121,7 +121,7 @@ nst_status nst_stn_forward(nst_stn *s, nst_mem_pass *pass, const nst_tensor *x,
     if (theta) {
         tape->theta = *theta;
     } else {
-        nst_tensor th6;
+        nst_tensor th6; // (N, 6)
         NST__TRY(localise(s, pass, tape, &th6));
         tape->theta = view(&th6, 3, (const int64_t[]){N, 2, 3});
     }
@@ -138,7 +138,7 @@ static nst_status localise_backward(nst_stn *s, nst_mem_pass *pass, const nst_st
                                     const nst_tensor *dth6, nst_tensor *dx, bool acc) {
     nst_ctx *ctx = s->ctx;
     const int64_t N = t->x.shape[0];
-    nst_tensor dh1, dflat;
+    nst_tensor dh1, dflat; // (N, 32), (N, 360)
     NST__TRY(buf(pass, NST_TAG_GRADIENTS, "stn d fc1", 2, (const int64_t[]){N, 32}, &dh1));
     NST__TRY(nst_linear_backward(ctx, &(nst_linear_params){
         .x = &t->h1, .w = &s->w[F2_W], .dy = dth6, .dx = &dh1, .dw = &s->g[F2_W],
@@ -150,6 +150,7 @@ static nst_status localise_backward(nst_stn *s, nst_mem_pass *pass, const nst_st
     NST__TRY(nst_linear_backward(ctx, &(nst_linear_params){
         .x = &flat, .w = &s->w[F1_W], .dy = &dh1, .dx = &dflat, .dw = &s->g[F1_W],
         .db = &s->g[F1_B], .accumulate = acc}));
+    /* dc: the gradient at the current convolution's output (N, S, S, Cout); dp at its input */
     nst_tensor dc = view(&dflat, 4, (const int64_t[]){N, 6, 6, 10}), dp, dr;
     const struct { const nst_tensor *in, *conv, *pool; int w; const char *din, *dconv; } L3[3] = {
         {&t->p2, &t->c3, NULL, C3_W, "stn d pool2", NULL},
@@ -176,7 +177,7 @@ static nst_status localise_backward(nst_stn *s, nst_mem_pass *pass, const nst_st
         dc = dp;
     }
     dr = dc; /* (N, 48, 48, C) back through the resampling, added to dx */
-    nst_tensor dxl;
+    nst_tensor dxl; // (N, H, W, C)
     GRAD4("stn d x (localisation)", &dxl, N, t->x.shape[1], t->x.shape[2], t->x.shape[3]);
     NST__TRY(nst_grid_sample_backward(ctx, &(nst_grid_sample_params){
         .x = &t->x, .grid = &t->grid48, .dy = &dr, .dx = &dxl, .padding = NST_PAD_BORDER}));
@@ -192,7 +193,7 @@ nst_status nst_stn_backward(nst_stn *s, nst_mem_pass *pass, const nst_stn_tape *
     nst_ctx *ctx = s->ctx;
     const int64_t N = tape->x.shape[0], H = tape->x.shape[1], W = tape->x.shape[2];
     const bool need_theta = dtheta || !tape->given;
-    nst_tensor dgrid, dth;
+    nst_tensor dgrid, dth; // (N, H, W, 2), (N, 2, 3)
     if (need_theta)
         GRAD4("stn d grid", &dgrid, N, H, W, 2);
     NST__TRY(nst_grid_sample_backward(ctx, &(nst_grid_sample_params){
@@ -224,7 +225,8 @@ static nst_status run_body(nst_stn *s, nst_mem_pass *pass, int n, int h, int w,
                            const nst_stn_io *io) {
     nst_ctx *ctx = s->ctx;
     const bool rec = nst_mem_pass_recording(pass);
-    nst_tensor x, theta, y, dy, dx, dth, target, loss;
+    nst_tensor x, y, dy, dx, target; // (N, H, W, C)
+    nst_tensor theta, dth, loss;     // (N, 2, 3), (N, 2, 3), (1)
     nst_stn_tape tape;
     ACT4("stn x", &x, n, h, w, s->C);
     NST__TRY(upload(ctx, pass, &x, io->x));

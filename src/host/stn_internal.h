@@ -1,6 +1,7 @@
 /* Internal layout of the spatial transformer module (include/nstyle/stn.h), shared by
  * src/host/stn_weights.c (creation, weights by name, files) and src/host/stn.c (forward,
- * backward, memory passes, Adam). Not installed. */
+ * backward, memory passes, Adam). Not installed; tested through the public API by
+ * tests/test_stn.c and tests/test_stn_grad.c. */
 #ifndef NSTYLE_STN_INTERNAL_H
 #define NSTYLE_STN_INTERNAL_H
 
