@@ -308,8 +308,10 @@ Test(cli_render, size_init_pooling_tv_and_quiet) {
     cr_expect_str_empty(err);
     cr_expect_str_empty(out);
     cr_assert_eq(RENDER("--iters", "2", "--size", "32", "--init", "noise", "--seed", "3",
-                        "--pooling", "avg", "--quiet"), 0, "%s", err);
+                        "--pooling", "avg", "--json", "-"), 0, "%s", err);
     assert_image(result, 32, 24);
+    cr_expect(out[0] == '{' && strstr(out, "\"width\": 32") && !strstr(out, "wrote"),
+              "--json - puts the JSON alone on stdout: %s", out);
     const char *jpg = path_of("out.jpg");
     cr_assert_eq(RUN("render", "-c", content, "-s", style, "-o", jpg, "--model", weights,
                      "--device", "cpu", "--size", "64", "--content-layers", "relu1_2", "--style-layers",

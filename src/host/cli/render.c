@@ -152,7 +152,8 @@ static void print_help(const nst_render_options *d) {
            "      --deterministic    the same bits on every run (slower convolutions on GPUs)\n"
            "\n"
            "Output:\n"
-           "      --json FILE        a JSON summary (\"-\" = stdout; README: JSON summaries)\n"
+           "      --json FILE        a JSON summary (README: JSON summaries); \"-\" writes it to\n"
+           "                         stdout instead of the summary\n"
            "  -q, --quiet            no progress and no summary; errors only\n"
            "  -m, --model FILE       VGG19 weights (safetensors)\n"
            "  -h, --help             this text\n"
@@ -616,7 +617,7 @@ int nst_cli_render(int argc, char **argv) {
     if (!save_float_image(ctx, a.output, d.r.image, d.r.width, d.r.height))
         return finish(ctx, &d, &a, nst_last_status(ctx), NAN);
     const double ssim = ssim_to_content(ctx, &d.content, d.r.image);
-    if (!a.quiet)
+    if (!a.quiet && !(a.json && strcmp(a.json, "-") == 0)) /* stdout is the JSON's then */
         print_summary(ctx, &a, &d.r, ssim);
     return finish(ctx, &d, &a, s, ssim);
 }
