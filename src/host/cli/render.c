@@ -405,17 +405,15 @@ static bool save_float_image(nst_ctx *ctx, const char *path, const float *rgb, i
 
 typedef struct {
     nst_cli_progress bar;
-    render_args *a;
-    nst_ctx *ctx;
+    const render_args *a;
 } run_state;
 
 static bool on_progress(const nst_render_progress *p, void *user) {
     run_state *st = user;
-    char text[160];
-    snprintf(text, sizeof text, "content %.4g  style %.4g%s", p->content_loss, p->style_loss,
-             st->a->o.tv_weight > 0 ? "  tv" : "");
+    char tv[32] = "", text[160];
     if (st->a->o.tv_weight > 0)
-        snprintf(text + strlen(text), sizeof text - strlen(text), " %.4g", p->tv_loss);
+        snprintf(tv, sizeof tv, "  tv %.4g", p->tv_loss);
+    snprintf(text, sizeof text, "content %.4g  style %.4g%s", p->content_loss, p->style_loss, tv);
     nst_cli_progress_update(&st->bar, p->iteration, text);
     return true;
 }
@@ -593,7 +591,7 @@ int nst_cli_render(int argc, char **argv) {
         (s = prepare_images(ctx, &a, &d)) != NST_OK)
         return fail(ctx, &d, &a, s);
 
-    run_state st = {.a = &a, .ctx = ctx};
+    run_state st = {.a = &a};
     a.o.content_layers = a.content_layers;
     a.o.style_layers = a.style_layers;
     a.o.weights_path = d.weights;
