@@ -122,21 +122,17 @@ static int expected_list(nst_stylizer *s, expected_tensor *e) {
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-/* Appends ", name" (or the first name) to a problem list of at most 6 names, counting all. */
+/* A problem list: the first 6 items joined by ", ", and the count of all. */
 typedef struct {
     char text[360];
     int count;
 } name_list;
 
-static void list_add(name_list *l, const char *fmt, const char *a, const char *b, const char *c) {
+static void list_add(name_list *l, const char *item) {
     if (l->count++ >= 6)
         return;
-    size_t used = strlen(l->text);
-    if (used + 4 >= sizeof l->text)
-        return;
-    if (used)
-        used += (size_t)snprintf(l->text + used, sizeof l->text - used, ", ");
-    snprintf(l->text + used, sizeof l->text - used, fmt, a, b, c);
+    const size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s%s", used ? ", " : "", item);
 }
 
 static const char *list_text(const name_list *l, char *buf, size_t size) {
@@ -152,19 +148,23 @@ static nst_status check_tensors(nst_ctx *ctx, const char *path, const nst_st_fil
     for (int k = 0; k < n; k++) {
         const nst_st_tensor *t = found[k] = nst_st_find(f, e[k].name);
         if (!t) {
-            list_add(&missing, "%s%s%s", e[k].name, "", "");
+            list_add(&missing, e[k].name);
             continue;
         }
         bool ok = t->ndim == e[k].ndim;
         for (int d = 0; ok && d < t->ndim; d++)
             ok = t->shape[d] == e[k].dims[d];
-        char got[96], want[96];
-        if (!ok)
-            list_add(&shape, "%s is %s, expected %s", e[k].name,
+        char got[96], want[96], item[300];
+        if (!ok) {
+            snprintf(item, sizeof item, "%s is %s, expected %s", e[k].name,
                      nst__st_shape_str(t->shape, t->ndim, got, sizeof got),
                      nst__st_shape_str(e[k].dims, e[k].ndim, want, sizeof want));
-        if (t->dtype != NST_ST_F32 && t->dtype != NST_ST_F16 && t->dtype != NST_ST_BF16)
-            list_add(&dtype, "%s is %s", e[k].name, nst_st_dtype_name(t->dtype), "");
+            list_add(&shape, item);
+        }
+        if (t->dtype != NST_ST_F32 && t->dtype != NST_ST_F16 && t->dtype != NST_ST_BF16) {
+            snprintf(item, sizeof item, "%s is %s", e[k].name, nst_st_dtype_name(t->dtype));
+            list_add(&dtype, item);
+        }
     }
     for (int i = 0; i < nst_st_count(f); i++) {
         const char *name = nst_st_at(f, i)->name;
@@ -172,7 +172,7 @@ static nst_status check_tensors(nst_ctx *ctx, const char *path, const nst_st_fil
         for (int k = 0; !known && k < n; k++)
             known = strcmp(name, e[k].name) == 0;
         if (!known)
-            list_add(&extra, "%s%s%s", name, "", "");
+            list_add(&extra, name);
     }
     if (!missing.count && !extra.count && !shape.count && !dtype.count)
         return NST_OK;
