@@ -366,7 +366,7 @@ Test(stn, bad_weight_files_are_refused_by_name) {
     char dir[512], path[600];
     nst_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/bad.safetensors", dir);
-    float before[6], after[6];
+    float before[32], after[32]; // fc_loc.0.bias (32)
     cr_assert_eq(nst_stn_get(other, "fc_loc.0.bias", NST_STN_WEIGHT, before), NST_OK);
 
     write_variant(ctx, s, path, "fc_loc.0.bias", NULL, NULL, false);
