@@ -240,6 +240,14 @@ Test(cli_stylize, usage_errors) {
     write_image(path_of("a.jpg"), 20, 20, 3);
     cr_expect_eq(RUN("-m", model, path_of("a.png"), path_of("a.jpg"), "-o", path_of("r")), 2);
     cr_expect(strstr(err, "both be written"), "%s", err);
+    write_image(path_of("tiny.png"), 4, 9, 4);
+    cr_expect_eq(RUN("-m", model, path_of("tiny.png"), "-o", path_of("t.png"), "--json",
+                     path_of("t.json")), 1);
+    cr_expect(strstr(err, "tiny.png") && strstr(err, "4x9") && strstr(err, "5x5"), "%s", err);
+    size_t n = 0;
+    char *json = (char *)nst_test_read_bytes(path_of("t.json"), &n);
+    cr_expect(strstr(json, "\"ok\": false") && strstr(json, "5x5"), "%s", json);
+    free(json);
     cr_expect_eq(RUN("-m", model, path_of("missing.png"), "-o", path_of("o.png")), 1);
     cr_expect(strstr(err, "missing.png"), "%s", err);
 #ifndef NST_HAVE_CUDA

@@ -248,7 +248,8 @@ static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm,
 static nst_status compute_all(nst_stylizer *s, nst_smoother *sm,
                               const stylize_args *a, nst_cli_queue *in, nst_cli_queue *out,
                               nst_cli_writer *writer, long total, run_stats *st,
-                              int *failed_input, char *err, size_t err_size) {
+                              int *failed_input, int *failed_compute, char *err,
+                              size_t err_size) {
     nst_cli_frame **batch = calloc((size_t)a->batch, sizeof *batch);
     float *buf = NULL;
     size_t cap = 0;
@@ -263,6 +264,11 @@ static nst_status compute_all(nst_stylizer *s, nst_smoother *sm,
                                  f->img.height != batch[0]->img.height);
         if (n > 0 && (!f || f->status != NST_OK || other_size || n == a->batch)) {
             status = compute_batch(s, sm, batch, n, &buf, &cap, out, st);
+            if (status != NST_OK) {
+                *failed_compute = batch[0]->index;
+                for (int i = 0; i < n; i++)
+                    nst_cli_frame_free(batch[i]);
+            }
             n = 0;
             char text[64];
             snprintf(text, sizeof text, "%dx%d", st->width, st->height);
@@ -370,16 +376,16 @@ static nst_status run_jobs(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm, cons
     }
     nst_cli_reader reader = {.jobs = jobs, .size = a->size, .scale = a->scale, .queue = &in};
     nst_cli_writer writer = {.jobs = jobs, .quality = a->quality, .queue = &out};
-    int failed_input = -1;
+    int failed_input = -1, failed_compute = -1;
     const double t0 = nst_cli_now();
     const bool reading = nst_cli_reader_start(&reader) == 0;
     const bool writing = reading && nst_cli_writer_start(&writer) == 0;
     nst_status st = NST_ERR_INTERNAL;
     if (writing) {
-        st = compute_all(s, sm, a, &in, &out, &writer, jobs->n, stats, &failed_input, err,
-                         err_size);
-        if (st != NST_OK && !err[0])
-            snprintf(err, err_size, "%s", nst_last_error(ctx));
+        st = compute_all(s, sm, a, &in, &out, &writer, jobs->n, stats, &failed_input,
+                         &failed_compute, err, err_size);
+        if (st != NST_OK && failed_compute >= 0) /* the library's message, and which input */
+            snprintf(err, err_size, "%s: %s", jobs->in[failed_compute], nst_last_error(ctx));
     } else {
         snprintf(err, err_size, "cannot start the reader and writer threads");
     }
