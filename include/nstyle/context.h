@@ -12,6 +12,7 @@
 #define NSTYLE_CONTEXT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "status.h"
@@ -55,6 +56,23 @@ const char *nst_ctx_device_name(const nst_ctx *ctx); /* "cpu" or "cuda:0 (NVIDIA
 /* CPU threads used by CPU ops (OpenMP); 0 = all available. */
 void nst_ctx_set_threads(nst_ctx *ctx, int n);
 int nst_ctx_threads(const nst_ctx *ctx);
+
+/* GPU settings, read by the CUDA backend (the CPU backend ignores them):
+ * - the workspace limit caps each cuDNN convolution's workspace: algorithms needing more are
+ *   passed over (`--workspace-limit`; 0 restores the default, 512 MiB);
+ * - deterministic: only algorithms that give the same bits on every run (cuDNN's
+ *   CUDNN_DETERMINISTIC), which can be slower; off by default;
+ * - TF32: tensor-core TF32 arithmetic for F32 convolutions (on by default) and F32 GEMMs (off
+ *   by default), PyTorch's defaults (torch.backends.cudnn.allow_tf32,
+ *   torch.backends.cuda.matmul.allow_tf32). Parity runs turn both off. */
+#define NST_DEFAULT_WORKSPACE_LIMIT ((size_t)512 << 20)
+void nst_ctx_set_workspace_limit(nst_ctx *ctx, size_t bytes);
+size_t nst_ctx_workspace_limit(const nst_ctx *ctx);
+void nst_ctx_set_deterministic(nst_ctx *ctx, bool on);
+bool nst_ctx_deterministic(const nst_ctx *ctx);
+void nst_ctx_set_tf32(nst_ctx *ctx, bool convolutions, bool gemms);
+bool nst_ctx_tf32_convolutions(const nst_ctx *ctx);
+bool nst_ctx_tf32_gemms(const nst_ctx *ctx);
 
 /* The detailed message of the last failure ("" when none). Valid until the next call that fails. */
 const char *nst_last_error(const nst_ctx *ctx);

@@ -38,12 +38,19 @@ typedef struct {
     int cc_major, cc_minor;   /* compute capability */
     int multiprocessors;
     size_t free_bytes, total_bytes;
+    int clock_khz;            /* cudaDevAttrClockRate: the SM clock's peak */
+    int l2_bytes;             /* cudaDevAttrL2CacheSize */
 } nst_gpu_info;
 
 /* Lists up to max visible GPUs into out and sets *count to how many there are. When none can
  * be used (built without CUDA, no driver, no device, driver too old), returns NST_ERR_NO_DEVICE
  * with *count = 0 and the reason in why. */
 nst_status nst_list_gpus(nst_gpu_info *out, int max, int *count, char *why, size_t why_size);
+
+/* One line on the CUDA pieces this process uses: the backend module's path and the versions of
+ * the CUDA runtime, the driver, cuDNN and cuBLAS, each library's next to the headers nstyle was
+ * built with. When they cannot be loaded, returns NST_ERR_NO_DEVICE with the reason in out. */
+nst_status nst_cuda_libraries(char *out, size_t size);
 
 #ifdef __cplusplus
 }

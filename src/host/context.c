@@ -99,7 +99,10 @@ nst_status nst_ctx_set_device(nst_ctx *ctx, const char *device) {
     const nst__backend *be = &nst__cpu_backend;
     if (kind == NST_BACKEND_CUDA) {
 #ifdef NST_HAVE_CUDA
-        be = &nst__cuda_backend;
+        char why[NST__ERRMSG_SIZE - 128];
+        be = nst__cuda_backend_get(why, sizeof why);
+        if (!be)
+            return NST__ERR(ctx, NST_ERR_NO_DEVICE, "device '%s' asked for, but %s", device, why);
 #else
         return NST__ERR(ctx, NST_ERR_NO_DEVICE,
                         "device '%s' asked for, but this nstyle was built without CUDA "

@@ -1,8 +1,14 @@
-/* Build information and GPU listing for `nstyle --version` and `nstyle info`. */
+/* Build information and GPU listing for `nstyle --version` and `nstyle info`. The listing is
+ * the CUDA module's (every CUDA runtime call lives in libnstyle_cuda.so); without the module,
+ * or without the libraries it needs, the reason is the loader's. The CUDA headers are read here
+ * for their version numbers only. Tested by tests/test_cli.c (info) and test_cuda_loader.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "nstyle/device.h"
+#ifdef NST_HAVE_CUDA
+#include "cuda/cuda_module.h"
+#endif
 
 #ifdef NST_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -43,40 +49,16 @@ nst_status nst_list_gpus(nst_gpu_info *out, int max, int *count, char *why, size
     snprintf(why, why_size, "this nstyle was built without CUDA (NST_CUDA=OFF or no toolkit)");
     return NST_ERR_NO_DEVICE;
 #else
-    int n = 0;
-    cudaError_t err = cudaGetDeviceCount(&n);
-    if (err != cudaSuccess) {
-        int driver = 0;
-        cudaDriverGetVersion(&driver);
-        if (driver == 0)
-            snprintf(why, why_size, "no NVIDIA driver found (%s)", cudaGetErrorName(err));
-        else
-            snprintf(why, why_size, "%s (%s); the driver supports CUDA %d.%d, nstyle needs %d.%d",
-                     cudaGetErrorString(err), cudaGetErrorName(err), driver / 1000,
-                     (driver % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+    const nst__cuda_module *cm = nst__cuda_module_load(why, why_size);
+    if (!cm)
         return NST_ERR_NO_DEVICE;
-    }
-    if (n == 0) {
-        snprintf(why, why_size, "the CUDA driver reports no devices");
-        return NST_ERR_NO_DEVICE;
-    }
-    *count = n;
-    for (int i = 0; i < n && i < max; i++) {
-        struct cudaDeviceProp p;
-        nst_gpu_info *g = &out[i];
-        memset(g, 0, sizeof *g);
-        g->index = i;
-        if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
-            snprintf(g->name, sizeof g->name, "(properties unreadable)");
-            continue;
-        }
-        snprintf(g->name, sizeof g->name, "%s", p.name);
-        g->cc_major = p.major;
-        g->cc_minor = p.minor;
-        g->multiprocessors = p.multiProcessorCount;
-        if (cudaSetDevice(i) == cudaSuccess)
-            cudaMemGetInfo(&g->free_bytes, &g->total_bytes);
-    }
-    return NST_OK;
+    return cm->list_gpus(out, max, count, why, why_size);
 #endif
 }
+
+#ifndef NST_HAVE_CUDA
+nst_status nst_cuda_libraries(char *out, size_t size) {
+    snprintf(out, size, "this nstyle was built without CUDA (NST_CUDA=OFF or no toolkit)");
+    return NST_ERR_NO_DEVICE;
+}
+#endif

@@ -51,7 +51,10 @@ typedef struct nst__backend {
 
 extern const nst__backend nst__cpu_backend;
 #ifdef NST_HAVE_CUDA
-extern const nst__backend nst__cuda_backend;
+/* The CUDA backend: the table of the module (libnstyle_cuda.so) loaded on first use
+ * (src/host/cuda/cuda_loader.c), or NULL with the reason in why (the missing library, where it
+ * was looked for, the versions found). */
+const nst__backend *nst__cuda_backend_get(char *why, size_t why_size);
 #endif
 
 /* Tracker rows: one per memory tag, then the arena slack row (arena bytes that the plan does not
@@ -101,6 +104,11 @@ struct nst_ctx {
     struct nst_mem_pass *pass; /* the memory pass this context is in, or NULL (memory.h) */
     nst_status last_status;
     char last_error[NST__ERRMSG_SIZE];
+    /* GPU settings (include/nstyle/context.h, src/host/context_gpu.c); zero = the defaults */
+    size_t workspace_limit; /* cuDNN workspace cap, 0 = NST_DEFAULT_WORKSPACE_LIMIT */
+    bool deterministic;     /* only algorithms that give the same bits every run */
+    bool conv_tf32_off;     /* TF32 in convolutions: on unless turned off (as PyTorch) */
+    bool gemm_tf32_on;      /* TF32 in GEMMs (cuBLAS): off unless turned on (as PyTorch) */
 };
 
 /* Records status and a formatted message (prefixed with the source location) in ctx and

@@ -27,8 +27,10 @@ static const nst__backend *backend_for(nst_backend_kind kind) {
     if (kind == NST_BACKEND_CPU)
         return &nst__cpu_backend;
 #ifdef NST_HAVE_CUDA
-    if (kind == NST_BACKEND_CUDA)
-        return &nst__cuda_backend;
+    if (kind == NST_BACKEND_CUDA) {
+        char why[NST__ERRMSG_SIZE]; /* no context to report to: unsupported, as without CUDA */
+        return nst__cuda_backend_get(why, sizeof why);
+    }
 #endif
     return NULL;
 }

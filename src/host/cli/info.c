@@ -43,6 +43,9 @@ int nst_cli_info(int argc, char **argv) {
     nst_gpu_info gpus[16];
     int count = 0;
     char why[512];
+    char libs[1024];
+    if (nst_cuda_libraries(libs, sizeof libs) == NST_OK)
+        printf("CUDA: %s\n", libs);
     if (nst_list_gpus(gpus, 16, &count, why, sizeof why) != NST_OK) {
         printf("GPUs: none usable: %s\n", why);
         return NST_EXIT_OK; /* no GPU is a fact to report, not a failure */

@@ -1,6 +1,8 @@
-/* The CUDA backend's host side, in C: device selection, a stream per context, device memory
- * (cudaMallocAsync is avoided: the arena asks for one allocation), copies, and the CUDA op table.
- * Every CUDA runtime call is checked and its error string lands in the context's message.
+/* The CUDA backend's host side, in C: device selection, a stream per context with its cuDNN and
+ * cuBLAS handles, device memory (cudaMallocAsync is avoided: the arena asks for one
+ * allocation), copies, and the CUDA op table. Compiled into the backend module
+ * (libnstyle_cuda.so), never into libnstyle. Every CUDA runtime call is checked and its error
+ * string lands in the context's message.
  * Tested on a GPU by tests/test_cuda_backend.c (skipped without one). */
 #include <cuda_runtime_api.h>
 #include <stdio.h>
@@ -35,11 +37,17 @@ static nst_status cuda_open(nst_ctx *ctx, int device) {
     NST__CUDA_GOTO(ctx, cudaGetDeviceProperties(&s->props, device), "cudaGetDeviceProperties", fail);
     NST__CUDA_GOTO(ctx, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking),
                    "cudaStreamCreate", fail);
+    if (nst__cudnn_open(ctx, s) != NST_OK || nst__cublas_open(ctx, s) != NST_OK)
+        goto fail;
     ctx->backend_state = s;
     snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d (%s, sm_%d%d)", device,
              s->props.name, s->props.major, s->props.minor);
     return NST_OK;
 fail:
+    nst__cublas_close(s);
+    nst__cudnn_close(s);
+    if (s->stream)
+        cudaStreamDestroy(s->stream);
     free(s);
     return ctx->last_status;
 }
@@ -48,6 +56,8 @@ static void cuda_close(nst_ctx *ctx) {
     nst__cuda_state *s = state(ctx);
     if (!s)
         return;
+    nst__cublas_close(s);
+    nst__cudnn_close(s);
     if (s->stream)
         cudaStreamDestroy(s->stream);
     free(s);

@@ -1,4 +1,6 @@
-/* Internal state and error helpers of the CUDA backend (host C code). */
+/* Internal state and error helpers of the CUDA backend module (host C code, compiled only into
+ * libnstyle_cuda.so). No cuDNN or cuBLAS header here: their calls live in conv2d_cudnn.c and
+ * linear_cublas.c, which own the handles declared opaquely below. */
 #ifndef NSTYLE_CUDA_INTERNAL_H
 #define NSTYLE_CUDA_INTERNAL_H
 
@@ -6,11 +8,23 @@
 
 #include "../internal.h"
 
+/* Functions the module exports beyond its entry: for the tests that link the module. */
+#define NST__CUDA_EXPORT __attribute__((visibility("default")))
+
+struct cudnnContext; /* = cudnnHandle_t */
+struct cublasContext; /* = cublasHandle_t */
+struct nst__conv_plan;
+
 typedef struct {
     int device;
     struct cudaDeviceProp props;
     cudaStream_t stream;
+    struct cudnnContext *cudnn;         /* conv2d_cudnn.c; on the stream */
+    struct nst__conv_plan *conv_plans;  /* per convolution shape and settings, conv2d_cudnn.c */
+    struct cublasContext *cublas;       /* linear_cublas.c; on the stream */
 } nst__cuda_state;
+
+extern const nst__backend nst__cuda_backend;
 
 nst_status nst__cuda_error(nst_ctx *ctx, cudaError_t err, const char *what, const char *file,
                            int line);
@@ -41,5 +55,33 @@ nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t
 static inline cudaStream_t nst__cuda_stream(const nst_ctx *ctx) {
     return ((const nst__cuda_state *)ctx->backend_state)->stream;
 }
+static inline nst__cuda_state *nst__cuda_state_of(nst_ctx *ctx) {
+    return (nst__cuda_state *)ctx->backend_state;
+}
+
+/* ---- cuDNN (conv2d_cudnn.c) ---------------------------------------------------------------- */
+/* Handle on the context's stream / everything cuDNN of the context, plans included. */
+nst_status nst__cudnn_open(nst_ctx *ctx, nst__cuda_state *s);
+void nst__cudnn_close(nst__cuda_state *s);
+/* conv2d_forward / _backward_data / _backward_filter, and their scratch (the chosen algorithm's
+ * exact workspace, under the context's workspace limit). */
+nst_status nst__cuda_conv2d_forward(nst_ctx *ctx, const void *params);
+nst_status nst__cuda_conv2d_backward_data(nst_ctx *ctx, const void *params);
+nst_status nst__cuda_conv2d_backward_filter(nst_ctx *ctx, const void *params);
+nst_status nst__cuda_conv2d_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes);
+/* For linear: y (rows, cols) += bias (cols) broadcast over rows, then ReLU if relu; and
+ * db (cols) = [db +] column sums of dy (rows, cols). Row-major, device pointers. */
+nst_status nst__cudnn_bias_relu(nst_ctx *ctx, float *y, const float *bias, int rows, int cols,
+                                bool relu);
+nst_status nst__cudnn_bias_grad(nst_ctx *ctx, const char *op, float *db, const float *dy,
+                                int rows, int cols, bool accumulate);
+
+/* ---- cuBLAS (linear_cublas.c) -------------------------------------------------------------- */
+nst_status nst__cublas_open(nst_ctx *ctx, nst__cuda_state *s);
+void nst__cublas_close(nst__cuda_state *s);
+nst_status nst__cuda_linear_forward(nst_ctx *ctx, const void *params);
+nst_status nst__cuda_linear_backward(nst_ctx *ctx, const void *params);
+/* The cuBLAS workspace every linear call takes from its scratch (cublasSetWorkspace). */
+#define NST__CUBLAS_WORKSPACE_BYTES ((size_t)4 << 20)
 
 #endif

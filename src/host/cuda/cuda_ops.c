@@ -11,6 +11,11 @@
 
 const nst__op_fn nst__cuda_ops[NST_OP_COUNT] = {
     /* [NST_OP_<NAME>] = nst__cuda_<name>, one line per op */
+    [NST_OP_CONV2D_FORWARD] = nst__cuda_conv2d_forward,               /* cuDNN, conv2d_cudnn.c */
+    [NST_OP_CONV2D_BACKWARD_DATA] = nst__cuda_conv2d_backward_data,
+    [NST_OP_CONV2D_BACKWARD_FILTER] = nst__cuda_conv2d_backward_filter,
+    [NST_OP_LINEAR_FORWARD] = nst__cuda_linear_forward,               /* cuBLAS, linear_cublas.c */
+    [NST_OP_LINEAR_BACKWARD] = nst__cuda_linear_backward,
     [NST_OP_RELU_FORWARD] = nst__cuda_relu_forward,
     [NST_OP_RELU_BACKWARD] = nst__cuda_relu_backward,
     [NST_OP_POOL2X2_FORWARD] = nst__cuda_pool2x2_forward,
@@ -40,9 +45,16 @@ nst_status nst__cuda_supports(nst_ctx *ctx, nst_op op, const void *params, nst_d
 }
 
 nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes) {
-    (void)ctx;
     *bytes = 0; /* cases: ops whose kernels or library calls take scratch */
     switch (op) {
+    case NST_OP_CONV2D_FORWARD:
+    case NST_OP_CONV2D_BACKWARD_DATA:
+    case NST_OP_CONV2D_BACKWARD_FILTER: /* the chosen cuDNN algorithm's exact workspace */
+        return nst__cuda_conv2d_scratch(ctx, op, params, bytes);
+    case NST_OP_LINEAR_FORWARD:
+    case NST_OP_LINEAR_BACKWARD: /* cuBLAS's workspace (cublasSetWorkspace) */
+        *bytes = nst__scratch_bytes(NST__CUBLAS_WORKSPACE_BYTES);
+        break;
     case NST_OP_INSTANCE_NORM_FORWARD:
     case NST_OP_INSTANCE_NORM_BACKWARD: { /* partial sums and per-(n, c) tables, one piece */
         const nst_tensor *x = ((const nst_instance_norm_params *)params)->x;
