@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
 # Prepares a GPU run on a machine that has the CUDA driver but not our build dependencies:
 # builds for sm_90 (H100/H200) into build-gpu/ and copies the non-CUDA shared libraries the
-# binaries need (Criterion, OpenBLAS, libgomp and their dependencies; never CUDA's own) into
-# .device/lib/, and packs both into .device/bundle.tar.xz. Then, on the GPU machine:
-#   tar -xJf .device/bundle.tar.xz && scripts/gpu-check.sh RESULTS_DIR
+# binaries and the CUDA module need (Criterion, OpenBLAS, libgomp and their dependencies; never
+# CUDA's own: the driver, cuDNN and cuBLAS come from the GPU machine, its system or its Python
+# site-packages) into .device/lib/, and packs both into .device/bundle.tar.xz (with the weights
+# a GPU run needs, none so far: the benchmarks and parity cases make their own). It refuses a
+# bundle over 64 MiB. Then, on the GPU machine:
+#   tar -xJf .device/bundle.tar.xz && scripts/gpu-check.sh [--quick] RESULTS_DIR
 #   scripts/gpu-bundle.sh [CUDA_ARCHS]   (default 90)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CUDA_ARCHS=${1:-90} NST_CUDA=ON scripts/build.sh build-gpu
 mkdir -p .device/lib
 rm -f .device/lib/*
-for bin in build-gpu/nstyle build-gpu/test_* build-gpu/bench_*; do
-  [[ -x $bin ]] || continue
-  ldd "$bin" | awk '/=> \//{print $3}'
+b=build-gpu
+# what travels: executables, the CUDA module, the loader tests' stand-ins
+files=($b/nstyle $b/libnstyle_cuda.so $b/nst_sanitizer_probe $b/libnst_test_stale_module.so
+       $b/fake-cudnn8 $b/test_* $b/bench_* $b/nst_parity)
+present=()
+for f in "${files[@]}"; do [[ -e $f ]] && present+=("$f"); done
+for bin in "${present[@]}"; do
+  [[ -f $bin && -x $bin || $bin == *.so ]] || continue
+  ldd "$bin" 2>/dev/null | awk '/=> \//{print $3}'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libresolv.so*|ld-linux*) ;;
-    libcuda*|libcudnn*|libcublas*|libnvidia*) ;;
+    libcuda*|libcudnn*|libcublas*|libnvidia*|libcudart*) ;;
     *) cp -L "$lib" .device/lib/ ;;
   esac
 done
 # One compressed file travels: the executables and the libraries (the carried tree is limited).
-tar -cf - build-gpu/nstyle build-gpu/test_* build-gpu/bench_* .device/lib | xz -T0 -6 > .device/bundle.tar.xz
-du -sh .device/bundle.tar.xz
+tar -cf - "${present[@]}" .device/lib | xz -T0 -6 > .device/bundle.tar.xz
+bytes=$(stat -c %s .device/bundle.tar.xz)
+echo "bundle: .device/bundle.tar.xz, $((bytes / 1024)) KiB"
+if (( bytes > 64 * 1024 * 1024 )); then
+  echo "gpu-bundle.sh: the bundle is over 64 MiB" >&2
+  exit 1
+fi
