@@ -7,7 +7,7 @@
 #include "extra_cases.h"
 #include "test_support.h"
 
-enum { FILL_UNIFORM, FILL_NAN, FILL_POSITIVE, FILL_TIES };
+enum { FILL_UNIFORM, FILL_NAN, FILL_POSITIVE, FILL_TIES, FILL_WIDE };
 
 static nst_tensor *tensor(nst_test_op_case *c, nst_test_rng *r, int fill, const int64_t *dims,
                           int ndim) {
@@ -31,6 +31,8 @@ static nst_tensor *tensor(nst_test_op_case *c, nst_test_rng *r, int fill, const 
             x[k] = NAN;
         else if (fill == FILL_POSITIVE)
             x[k] = (float)nst_test_rng_uniform(r, 0.5, 2.0);
+        else if (fill == FILL_WIDE) /* sample points well beyond [-1, 1]: every padding rule */
+            x[k] = (float)nst_test_rng_uniform(r, -1.7, 1.7);
         else if (fill == FILL_TIES) /* five values only: windows with equal maxima are common */
             x[k] = (float)((int)nst_test_rng_uniform(r, 0.0, 5.0) - 2) * 0.5f;
         else
@@ -44,8 +46,15 @@ static nst_tensor *tensor(nst_test_op_case *c, nst_test_rng *r, int fill, const 
 #define O(...) tensor(c, &r, FILL_NAN, D(__VA_ARGS__))     /* an output, NaN until written */
 #define POS(...) tensor(c, &r, FILL_POSITIVE, D(__VA_ARGS__))
 #define TIES(...) tensor(c, &r, FILL_TIES, D(__VA_ARGS__))
+#define WIDE(...) tensor(c, &r, FILL_WIDE, D(__VA_ARGS__))
+
+enum { MAX_CASES = 80 };
 
 static nst_test_op_case *next_case(nst_test_op_case *cases, int *n, nst_op op, const char *what) {
+    if (*n >= MAX_CASES) {
+        fprintf(stderr, "extra cases: more than %d\n", MAX_CASES);
+        abort();
+    }
     nst_test_op_case *c = &cases[(*n)++];
     memset(c, 0, sizeof *c);
     c->op = op;
@@ -54,7 +63,6 @@ static nst_test_op_case *next_case(nst_test_op_case *cases, int *n, nst_op op, c
 }
 
 nst_test_op_case *nst_test_extra_cases(int *count) {
-    enum { MAX_CASES = 40 };
     nst_test_op_case *cases = calloc(MAX_CASES, sizeof *cases);
     if (!cases)
         abort();
@@ -124,6 +132,89 @@ nst_test_op_case *nst_test_extra_cases(int *count) {
     c->p.reduce = (nst_reduce_params){.x = U(3, 100, 89, 3), .y = O(1)};
     CASE(REDUCE_MEAN, "odd length, one block");
     c->p.reduce = (nst_reduce_params){.x = U(997), .y = O(1)};
+    /* grid sampling: every padding mode with align_corners both ways, forward and backward; C 3
+     * (one thread per pixel), 6 (8 lanes) and 37 (32 lanes, two channels for some) */
+    static const char *const pad_names[3] = {"zeros", "border", "reflection"};
+    static const int64_t chans[3] = {3, 6, 37};
+    for (int pad = 0; pad < 3; pad++) {
+        for (int ac = 0; ac < 2; ac++) {
+            char what[64];
+            const int64_t C = chans[(pad + ac) % 3];
+            snprintf(what, sizeof what, "%s, align_corners %s, C %d", pad_names[pad],
+                     ac ? "true" : "false", (int)C);
+            CASE(GRID_SAMPLE_FORWARD, what);
+            c->p.sample = (nst_grid_sample_params){.x = U(2, 5, 7, C), .grid = WIDE(2, 6, 9, 2),
+                                                   .y = O(2, 6, 9, C),
+                                                   .padding = (nst_grid_padding)pad,
+                                                   .align_corners = ac};
+            CASE(GRID_SAMPLE_BACKWARD, what);
+            c->p.sample = (nst_grid_sample_params){.x = U(2, 5, 7, C), .grid = WIDE(2, 6, 9, 2),
+                                                   .dy = U(2, 6, 9, C), .dx = O(2, 5, 7, C),
+                                                   .dgrid = O(2, 6, 9, 2),
+                                                   .padding = (nst_grid_padding)pad,
+                                                   .align_corners = ac};
+        }
+    }
+    CASE(GRID_SAMPLE_BACKWARD, "dx only, zeros, upsampling (many entries per input pixel)");
+    c->p.sample = (nst_grid_sample_params){.x = U(1, 4, 5, 5), .grid = U(1, 17, 19, 2),
+                                           .dy = U(1, 17, 19, 5), .dx = O(1, 4, 5, 5)};
+    CASE(GRID_SAMPLE_BACKWARD, "dgrid only, border, 2 scan tiles of inputs");
+    c->p.sample = (nst_grid_sample_params){.x = U(1, 70, 65, 2), .grid = WIDE(1, 9, 8, 2),
+                                           .dy = U(1, 9, 8, 2), .dgrid = O(1, 9, 8, 2),
+                                           .padding = NST_PAD_BORDER};
+    CASE(GRID_SAMPLE_BACKWARD, "reflection, 2 scan tiles, many blocks");
+    c->p.sample = (nst_grid_sample_params){.x = U(1, 70, 65, 3), .grid = WIDE(1, 40, 31, 2),
+                                           .dy = U(1, 40, 31, 3), .dx = O(1, 70, 65, 3),
+                                           .dgrid = O(1, 40, 31, 2),
+                                           .padding = NST_PAD_REFLECTION, .align_corners = true};
+    CASE(AFFINE_GRID_FORWARD, "align_corners true, 1 x W");
+    c->p.affine = (nst_affine_grid_params){.theta = U(3, 2, 3), .grid = O(3, 1, 9, 2),
+                                           .align_corners = true};
+    CASE(AFFINE_GRID_BACKWARD, "align_corners false, 3 chunks");
+    c->p.affine = (nst_affine_grid_params){.dgrid = U(2, 97, 101, 2), .dtheta = O(2, 2, 3)};
+    CASE(GRAM_FORWARD, "C 70 (3 tile pairs), 1100 rows (2 chunks)");
+    c->p.gram = (nst_gram_params){.x = U(2, 25, 44, 70), .g = O(2, 70, 70)};
+    CASE(GRAM_FORWARD, "C 3, 1 row");
+    c->p.gram = (nst_gram_params){.x = U(1, 1, 1, 3), .g = O(1, 3, 3)};
+    CASE(GRAM_BACKWARD, "C 70, accumulate");
+    c->p.gram = (nst_gram_params){.x = U(2, 9, 11, 70), .dg = U(2, 70, 70), .dx = U(2, 9, 11, 70),
+                                  .accumulate = true};
+    CASE(ADAM, "3 chunks + tail and 1 element, no weight decay");
+    c->slots[0] = (nst_adam_slot){.param = U(3, 2731), .grad = U(3, 2731), .m = U(3, 2731),
+                                  .v = POS(3, 2731)};
+    c->slots[1] = (nst_adam_slot){.param = U(1), .grad = U(1), .m = U(1), .v = POS(1)};
+    c->p.adam = (nst_adam_params){c->slots, 2, nst_adam_step_make(1e-3, 0.9, 0.999, 1e-8, 0.0, 1)};
+    CASE(ADAM, "an empty slot first, step 1000");
+    c->slots[0] = (nst_adam_slot){.param = U(0), .grad = U(0), .m = U(0), .v = U(0)};
+    c->slots[1] = (nst_adam_slot){.param = U(4, 33), .grad = U(4, 33), .m = U(4, 33),
+                                  .v = POS(4, 33)};
+    c->p.adam = (nst_adam_params){c->slots, 2, nst_adam_step_make(0.05, 0.5, 0.99, 1e-6, 0.01, 1000)};
+    CASE(MSE_FORWARD, "5 blocks, float4 path with a tail");
+    c->p.mse = (nst_mse_params){.a = U(3, 51, 131), .b = U(3, 51, 131), .loss = O(1)};
+    CASE(MSE_BACKWARD, "accumulate, odd length");
+    c->p.mse = (nst_mse_params){.a = U(7, 13), .b = U(7, 13), .da = U(7, 13), .scale = 0.25f,
+                                .accumulate = true};
+    CASE(TV_FORWARD, "4 blocks, C 5");
+    c->p.tv = (nst_tv_params){.x = U(2, 31, 33, 5), .loss = O(1)};
+    CASE(TV_FORWARD, "1 x 1 images");
+    c->p.tv = (nst_tv_params){.x = U(3, 1, 1, 2), .loss = O(1)};
+    CASE(TV_BACKWARD, "accumulate, H 1");
+    c->p.tv = (nst_tv_params){.x = U(2, 1, 7, 3), .dx = U(2, 1, 7, 3), .scale = 2.0f,
+                              .accumulate = true};
+    CASE(RGB_TO_YUV, "odd pixel count");
+    c->p.colour = (nst_colour_params){.x = U(1, 7, 9, 3), .y = O(1, 7, 9, 3)};
+    CASE(YUV_TO_RGB, "odd pixel count");
+    c->p.colour = (nst_colour_params){.x = U(1, 7, 9, 3), .y = O(1, 7, 9, 3)};
+    CASE(INPUT_CONVERT_FORWARD, "rgb-0-1-imagenet-norm");
+    c->p.convert = nst_input_convert_params_for(NST_INPUT_RGB_0_1_IMAGENET_NORM);
+    c->p.convert.x = U(2, 5, 3, 3), c->p.convert.y = O(2, 5, 3, 3);
+    CASE(INPUT_CONVERT_FORWARD, "rgb-0-255");
+    c->p.convert = nst_input_convert_params_for(NST_INPUT_RGB_0_255);
+    c->p.convert.x = U(2, 5, 3, 3), c->p.convert.y = O(2, 5, 3, 3);
+    CASE(INPUT_CONVERT_BACKWARD, "bgr-0-255-minus-mean, accumulate");
+    c->p.convert = nst_input_convert_params_for(NST_INPUT_BGR_0_255_MINUS_MEAN);
+    c->p.convert.dy = U(2, 5, 3, 3), c->p.convert.dx = U(2, 5, 3, 3);
+    c->p.convert.accumulate = true;
 #undef CASE
     *count = n;
     return cases;

@@ -35,6 +35,7 @@
 #include "../../src/kernels/relu.cuh"
 #include "../../src/kernels/upsample.cuh"
 #include "../../src/kernels/launchers.cuh"
+#include "emul.h"
 #include "extra_cases.h"
 #include "op_cases.h"
 #include "test_support.h"
@@ -44,41 +45,6 @@ static int n_faults;
 void nst_k_emul_fault(const void *p) {
     if (n_faults++ < 4)
         fprintf(stderr, "4-wide access at %p, which is not 16-byte aligned\n", p);
-}
-
-/* How a grid is walked. */
-typedef struct {
-    bool reverse;       /* blocks and the threads of every phase in reverse order */
-    bool scalar;        /* vector width 1 whatever the launcher would choose */
-    int64_t max_blocks; /* > 0: grid-stride kernels get at most this many blocks */
-} emul_mode;
-
-static int64_t at(int64_t i, int64_t n, bool reverse) {
-    return reverse ? n - 1 - i : i;
-}
-
-/* Every thread of a 1-D grid-stride kernel's grid for `work` items runs BODY. */
-#define EMUL_1D(m, BODY, work, argp)                                                     \
-    do {                                                                                 \
-        nst_k_grid g_ = nst_k_grid_for(work);                                            \
-        if ((m)->max_blocks > 0 && g_.blocks > (m)->max_blocks)                          \
-            g_.blocks = (m)->max_blocks;                                                 \
-        for (int64_t bi = 0; bi < g_.blocks; bi++)                                       \
-            for (int ti = 0; ti < g_.threads; ti++)                                      \
-                BODY(at(bi, g_.blocks, (m)->reverse), (int)at(ti, g_.threads, (m)->reverse), \
-                     g_.threads, g_.blocks, argp);                                       \
-    } while (0)
-
-#define EMUL_FLAT(m, NAME, k)                                                            \
-    do {                                                                                 \
-        if ((m)->scalar)                                                                 \
-            (k).v = 1;                                                                   \
-        EMUL_1D(m, NAME##_body, nst_k_flat_work(&(k)), &(k));                            \
-    } while (0)
-
-static void fill_nan(double *sm, int n) {
-    for (int i = 0; i < n; i++)
-        sm[i] = NAN;
 }
 
 /* reduce.cu's two kernels, phase by phase. */
@@ -129,10 +95,6 @@ static void emul_norm_partial(const emul_mode *m, const nst_k_norm *k) {
 static nst_k_norm_shape norm_shape(const nst_tensor *x) {
     return nst_k_norm_shape_make(x->shape[0], x->shape[1] * x->shape[2], x->shape[3]);
 }
-
-#define F(t) ((float *)(t)->data)
-#define CF(t) ((t) ? (const float *)(t)->data : NULL)
-#define OF(t) ((t) ? (float *)(t)->data : NULL)
 
 /* The launcher of op over params (tensors in host memory), emulated. Returns false for an op
  * without a kernel. Scratch is an exact-size heap buffer, as the launcher's scratch query says. */
@@ -277,21 +239,25 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         return true;
     }
     default:
-        return false;
+        return emul_launch_stn_loss(op, params, m);
     }
 }
 
-/* Whether the op's kernels give the CPU op's bits (no sums in another order). */
-static bool exact_op(nst_op op) {
+/* Whether the op's kernels give the CPU op's bits in output arg (no sums in another order). */
+static bool exact_output(nst_op op, const void *params, const char *arg) {
     return op != NST_OP_INSTANCE_NORM_FORWARD && op != NST_OP_INSTANCE_NORM_BACKWARD &&
-           op != NST_OP_REDUCE_SUM && op != NST_OP_REDUCE_MEAN;
+           op != NST_OP_REDUCE_SUM && op != NST_OP_REDUCE_MEAN &&
+           emul_exact_stn_loss(op, params, arg);
 }
 
 /* The case's tensors copied into exact-size heap buffers, and its params pointing at them. */
 typedef struct {
     nst_tensor t[NST_TEST_CASE_TENSORS];
     unsigned char params[sizeof(((nst_test_op_case *)0)->p)];
+    nst_adam_slot slots[2]; /* Adam: the case's slots over the copies */
 } emul_copy;
+
+static int tensor_index(const nst_test_op_case *c, const nst_tensor *t);
 
 static void copy_make(const nst_test_op_case *c, emul_copy *e) {
     for (int k = 0; k < c->n_tensors; k++) {
@@ -314,6 +280,18 @@ static void copy_make(const nst_test_op_case *c, emul_copy *e) {
                 memcpy(e->params + off, &to, sizeof to);
             }
         }
+    }
+    if (c->op == NST_OP_ADAM) { /* the slots array holds tensor pointers of its own */
+        nst_adam_params *a = (nst_adam_params *)e->params;
+        cr_assert_leq(a->n_slots, 2);
+        for (int i = 0; i < a->n_slots; i++) {
+            const nst_adam_slot *from = &c->p.adam.slots[i];
+            e->slots[i] = (nst_adam_slot){.param = &e->t[tensor_index(c, from->param)],
+                                          .grad = &e->t[tensor_index(c, from->grad)],
+                                          .m = &e->t[tensor_index(c, from->m)],
+                                          .v = &e->t[tensor_index(c, from->v)]};
+        }
+        a->slots = e->slots;
     }
 }
 
@@ -380,13 +358,14 @@ static bool run_case(nst_ctx *cpu, nst_test_op_case *c) {
             const int k = tensor_index(c, args[a].t);
             cr_assert_geq(k, 0);
             cr_assert(same_output(c->what, args[a].name, &c->t[k], &copies[0].t[k],
-                                  exact_op(c->op)),
+                                  exact_output(c->op, &c->p, args[a].name)),
                       "%s: emulated kernels differ from the CPU op in %s", c->what,
                       args[a].name);
             for (int i = 1; i < 4; i++) {
                 /* a reduction's float4 path adds in another order: only the tolerance applies */
                 const bool reorders = modes[i].scalar && (c->op == NST_OP_REDUCE_SUM ||
-                                                          c->op == NST_OP_REDUCE_MEAN);
+                                                          c->op == NST_OP_REDUCE_MEAN ||
+                                                          c->op == NST_OP_MSE_FORWARD);
                 char what[160];
                 snprintf(what, sizeof what, "%s (%s)", c->what, mode_names[i]);
                 cr_assert(reorders ? same_output(what, args[a].name, &c->t[k], &copies[i].t[k],
@@ -442,6 +421,45 @@ Test(kernel_emul, extra_cases_match_the_cpu_ops) {
     bool seen[N_KERNEL_OPS] = {false};
     run_all(cases, count, seen);
     nst_test_op_cases_free(cases, count);
+}
+
+/* grid_sample_backward's default dx path (atomicAdd, plain adds here): within the fp32
+ * tolerances of the CPU op in grid order and in reverse order (another order of the adds, as
+ * the GPU's threads may take), on every grid-sample backward case; dgrid as on the
+ * deterministic path. */
+Test(kernel_emul, grid_sample_atomic_dx_matches_the_cpu_op) {
+    int n_shared = 0, n_extra = 0, ran = 0;
+    nst_test_op_case *sets[2] = {nst_test_op_cases(&n_shared), nst_test_extra_cases(&n_extra)};
+    const int counts[2] = {n_shared, n_extra};
+    nst_ctx *cpu = nst_test_cpu_ctx();
+    for (int set = 0; set < 2; set++) {
+        for (int i = 0; i < counts[set]; i++) {
+            nst_test_op_case *c = &sets[set][i];
+            if (c->op != NST_OP_GRID_SAMPLE_BACKWARD || !c->p.sample.dx)
+                continue;
+            emul_copy copies[2];
+            const emul_mode modes[2] = {{.reverse = false}, {.reverse = true}};
+            for (int k = 0; k < 2; k++) {
+                copy_make(c, &copies[k]);
+                emul_grid_sample_backward((const nst_grid_sample_params *)copies[k].params,
+                                          &modes[k], false);
+            }
+            cr_assert_eq(nst_op_run(cpu, c->op, &c->p), NST_OK, "%s: %s", c->what,
+                         nst_last_error(cpu));
+            const int dx = tensor_index(c, c->p.sample.dx);
+            for (int k = 0; k < 2; k++)
+                cr_assert(same_output(c->what, k ? "dx (atomic, reverse order)" : "dx (atomic)",
+                                      &c->t[dx], &copies[k].t[dx], false),
+                          "%s: the atomic dx path differs from the CPU op", c->what);
+            for (int k = 0; k < 2; k++)
+                copy_free(c, &copies[k]);
+            ran++;
+        }
+    }
+    cr_assert_gt(ran, 0);
+    nst_ctx_destroy(cpu);
+    nst_test_op_cases_free(sets[0], n_shared);
+    nst_test_op_cases_free(sets[1], n_extra);
 }
 
 Test(kernel_emul, misaligned_float4_access_is_caught) {

@@ -5,6 +5,8 @@
  * parity tool, and the CPU emulation of each kernel's grid). */
 #include "../internal.h"
 #include "cuda_internal.h"
+#include "../../kernels/adam.cuh"
+#include "../../kernels/affine_grid.cuh"
 #include "../../kernels/instance_norm.cuh"
 #include "../../kernels/launchers.cuh"
 #include "../../kernels/reduce.cuh"
@@ -32,6 +34,21 @@ const nst__op_fn nst__cuda_ops[NST_OP_COUNT] = {
     [NST_OP_CLAMP] = nst__cuda_clamp,
     [NST_OP_REDUCE_SUM] = nst__cuda_reduce_sum,
     [NST_OP_REDUCE_MEAN] = nst__cuda_reduce_mean,
+    [NST_OP_ADAM] = nst__cuda_adam,
+    [NST_OP_AFFINE_GRID_FORWARD] = nst__cuda_affine_grid_forward,
+    [NST_OP_AFFINE_GRID_BACKWARD] = nst__cuda_affine_grid_backward,
+    [NST_OP_GRID_SAMPLE_FORWARD] = nst__cuda_grid_sample_forward,
+    [NST_OP_GRID_SAMPLE_BACKWARD] = nst__cuda_grid_sample_backward,
+    [NST_OP_GRAM_FORWARD] = nst__cuda_gram_forward,
+    [NST_OP_GRAM_BACKWARD] = nst__cuda_gram_backward,
+    [NST_OP_MSE_FORWARD] = nst__cuda_mse_forward,
+    [NST_OP_MSE_BACKWARD] = nst__cuda_mse_backward,
+    [NST_OP_TV_FORWARD] = nst__cuda_tv_forward,
+    [NST_OP_TV_BACKWARD] = nst__cuda_tv_backward,
+    [NST_OP_RGB_TO_YUV] = nst__cuda_rgb_to_yuv,
+    [NST_OP_YUV_TO_RGB] = nst__cuda_yuv_to_rgb,
+    [NST_OP_INPUT_CONVERT_FORWARD] = nst__cuda_input_convert_forward,
+    [NST_OP_INPUT_CONVERT_BACKWARD] = nst__cuda_input_convert_backward,
 };
 
 /* F32 for every op that has an entry; fp16/bf16 come with the half-precision kernels. */
@@ -68,6 +85,28 @@ nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t
     case NST_OP_REDUCE_MEAN: /* one double per pass-1 block */
         *bytes = nst__scratch_bytes(
             nst_k_reduce_scratch(nst_tensor_numel(((const nst_reduce_params *)params)->x)));
+        break;
+    case NST_OP_MSE_FORWARD: /* one double per pass-1 block */
+        *bytes = nst__scratch_bytes(
+            nst_k_reduce_scratch(nst_tensor_numel(((const nst_mse_params *)params)->a)));
+        break;
+    case NST_OP_TV_FORWARD:
+        *bytes = nst__scratch_bytes(nst__cuda_tv_scratch(params));
+        break;
+    case NST_OP_AFFINE_GRID_BACKWARD: { /* six double partials per (image, chunk) */
+        const nst_tensor *dg = ((const nst_affine_grid_params *)params)->dgrid;
+        *bytes = nst__scratch_bytes(nst_k_affine_scratch(dg->shape[0], dg->shape[1], dg->shape[2]));
+        break;
+    }
+    case NST_OP_GRID_SAMPLE_BACKWARD: /* the deterministic dx lists, when deterministic */
+        *bytes = nst__scratch_bytes(nst__cuda_grid_sample_scratch(ctx, params));
+        break;
+    case NST_OP_GRAM_FORWARD:
+    case NST_OP_GRAM_BACKWARD: /* split-K partials / the symmetrised gradient */
+        *bytes = nst__scratch_bytes(nst__cuda_gram_scratch(params, op == NST_OP_GRAM_BACKWARD));
+        break;
+    case NST_OP_ADAM: /* the step constants and the slot table */
+        *bytes = nst__scratch_bytes(nst_k_adam_scratch(((const nst_adam_params *)params)->n_slots));
         break;
     default:
         break;
