@@ -1,6 +1,6 @@
-/* The CUDA op table is complete for the network's ops, with no GPU needed: in a CUDA build every
- * convolution (forward, backward data, backward filter: cuDNN) and every op with a kernel in
- * src/kernels/ must have a CUDA entry (nst_op_supported_on). Ops still expected to be missing
+/* The CUDA op table is complete, with no GPU needed: in a CUDA build every op of the table (the
+ * convolutions: cuDNN; linear: cuBLAS; the rest: kernels in src/kernels/) must have a CUDA entry
+ * (nst_op_supported_on). Ops still expected to be missing
  * are listed by name, and the test checks that exactly those are missing, so an entry that lands
  * must also leave the list. In a CPU-only build the CUDA backend answers no op at all. */
 #include <criterion/criterion.h>
@@ -8,15 +8,20 @@
 
 #include "nstyle/nstyle.h"
 
-/* The ops the network needs on the GPU. */
+/* The ops that need a CUDA entry: every op of the table. */
 static const char *const required[] = {
-    "conv2d_forward",        "conv2d_backward_data",   "conv2d_backward_filter",
-    "relu_forward",          "relu_backward",          "pool2x2_forward",
-    "pool2x2_backward",      "upsample2x_forward",     "upsample2x_backward",
-    "reflect_pad_forward",   "reflect_pad_backward",   "instance_norm_forward",
-    "instance_norm_backward", "add",                   "scale",
-    "axpy",                  "clamp",                  "reduce_sum",
-    "reduce_mean",
+    "conv2d_forward",         "conv2d_backward_data",   "conv2d_backward_filter",
+    "relu_forward",           "relu_backward",          "pool2x2_forward",
+    "pool2x2_backward",       "upsample2x_forward",     "upsample2x_backward",
+    "reflect_pad_forward",    "reflect_pad_backward",   "instance_norm_forward",
+    "instance_norm_backward", "linear_forward",         "linear_backward",
+    "add",                    "scale",                  "axpy",
+    "clamp",                  "reduce_sum",             "reduce_mean",
+    "adam",                   "affine_grid_forward",    "affine_grid_backward",
+    "grid_sample_forward",    "grid_sample_backward",   "gram_forward",
+    "gram_backward",          "mse_forward",            "mse_backward",
+    "tv_forward",             "tv_backward",            "rgb_to_yuv",
+    "yuv_to_rgb",             "input_convert_forward",  "input_convert_backward",
 };
 
 /* Required ops whose CUDA entry has not landed yet, NULL-terminated: none now (the
@@ -54,6 +59,7 @@ Test(cuda_op_table, every_network_op_has_a_cuda_entry) {
     for (size_t i = 0; i < n_exp; i++)
         cr_assert(listed(expected_missing[i], required, n_req), "%s is not a required op",
                   expected_missing[i]);
+    cr_assert_eq(n_req, (size_t)NST_OP_COUNT, "every op of the table is required");
 }
 #else
 Test(cuda_op_table, a_cpu_only_build_has_no_cuda_entry) {

@@ -22,3 +22,10 @@ add_executable(bench_gpu_kernels ${CMAKE_SOURCE_DIR}/bench/bench_gpu_kernels.cu)
 target_include_directories(bench_gpu_kernels PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_compile_options(bench_gpu_kernels PRIVATE -Xcompiler=-Wall,-Wextra)
 target_link_libraries(bench_gpu_kernels PRIVATE CUDA::cudart_static)
+
+# bench/bench_gpu_brief.cu: affine grid, grid sample, fused Adam and Gram at the brief's sizes
+# (prints; runs on a GPU; bench/peer_gpu_brief.py is its PyTorch peer)
+add_executable(bench_gpu_brief ${CMAKE_SOURCE_DIR}/bench/bench_gpu_brief.cu)
+target_include_directories(bench_gpu_brief PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include)
+target_compile_options(bench_gpu_brief PRIVATE -Xcompiler=-Wall,-Wextra)
+target_link_libraries(bench_gpu_brief PRIVATE CUDA::cudart_static)
