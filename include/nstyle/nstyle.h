@@ -8,10 +8,13 @@
 #include "image.h"
 #include "memory.h"
 #include "metrics.h"
+#include "models.h"
 #include "ops.h"
 #include "render.h"
 #include "safetensors.h"
 #include "status.h"
+#include "stn.h"
+#include "stylize.h"
 #include "tensor.h"
 #include "vgg19.h"
 

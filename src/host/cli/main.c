@@ -22,6 +22,8 @@ static void print_usage(FILE *out) {
             "  convert IN OUT       read an image and write it again (PNG/JPEG by OUT's extension),\n"
             "                       optionally resized: checks the image path end to end\n"
             "  render -c -s -o      style a photo like a painting (Gatys et al., VGG19)\n"
+            "  stylize -m -i -o     style photos or video frames with a trained feed-forward net\n"
+            "                       (Johnson et al.): candy, mosaic, pointilism, rain_princess, udnie\n"
             "  plan --size WxH      a render's memory plan by tag, with no weights, images or GPU\n"
             "\n"
             "Run `nstyle <command> --help` for a command's options.\n"
@@ -96,9 +98,12 @@ int main(int argc, char **argv) {
         return nst_cli_info(sub_argc, sub_argv);
     if (strcmp(cmd, "convert") == 0)
         return nst_cli_convert(sub_argc, sub_argv);
-    if (strcmp(cmd, "plan") == 0) return nst_cli_plan(sub_argc, sub_argv);
-    if (strcmp(cmd, "render") == 0) return nst_cli_render(sub_argc, sub_argv);
-    if (strcmp(cmd, "stylize") == 0) return nst_cli_stylize(sub_argc, sub_argv);
+    if (strcmp(cmd, "plan") == 0)
+        return nst_cli_plan(sub_argc, sub_argv);
+    if (strcmp(cmd, "render") == 0)
+        return nst_cli_render(sub_argc, sub_argv);
+    if (strcmp(cmd, "stylize") == 0)
+        return nst_cli_stylize(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0) {
         print_usage(stdout);
         return NST_EXIT_OK;
