@@ -108,9 +108,23 @@ static bool parse_double(const char *s, double lo, double hi, double *out) {
     return true;
 }
 
+/* The layer names, wrapped into lines of at most 80 columns under a 4-space indent. */
+static void print_layer_names(void) {
+    char names[512];
+    nst_vgg19_layer_names(names, sizeof names);
+    int col = 0;
+    for (char *w = strtok(names, " "); w; w = strtok(NULL, " ")) {
+        const int n = (int)strlen(w);
+        if (col && col + 1 + n > 80) {
+            printf("\n");
+            col = 0;
+        }
+        col += printf("%s%s", col ? " " : "    ", w);
+    }
+    printf("\n");
+}
+
 static void print_help(const nst_render_options *d) {
-    char layers[512];
-    nst_vgg19_layer_names(layers, sizeof layers);
     printf("Usage: nstyle render -c CONTENT -s STYLE -o OUT [options]\n"
            "\n"
            "Optimises an image so that its VGG19 features match CONTENT's and its Gram matrices\n"
@@ -138,8 +152,10 @@ static void print_help(const nst_render_options *d) {
            "      --style-layers L   comma list, equal weights (default\n"
            "                         relu1_1,relu2_1,relu3_1,relu4_1,relu5_1)\n"
            "      --pooling max|avg  VGG19's pooling (default max)\n"
-           "  Layer names: %s\n"
-           "\n"
+           "  Layer names:\n",
+           d->iterations, d->lr, d->content_weight, d->style_weight, d->tv_weight);
+    print_layer_names();
+    printf("\n"
            "Device and memory:\n"
            "  -d, --device D         auto (default: cuda:0 when a GPU can be used, else cpu),\n"
            "                         cpu, cuda or cuda:N\n"
@@ -167,8 +183,7 @@ static void print_help(const nst_render_options *d) {
            "summary to stdout. Ctrl-C (or SIGTERM) stops after the current iteration and writes\n"
            "the image so far; a second Ctrl-C quits at once without writing.\n"
            "Exit status: 0 done, 1 failure (nothing written), 2 usage error, 130 stopped by\n"
-           "SIGINT, 143 by SIGTERM (the image so far written).\n",
-           d->iterations, d->lr, d->content_weight, d->style_weight, d->tv_weight, layers);
+           "SIGINT, 143 by SIGTERM (the image so far written).\n");
 }
 
 /* Every name in a comma list is a VGG19 layer; prints the first that is not. */
