@@ -12,6 +12,13 @@
  * relu3_1, relu4_1, relu5_1 with equal weights; content 1 : style 100; Adam lr 0.01; 300
  * iterations; init from the content image; max pooling; no TV.
  *
+ * Controls (the fields at the end of nst_render_options): several style images blended into one
+ * Gram target per layer (sum_j w_j G_j, weights normalised to sum 1, each style's target pass at
+ * its own size); histogram matching of the styles to the content's colours; original colours
+ * (the result's Y with the content's U, V); L-BFGS instead of Adam (src/host/lbfgs.h: torch's
+ * algorithm with no line search, history 2 (m + 1) + 4 image-sized vectors in the plan, the
+ * image clamped to [0, 1] only at the end); a snapshot callback every N iterations.
+ *
  * Memory: the whole run (weights, the image, Adam state, the style and content targets, every
  * activation and gradient, op scratch, the style-target pass at the style image's size) is one
  * plan recorded by a dry run of the same code (memory.h), checked against the budget before
@@ -19,8 +26,9 @@
  * needs no weights and no images, so `nstyle plan` works on a machine without either.
  *
  * Tested by tests/test_render.c (plan total = the arena's measured peak; a real-weights render
- * whose style loss falls; cancel and stop from the progress callback) and tests/test_vgg19.c
- * (features, loss and image gradient against PyTorch goldens). */
+ * whose style loss falls; cancel and stop from the progress callback), tests/test_vgg19.c
+ * (features, loss and image gradient against PyTorch goldens), tests/test_render_controls.c
+ * (the controls) and tests/test_lbfgs.c (L-BFGS against torch.optim.LBFGS). */
 #ifndef NSTYLE_RENDER_H
 #define NSTYLE_RENDER_H
 
@@ -48,6 +56,16 @@ typedef bool (*nst_render_progress_fn)(const nst_render_progress *p, void *user)
 
 typedef enum { NST_INIT_CONTENT = 0, NST_INIT_NOISE = 1, NST_INIT_IMAGE = 2 } nst_render_init;
 
+typedef enum { NST_OPTIMIZER_ADAM = 0, NST_OPTIMIZER_LBFGS = 1 } nst_render_optimizer;
+
+#define NST_RENDER_MAX_STYLES 8
+
+/* Called every save_every iterations with the image after that step (clamped to [0, 1], with
+ * the content's colours under original_colors), host memory valid during the call; return
+ * false to stop the render with an error (the message is the caller's). */
+typedef bool (*nst_render_snapshot_fn)(const float *image, int width, int height, int iteration,
+                                       void *user);
+
 typedef struct {
     int width, height;                 /* output = content size; the caller resizes */
     const float *content;              /* (H, W, 3) RGB [0,1], host; NULL only for nst_render_plan */
@@ -71,6 +89,27 @@ typedef struct {
     nst_render_progress_fn progress;
     void *progress_user;
     const volatile int *cancel;        /* non-zero: stop after the current iteration */
+    /* Several style images: n_styles >= 1 replaces style, style_width and style_height. Each
+       style's target pass runs at its own size; the Gram target of each layer is the
+       blend-weighted sum of the styles' Gram matrices. */
+    int n_styles;                      /* 0 = the single style above; 1 .. NST_RENDER_MAX_STYLES */
+    const float *const *styles;        /* n_styles (Hs_j, Ws_j, 3) RGB [0,1] images, host */
+    const int *styles_width, *styles_height;
+    const double *style_blend;         /* n_styles weights >= 0, not all 0, normalised to sum 1
+                                          (as neural-style); NULL = equal */
+    bool histogram_match;              /* match each style's colours to the content's
+                                          (nst_histogram_match) before its targets */
+    bool original_colors;              /* the result's luminance with the content's chroma
+                                          (BT.601 YUV), clamped to [0, 1] */
+    nst_render_optimizer optimizer;    /* Adam (default) or L-BFGS (torch.optim.LBFGS with no
+                                          line search; iterations = evaluations; lr is its
+                                          step length, neural-style uses 1) */
+    int lbfgs_history;                 /* pairs kept (default 100, as neural-style) */
+    double lbfgs_tolerance_grad, lbfgs_tolerance_change; /* < 0 = never stop early (default,
+                                          as neural-style); torch's are 1e-7 and 1e-9 */
+    int save_every;                    /* > 0: call snapshot every save_every iterations */
+    nst_render_snapshot_fn snapshot;
+    void *snapshot_user;
 } nst_render_options;
 
 typedef struct {
@@ -87,6 +126,8 @@ typedef struct {
     char nonfinite_layer[32];          /* set when a loss became NaN/inf ("relu3_1", "tv") */
     int nonfinite_iteration;           /* the iteration whose loss it was (1 = the initial
                                           image), else -1 */
+    int evaluations;                   /* loss + gradient evaluations (= iterations_done) */
+    bool converged;                    /* L-BFGS: a tolerance stopped it early */
 } nst_render_result;
 
 /* The brief's defaults; pointers NULL, sizes 0. */

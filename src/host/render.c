@@ -1,6 +1,9 @@
 /* The Gatys render (include/nstyle/render.h): VGG19 features (src/host/vgg19.c), the content,
  * Gram style and TV losses (src/host/losses.c), torch.optim.Adam on the image (NST_OP_ADAM, one
- * slot) and a clamp to [0, 1] after each step (NST_OP_CLAMP), all through the op table.
+ * slot) and a clamp to [0, 1] after each step (NST_OP_CLAMP), or L-BFGS (src/host/lbfgs.c), all
+ * through the op table. Several styles: one target pass each, their Gram matrices blended into
+ * the targets (NST_OP_SCALE / NST_OP_AXPY). Original colours and the final clamp run on the host
+ * copy of the result.
  *
  * One function, build(), declares every buffer and runs the render; it runs twice. First in a
  * recording pass: the setup (weights upload, the style-target pass at the style image's size,
@@ -13,20 +16,24 @@
  *
  * Tested by tests/test_render.c (plan total = the tracker's peak on a bare context; the real
  * partial weights on a 64x64 crop, style loss falling; cancel and callback stop; non-finite
- * loss; refusals) and tests/test_vgg19.c (losses and the image gradient against PyTorch). */
+ * loss; refusals), tests/test_vgg19.c (losses and the image gradient against PyTorch) and
+ * tests/test_render_controls.c (styles, blend, colours, L-BFGS, snapshots). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
+#include "lbfgs.h"
+#include "nstyle/colour.h"
 #include "vgg19_net.h"
 
 void nst_render_options_default(nst_render_options *o) {
     *o = (nst_render_options){.init = NST_INIT_CONTENT, .iterations = 300, .lr = 0.01,
                               .content_weight = 1.0, .style_weight = 100.0, .tv_weight = 0.0,
                               .adam_beta1 = 0.9, .adam_beta2 = 0.999, .adam_eps = 1e-8,
-                              .pooling = NST_POOL_MAX};
+                              .pooling = NST_POOL_MAX, .lbfgs_history = 100,
+                              .lbfgs_tolerance_grad = -1.0, .lbfgs_tolerance_change = -1.0};
 }
 
 void nst_render_result_free(nst_render_result *r) {
@@ -98,14 +105,36 @@ typedef struct {
     float *grad_out;   /* evaluate only: the image gradient (H, W, 3) */
     nst_render_result *r;
     nst__vgg19 net;
-    nst__vgg19_pass content, style, it;
+    nst__vgg19_pass content, it, style[NST_RENDER_MAX_STYLES];
     nst__gatys_losses loss;
     nst_tensor image;      /* (1, H, W, 3) RGB [0, 1], persistent */
     nst_tensor m, v;       /* (1, H, W, 3) Adam state, persistent */
-    nst_tensor image_grad; /* (1, H, W, 3) */
+    nst__lbfgs lbfgs;      /* L-BFGS state (persistent tensors) */
+    nst_tensor image_grad; /* (1, H, W, 3); persistent under L-BFGS */
     nst_tensor content_in; /* (1, H, W, 3) the content image */
-    nst_tensor style_in;   /* (1, Hs, Ws, 3) the style image */
+    nst_tensor style_in[NST_RENDER_MAX_STYLES]; /* (1, Hs, Ws, 3) each style image */
+    /* the styles, from options.style or options.styles */
+    int n_styles;
+    const float *style_host[NST_RENDER_MAX_STYLES]; /* after histogram matching, if asked */
+    int style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
+    double blend[NST_RENDER_MAX_STYLES];            /* normalised to sum 1 */
+    float *snapshot;       /* host copy for the snapshot callback */
 } render_state;
+
+/* The styles of o into s (options checked). */
+static void resolve_styles(const nst_render_options *o, render_state *s) {
+    s->n_styles = o->n_styles > 0 ? o->n_styles : 1;
+    double sum = 0.0;
+    for (int j = 0; j < s->n_styles; j++) {
+        s->style_host[j] = o->n_styles > 0 ? (o->styles ? o->styles[j] : NULL) : o->style;
+        s->style_w[j] = o->n_styles > 0 ? o->styles_width[j] : o->style_width;
+        s->style_h[j] = o->n_styles > 0 ? o->styles_height[j] : o->style_height;
+        s->blend[j] = o->n_styles > 0 && o->style_blend ? o->style_blend[j] : 1.0;
+        sum += s->blend[j];
+    }
+    for (int j = 0; j < s->n_styles; j++)
+        s->blend[j] /= sum;
+}
 
 static nst_status image_tensor(nst_mem_pass *pass, nst_mem_tag tag, int h, int w, unsigned flags,
                                const char *label, nst_tensor *out) {
@@ -113,22 +142,41 @@ static nst_status image_tensor(nst_mem_pass *pass, nst_mem_tag tag, int h, int w
                                out);
 }
 
-static nst_status declare(nst_mem_pass *pass, render_state *s) {
+static nst_status declare(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
     const nst_render_options *o = s->o;
     const int H = o->height, W = o->width;
     unsigned char tc[NST__VGG_N], ts[NST__VGG_N], both[NST__VGG_N];
     nst__gatys_taps(&s->L, tc, ts, both);
     NST__TRY(nst__vgg19_declare(pass, s->L.depth, s->net_width, o->pooling, s->convention,
                                 &s->net));
+    const bool lbfgs = o->optimizer == NST_OPTIMIZER_LBFGS;
     NST__TRY(image_tensor(pass, NST_TAG_OTHER, H, W, NST_MEM_PERSISTENT, "image", &s->image));
-    NST__TRY(image_tensor(pass, NST_TAG_OPTIMISER, H, W, NST_MEM_PERSISTENT, "adam m", &s->m));
-    NST__TRY(image_tensor(pass, NST_TAG_OPTIMISER, H, W, NST_MEM_PERSISTENT, "adam v", &s->v));
-    NST__TRY(image_tensor(pass, NST_TAG_GRADIENTS, H, W, 0, "image grad", &s->image_grad));
+    NST__TRY(image_tensor(pass, NST_TAG_GRADIENTS, H, W, lbfgs ? NST_MEM_PERSISTENT : 0,
+                          "image grad", &s->image_grad));
+    if (lbfgs) {
+        nst__lbfgs_free(&s->lbfgs);
+        s->lbfgs = (nst__lbfgs){.lr = o->lr, .tolerance_grad = o->lbfgs_tolerance_grad,
+                                .tolerance_change = o->lbfgs_tolerance_change};
+        NST__TRY(nst__lbfgs_declare(ctx, pass, &s->image, &s->image_grad,
+                                    o->lbfgs_history, &s->lbfgs));
+    } else {
+        NST__TRY(image_tensor(pass, NST_TAG_OPTIMISER, H, W, NST_MEM_PERSISTENT, "adam m",
+                              &s->m));
+        NST__TRY(image_tensor(pass, NST_TAG_OPTIMISER, H, W, NST_MEM_PERSISTENT, "adam v",
+                              &s->v));
+    }
     NST__TRY(image_tensor(pass, NST_TAG_ACTIVATIONS, H, W, 0, "content image", &s->content_in));
-    NST__TRY(image_tensor(pass, NST_TAG_ACTIVATIONS, o->style_height, o->style_width, 0,
-                          "style image", &s->style_in));
-    NST__TRY(nst__vgg19_pass_declare(pass, &s->net, o->style_height, o->style_width, ts, false,
-                                     "style ", &s->style));
+    for (int j = 0; j < s->n_styles; j++) {
+        char label[32] = "style ";
+        if (s->n_styles > 1)
+            snprintf(label, sizeof label, "style %d ", j + 1);
+        char image_label[48];
+        snprintf(image_label, sizeof image_label, "%simage", label);
+        NST__TRY(image_tensor(pass, NST_TAG_ACTIVATIONS, s->style_h[j], s->style_w[j], 0,
+                              image_label, &s->style_in[j]));
+        NST__TRY(nst__vgg19_pass_declare(pass, &s->net, s->style_h[j], s->style_w[j], ts, false,
+                                         label, &s->style[j]));
+    }
     NST__TRY(nst__vgg19_pass_declare(pass, &s->net, H, W, tc, false, "content ", &s->content));
     NST__TRY(nst__vgg19_pass_declare(pass, &s->net, H, W, both, true, "", &s->it));
     s->loss.content_weight = (float)o->content_weight;
@@ -187,17 +235,41 @@ static nst_status init_image(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) 
     return st;
 }
 
-/* Weights, images, Adam state and the targets. */
+/* Style j's Gram matrices into the targets: the target itself for one style, else
+ * target (+)= blend_j G_j through the image's Gram buffers. */
+static nst_status style_targets(nst_ctx *ctx, render_state *s, int j) {
+    if (s->n_styles == 1)
+        return nst__gatys_targets(ctx, &s->loss, NULL, &s->style[0]);
+    const nst__gatys_layers *L = &s->L;
+    for (int k = 0; k < L->n_style; k++) {
+        nst_gram_params gp = {.x = nst__vgg19_feature(&s->style[j], L->style[k].conv,
+                                                      L->style[k].relu),
+                              .g = &s->loss.gram[k]};
+        NST__TRY(nst_gram_forward(ctx, &gp));
+        nst_scale_params sp = {.x = &s->loss.gram[k], .y = &s->loss.style_target[k],
+                               .alpha = (float)s->blend[j]};
+        NST__TRY(j == 0 ? nst_scale(ctx, &sp) : nst_axpy(ctx, &sp));
+    }
+    return NST_OK;
+}
+
+/* Weights, images, optimiser state and the targets. */
 static nst_status setup(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
     const nst_render_options *o = s->o;
     NST__TRY(nst__vgg19_upload(ctx, pass, &s->net, s->weights));
-    NST__TRY(upload(ctx, pass, &s->style_in, o->style));
     NST__TRY(upload(ctx, pass, &s->content_in, o->content));
     NST__TRY(init_image(ctx, pass, s));
-    NST__TRY(zero(ctx, pass, &s->m));
-    NST__TRY(zero(ctx, pass, &s->v));
-    NST__TRY(nst__vgg19_forward(ctx, &s->net, &s->style, &s->style_in));
-    NST__TRY(nst__gatys_targets(ctx, &s->loss, NULL, &s->style));
+    if (o->optimizer == NST_OPTIMIZER_LBFGS) {
+        NST__TRY(nst__lbfgs_reset(ctx, pass, &s->lbfgs));
+    } else {
+        NST__TRY(zero(ctx, pass, &s->m));
+        NST__TRY(zero(ctx, pass, &s->v));
+    }
+    for (int j = 0; j < s->n_styles; j++) {
+        NST__TRY(upload(ctx, pass, &s->style_in[j], s->style_host[j]));
+        NST__TRY(nst__vgg19_forward(ctx, &s->net, &s->style[j], &s->style_in[j]));
+        NST__TRY(style_targets(ctx, s, j));
+    }
     NST__TRY(nst__vgg19_forward(ctx, &s->net, &s->content, &s->content_in));
     return nst__gatys_targets(ctx, &s->loss, &s->content, NULL);
 }
@@ -211,9 +283,14 @@ static nst_status evaluate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, ch
     return nst__gatys_tv_backward(ctx, &s->loss, &s->image, &s->image_grad);
 }
 
-/* Adam step t (from 1) on the image, then the clamp to [0, 1]. */
-static nst_status step(nst_ctx *ctx, render_state *s, int t) {
+/* Adam step t (from 1) on the image, then the clamp to [0, 1]; or an L-BFGS iteration
+ * (unclamped, as neural-style: clamping would break its curvature pairs), which sets *done
+ * when a tolerance stops it. */
+static nst_status step(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, int t, bool *done) {
     const nst_render_options *o = s->o;
+    *done = false;
+    if (o->optimizer == NST_OPTIMIZER_LBFGS)
+        return nst__lbfgs_step(ctx, pass, &s->lbfgs, s->loss.total, done);
     nst_adam_slot slot = {.param = &s->image, .grad = &s->image_grad, .m = &s->m, .v = &s->v};
     nst_adam_params a = {.slots = &slot, .n_slots = 1,
                          .step = nst_adam_step_make(o->lr, o->adam_beta1, o->adam_beta2,
@@ -250,6 +327,56 @@ static bool keep_going(render_state *s, int t, double t0) {
     return true;
 }
 
+/* The final touches on a host image: clamped to [0, 1] and, under original_colors, its Y with
+ * the content's U and V (BT.601, the rgb_to_yuv / yuv_to_rgb ops on a CPU context over host
+ * memory), then clamped again. */
+static nst_status finish_image(nst_ctx *ctx, const nst_render_options *o, float *img) {
+    const size_t n = (size_t)o->width * (size_t)o->height * 3;
+    for (size_t i = 0; i < n; i++)
+        img[i] = img[i] < 0.0f ? 0.0f : img[i] > 1.0f ? 1.0f : img[i];
+    if (!o->original_colors)
+        return NST_OK;
+    float *uv = malloc(n * sizeof *uv);
+    nst_ctx *cpu = uv ? nst_ctx_create() : NULL;
+    if (!cpu) {
+        free(uv);
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "render: no host memory for original colours");
+    }
+    nst_tensor ti = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, img, 1, o->height, o->width, 3);
+    nst_tensor tc = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, (void *)o->content, 1, o->height,
+                                    o->width, 3);
+    nst_tensor tu = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, uv, 1, o->height, o->width, 3);
+    nst_colour_params to_yuv = {.x = &ti, .y = &ti}, content_yuv = {.x = &tc, .y = &tu};
+    nst_status st = nst_rgb_to_yuv(cpu, &to_yuv);
+    if (st == NST_OK)
+        st = nst_rgb_to_yuv(cpu, &content_yuv);
+    for (size_t i = 0; st == NST_OK && i < n; i += 3)
+        img[i + 1] = uv[i + 1], img[i + 2] = uv[i + 2];
+    nst_colour_params to_rgb = {.x = &ti, .y = &ti};
+    if (st == NST_OK)
+        st = nst_yuv_to_rgb(cpu, &to_rgb);
+    if (st != NST_OK)
+        st = NST__ERR(ctx, st, "render: original colours: %s", nst_last_error(cpu));
+    for (size_t i = 0; i < n; i++)
+        img[i] = img[i] < 0.0f ? 0.0f : img[i] > 1.0f ? 1.0f : img[i];
+    nst_ctx_destroy(cpu);
+    free(uv);
+    return st;
+}
+
+/* The image after iteration t to the snapshot callback. */
+static nst_status snapshot(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, int t) {
+    const nst_render_options *o = s->o;
+    const size_t n = (size_t)o->width * (size_t)o->height * 3;
+    if (!s->snapshot && !(s->snapshot = malloc(n * sizeof(float))))
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "render: no host memory for a snapshot");
+    NST__TRY(download(ctx, pass, &s->image, s->snapshot));
+    NST__TRY(finish_image(ctx, o, s->snapshot));
+    if (!o->snapshot(s->snapshot, o->width, o->height, t, o->snapshot_user))
+        return NST__ERR(ctx, NST_ERR_IO, "render: the snapshot of iteration %d failed", t);
+    return NST_OK;
+}
+
 /* The iterations: one when recording; none past evaluation when iterations is 0. */
 static nst_status iterate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
     const bool rec = nst_mem_pass_recording(pass);
@@ -271,10 +398,14 @@ static nst_status iterate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
             st = download(ctx, pass, &s->image_grad, s->grad_out);
         if (!steps || st != NST_OK)
             break;
-        st = step(ctx, s, t);
+        bool done = false;
+        st = step(ctx, pass, s, t, &done);
         if (st == NST_OK && !rec) {
-            s->r->iterations_done = t;
-            if (!keep_going(s, t, t0))
+            s->r->iterations_done = s->r->evaluations = t;
+            s->r->converged = done;
+            if (!done && s->o->save_every > 0 && t % s->o->save_every == 0 && s->o->snapshot)
+                st = snapshot(ctx, pass, s, t);
+            if (st != NST_OK || done || !keep_going(s, t, t0))
                 break;
         }
     }
@@ -286,7 +417,7 @@ static nst_status iterate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
 static nst_status build(nst_ctx *ctx, nst_mem_pass *pass, void *user) {
     render_state *s = user;
     const bool rec = nst_mem_pass_recording(pass);
-    NST__TRY(declare(pass, s));
+    NST__TRY(declare(ctx, pass, s));
     const double t0 = now();
     NST__TRY(setup(ctx, pass, s));
     if (!rec) {
@@ -303,6 +434,8 @@ static nst_status build(nst_ctx *ctx, nst_mem_pass *pass, void *user) {
         s->r->height = s->o->height;
     }
     nst_status dl = download(ctx, pass, &s->image, s->r->image);
+    if (!rec && dl == NST_OK)
+        dl = finish_image(ctx, s->o, s->r->image);
     return st != NST_OK ? st : dl;
 }
 
@@ -311,7 +444,8 @@ static nst_status build(nst_ctx *ctx, nst_mem_pass *pass, void *user) {
 static nst_status check_options(nst_ctx *ctx, const nst_render_options *o, bool images) {
     if (!o)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: NULL options");
-    if (o->width < 1 || o->height < 1 || o->style_width < 1 || o->style_height < 1)
+    if (o->width < 1 || o->height < 1 ||
+        (o->n_styles == 0 && (o->style_width < 1 || o->style_height < 1)))
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: image %dx%d and style %dx%d must be "
                         "at least 1x1", o->width, o->height, o->style_width, o->style_height);
     if (o->iterations < 0 || !(o->lr > 0) || !isfinite(o->lr) || !isfinite(o->content_weight) ||
@@ -321,7 +455,39 @@ static nst_status check_options(nst_ctx *ctx, const nst_render_options *o, bool 
                         o->lr, o->content_weight, o->style_weight, o->tv_weight);
     if (o->pooling != NST_POOL_MAX && o->pooling != NST_POOL_AVG)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: unknown pooling %d", (int)o->pooling);
-    if (images && (!o->content || !o->style || (o->init == NST_INIT_IMAGE && !o->init_image)))
+    if (o->n_styles < 0 || o->n_styles > NST_RENDER_MAX_STYLES)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: %d style images (want 1 .. %d)",
+                        o->n_styles, NST_RENDER_MAX_STYLES);
+    if (o->n_styles > 0 && (!o->styles_width || !o->styles_height || (images && !o->styles)))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: %d style images but NULL images or "
+                        "sizes", o->n_styles);
+    double blend_sum = 0.0;
+    for (int j = 0; j < o->n_styles; j++) {
+        if (o->styles_width[j] < 1 || o->styles_height[j] < 1)
+            return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: style %d is %dx%d (want at least "
+                            "1x1)", j + 1, o->styles_width[j], o->styles_height[j]);
+        const double w = o->style_blend ? o->style_blend[j] : 1.0;
+        if (!isfinite(w) || w < 0)
+            return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: style blend weight %d is %g (want "
+                            "finite, >= 0)", j + 1, w);
+        blend_sum += w;
+        if (images && !o->styles[j])
+            return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: style image %d is NULL", j + 1);
+    }
+    if (o->n_styles > 0 && !(blend_sum > 0))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: the style blend weights are all 0");
+    if (o->optimizer != NST_OPTIMIZER_ADAM && o->optimizer != NST_OPTIMIZER_LBFGS)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: unknown optimizer %d",
+                        (int)o->optimizer);
+    if (o->optimizer == NST_OPTIMIZER_LBFGS &&
+        (o->lbfgs_history < 1 || o->lbfgs_history > NST__LBFGS_MAX_HISTORY))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: L-BFGS history %d (want 1 .. %d)",
+                        o->lbfgs_history, NST__LBFGS_MAX_HISTORY);
+    if (o->save_every < 0)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: save_every %d (want >= 0)",
+                        o->save_every);
+    if (images && (!o->content || (o->n_styles == 0 && !o->style) ||
+                   (o->init == NST_INIT_IMAGE && !o->init_image)))
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: the content, style%s image is NULL",
                         o->init == NST_INIT_IMAGE ? " or initial" : "");
     if (images && !o->weights_path)
@@ -338,9 +504,12 @@ nst_status nst_render_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan *
                       .convention = NST_INPUT_BGR_0_255_MINUS_MEAN};
     nst_render_result r = {0};
     s.r = &r;
+    resolve_styles(o, &s);
     NST__TRY(nst__gatys_layers_parse(ctx, o->content_layers, o->style_layers,
                                      o->style_layer_weights, &s.L));
-    return nst__plan_record(ctx, build, &s, out);
+    nst_status st = nst__plan_record(ctx, build, &s, out);
+    nst__lbfgs_free(&s.lbfgs);
+    return st;
 }
 
 /* The deepest requested layer's name. */
@@ -369,25 +538,50 @@ static nst_status load_weights(nst_ctx *ctx, const char *path, const nst__gatys_
                     nst_vgg19_layer_get(n - 1)->name, n, nst_vgg19_layer_get(n - 1)->relu_name);
 }
 
+/* The render of s: weights, plan, budget, run. */
+static nst_status render_with(nst_ctx *ctx, render_state *s) {
+    const nst_render_options *o = s->o;
+    nst_vgg19_weights w = {0};
+    NST__TRY(load_weights(ctx, o->weights_path, &s->L, &w));
+    s->weights = &w;
+    s->net_width = w.width;
+    s->convention = w.convention;
+    nst_plan *plan = NULL;
+    nst_status st = nst__plan_record(ctx, build, s, &plan);
+    if (st == NST_OK) {
+        s->r->plan_total_bytes = nst_plan_get_summary(plan).total_bytes;
+        st = nst__plan_run(ctx, plan, o->vram_limit, build, s);
+    }
+    nst_plan_destroy(plan);
+    nst_vgg19_weights_free(&w);
+    s->weights = NULL;
+    return st;
+}
+
 static nst_status render(nst_ctx *ctx, const nst_render_options *o, float *grad,
                          nst_render_result *r) {
     NST__TRY(check_options(ctx, o, true));
     render_state s = {.o = o, .grad_out = grad, .r = r};
+    resolve_styles(o, &s);
     NST__TRY(nst__gatys_layers_parse(ctx, o->content_layers, o->style_layers,
                                      o->style_layer_weights, &s.L));
-    nst_vgg19_weights w = {0};
-    NST__TRY(load_weights(ctx, o->weights_path, &s.L, &w));
-    s.weights = &w;
-    s.net_width = w.width;
-    s.convention = w.convention;
-    nst_plan *plan = NULL;
-    nst_status st = nst__plan_record(ctx, build, &s, &plan);
-    if (st == NST_OK) {
-        r->plan_total_bytes = nst_plan_get_summary(plan).total_bytes;
-        st = nst__plan_run(ctx, plan, o->vram_limit, build, &s);
+    float *matched[NST_RENDER_MAX_STYLES] = {0};
+    nst_status st = NST_OK;
+    for (int j = 0; o->histogram_match && j < s.n_styles && st == NST_OK; j++) {
+        const size_t n = (size_t)s.style_w[j] * (size_t)s.style_h[j];
+        if (!(matched[j] = malloc(n * 3 * sizeof(float))))
+            st = NST__ERR(ctx, NST_ERR_NO_MEMORY, "render: no host memory for histogram matching");
+        else
+            st = nst_histogram_match(ctx, s.style_host[j], (int64_t)n, o->content,
+                                     (int64_t)o->width * o->height, 3, matched[j]);
+        s.style_host[j] = matched[j];
     }
-    nst_plan_destroy(plan);
-    nst_vgg19_weights_free(&w);
+    if (st == NST_OK)
+        st = render_with(ctx, &s);
+    for (int j = 0; j < NST_RENDER_MAX_STYLES; j++)
+        free(matched[j]);
+    nst__lbfgs_free(&s.lbfgs);
+    free(s.snapshot);
     if (r->iterations_done > 0)
         r->s_per_iter = r->seconds / r->iterations_done;
     return st;

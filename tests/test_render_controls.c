@@ -1,0 +1,239 @@
+/* The render's controls (src/host/render.c) on the width-16 golden net of
+ * tests/golden/gen_vgg19.py with small random images:
+ *  - several styles: blend (1, 0) is the first style alone, weights are normalised (2, 6 is
+ *    0.25, 0.75), and the initial style loss is quadratic in the blend weight, as it is when the
+ *    targets are w G_a + (1 - w) G_b;
+ *  - histogram matching: a darkened copy of the content matched to the content gives the
+ *    content's own style targets;
+ *  - original colours: the output's U, V are the content's and its Y the plain render's;
+ *  - L-BFGS: the loss falls, iterations count evaluations, the plan's optimiser memory is the
+ *    2 (m + 1) + 4 vectors of the history and equals the measured peak;
+ *  - snapshots every N iterations; refusals of bad values. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nstyle/render.h"
+#include "test_support.h"
+#include "test_tensors.h"
+
+#define GOLDEN NST_SOURCE_DIR "/tests/golden/vgg19.safetensors"
+#define W 32
+#define H 24
+#define NPIX (W * H)
+
+typedef struct {
+    float *content, *a, *b;
+    nst_render_options o;
+} setup_t;
+
+static setup_t make(int iterations, float lo, float hi) {
+    nst_test_rng rng = nst_test_rng_seed(11);
+    setup_t s = {.content = nst_test_random_f32(&rng, NPIX * 3, lo, hi),
+                 .a = nst_test_random_f32(&rng, 28 * 20 * 3, 0.0f, 1.0f),
+                 .b = nst_test_random_f32(&rng, 20 * 16 * 3, 0.0f, 1.0f)};
+    nst_render_options_default(&s.o);
+    s.o.width = W, s.o.height = H, s.o.content = s.content;
+    s.o.style = s.a, s.o.style_width = 28, s.o.style_height = 20;
+    s.o.content_layers = "relu2_2";
+    s.o.style_layers = "relu1_1,relu2_1,conv3_1";
+    s.o.iterations = iterations;
+    s.o.weights_path = GOLDEN;
+    return s;
+}
+
+static void done(setup_t *s) { free(s->content), free(s->a), free(s->b); }
+
+static const float *two_styles[2];
+static const int two_w[2] = {28, 20}, two_h[2] = {20, 16};
+
+static void use_two(setup_t *s, const double *blend) {
+    two_styles[0] = s->a, two_styles[1] = s->b;
+    s->o.n_styles = 2, s->o.styles = two_styles, s->o.styles_width = two_w;
+    s->o.styles_height = two_h, s->o.style_blend = blend;
+}
+
+static double initial_style_loss(nst_ctx *ctx, const nst_render_options *o) {
+    nst_render_result r;
+    cr_assert_eq(nst_render_gatys(ctx, o, &r), NST_OK, "%s", nst_last_error(ctx));
+    const double v = r.initial_style_loss;
+    nst_render_result_free(&r);
+    return v;
+}
+
+Test(render_controls, style_blend_targets) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    setup_t s = make(0, 0.0f, 1.0f);
+    const double alone = initial_style_loss(ctx, &s.o);
+    use_two(&s, (const double[]){1.0, 0.0});
+    const double f1 = initial_style_loss(ctx, &s.o);
+    cr_expect(fabs(f1 - alone) <= 1e-6 * alone, "blend 1,0: %.9g, style a alone %.9g", f1, alone);
+    use_two(&s, (const double[]){0.0, 1.0});
+    const double f0 = initial_style_loss(ctx, &s.o);
+    use_two(&s, (const double[]){0.5, 0.5});
+    const double fh = initial_style_loss(ctx, &s.o);
+    use_two(&s, NULL);
+    const double feq = initial_style_loss(ctx, &s.o);
+    cr_expect(fabs(feq - fh) <= 1e-6 * fh, "no blend = equal weights: %g vs %g", feq, fh);
+    use_two(&s, (const double[]){0.25, 0.75});
+    const double fq = initial_style_loss(ctx, &s.o);
+    use_two(&s, (const double[]){2.0, 6.0});
+    const double fq2 = initial_style_loss(ctx, &s.o);
+    cr_expect(fabs(fq2 - fq) <= 1e-6 * fq, "2,6 must be 0.25,0.75: %g vs %g", fq2, fq);
+    /* w = weight of style a: f(0.25) from the parabola through f(0), f(0.5), f(1) */
+    const double want = 0.375 * f0 + 0.75 * fh - 0.125 * f1;
+    cr_expect(fabs(fq - want) <= 1e-4 * fq, "blend 0.25: %.7g, quadratic through the others %.7g",
+              fq, want);
+    cr_expect(fabs(f0 - f1) > 1e-3 * f1, "the two styles must differ (%g, %g)", f0, f1);
+    done(&s);
+    nst_ctx_destroy(ctx);
+}
+
+Test(render_controls, histogram_match_recolours_the_style) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    setup_t s = make(0, 0.0f, 1.0f);
+    float *dark = nst_test_alloc_f32(NPIX * 3);
+    for (int i = 0; i < NPIX * 3; i++)
+        dark[i] = 0.5f * s.content[i];
+    s.o.style = s.content, s.o.style_width = W, s.o.style_height = H;
+    const double own = initial_style_loss(ctx, &s.o);
+    s.o.style = dark;
+    const double plain = initial_style_loss(ctx, &s.o);
+    s.o.histogram_match = true;
+    const double matched = initial_style_loss(ctx, &s.o);
+    cr_expect(fabs(matched - own) <= 1e-6 * (own + 1e-12), "matched %g, the content's own %g",
+              matched, own);
+    cr_expect_gt(plain, matched, "unmatched %g must be further than matched %g", plain, matched);
+    free(dark);
+    done(&s);
+    nst_ctx_destroy(ctx);
+}
+
+static void yuv(const float *p, double *y, double *u, double *v) {
+    *y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    *u = -0.14714119 * p[0] - 0.28886916 * p[1] + 0.43601035 * p[2];
+    *v = 0.61497538 * p[0] - 0.51496512 * p[1] - 0.10001026 * p[2];
+}
+
+Test(render_controls, original_colors_keep_the_contents_chroma) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    setup_t s = make(5, 0.3f, 0.7f);
+    nst_render_result plain, kept;
+    cr_assert_eq(nst_render_gatys(ctx, &s.o, &plain), NST_OK, "%s", nst_last_error(ctx));
+    s.o.original_colors = true;
+    cr_assert_eq(nst_render_gatys(ctx, &s.o, &kept), NST_OK, "%s", nst_last_error(ctx));
+    int inside = 0;
+    double worst_uv = 0, worst_y = 0;
+    for (int i = 0; i < NPIX; i++) {
+        const float *k = kept.image + 3 * i;
+        if (k[0] <= 0 || k[0] >= 1 || k[1] <= 0 || k[1] >= 1 || k[2] <= 0 || k[2] >= 1)
+            continue;
+        inside++;
+        double y0, u0, v0, y1, u1, v1, yp, up, vp;
+        yuv(s.content + 3 * i, &y0, &u0, &v0);
+        yuv(k, &y1, &u1, &v1);
+        yuv(plain.image + 3 * i, &yp, &up, &vp);
+        worst_uv = fmax(worst_uv, fmax(fabs(u1 - u0), fabs(v1 - v0)));
+        worst_y = fmax(worst_y, fabs(y1 - yp));
+    }
+    cr_log_info("original colours: %d of %d pixels unclamped, |dU|,|dV| <= %.3g, |dY| <= %.3g",
+                inside, NPIX, worst_uv, worst_y);
+    cr_expect_gt(inside, NPIX / 2);
+    cr_expect_lt(worst_uv, 1e-6, "U, V off the content's by %g", worst_uv);
+    cr_expect_lt(worst_y, 1e-6, "Y off the plain render's by %g", worst_y);
+    nst_render_result_free(&plain);
+    nst_render_result_free(&kept);
+    done(&s);
+    nst_ctx_destroy(ctx);
+}
+
+Test(render_controls, lbfgs_render_and_its_plan) {
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    setup_t s = make(10, 0.0f, 1.0f);
+    s.o.optimizer = NST_OPTIMIZER_LBFGS;
+    s.o.lr = 1.0;
+    s.o.lbfgs_history = 5;
+    nst_render_result r;
+    cr_assert_eq(nst_render_gatys(ctx, &s.o, &r), NST_OK, "%s", nst_last_error(ctx));
+    cr_log_info("L-BFGS: total loss %g after %d evaluations (style %g -> %g)", r.total_loss,
+                r.evaluations, r.initial_style_loss, r.style_loss);
+    cr_expect_eq(r.evaluations, 10);
+    cr_expect_eq(r.iterations_done, 10);
+    cr_expect_lt(r.style_loss, 0.5 * r.initial_style_loss);
+    for (int i = 0; i < NPIX * 3; i++)
+        cr_assert(r.image[i] >= 0.0f && r.image[i] <= 1.0f);
+    nst_tracker_snapshot t;
+    nst_tracker_snapshot_get(ctx, &t);
+    cr_expect_eq(t.peak_total, r.plan_total_bytes);
+    nst_render_result_free(&r);
+
+    nst_render_options big;
+    nst_render_options_default(&big);
+    big.width = 768, big.height = 512, big.style_width = 768, big.style_height = 512;
+    big.optimizer = NST_OPTIMIZER_LBFGS;
+    nst_plan *plan = NULL;
+    cr_assert_eq(nst_render_plan(ctx, &big, &plan), NST_OK, "%s", nst_last_error(ctx));
+    const size_t vec = 768 * 512 * 3 * sizeof(float);
+    const size_t opt = nst_plan_get_summary(plan).tag_peak[NST_TAG_OPTIMISER];
+    cr_log_info("768x512, history 100: optimiser memory %.3f GB", opt / 1e9);
+    cr_expect_geq(opt, (2 * 101 + 4) * vec);
+    cr_expect_lt(opt, (2 * 101 + 4) * vec + 4096);
+    nst_plan_destroy(plan);
+    done(&s);
+    nst_ctx_destroy(ctx);
+}
+
+static bool count_snapshot(const float *image, int w, int h, int iteration, void *user) {
+    int *seen = user;
+    cr_expect_eq(w, W);
+    cr_expect_eq(h, H);
+    for (int i = 0; i < w * h * 3; i++)
+        cr_assert(image[i] >= 0.0f && image[i] <= 1.0f);
+    seen[seen[0]++ + 1] = iteration;
+    return true;
+}
+
+Test(render_controls, snapshots_every_n) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    setup_t s = make(7, 0.0f, 1.0f);
+    int seen[8] = {0};
+    s.o.save_every = 3, s.o.snapshot = count_snapshot, s.o.snapshot_user = seen;
+    nst_render_result r;
+    cr_assert_eq(nst_render_gatys(ctx, &s.o, &r), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_eq(seen[0], 2);
+    cr_expect_eq(seen[1], 3);
+    cr_expect_eq(seen[2], 6);
+    nst_render_result_free(&r);
+    done(&s);
+    nst_ctx_destroy(ctx);
+}
+
+Test(render_controls, bad_values_are_refused) {
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    setup_t s = make(1, 0.0f, 1.0f);
+    nst_render_result r;
+    use_two(&s, (const double[]){1.0, -0.5});
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG, "blend",
+                           "-0.5");
+    use_two(&s, (const double[]){0.0, 0.0});
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG, "blend",
+                           "all 0");
+    use_two(&s, NULL);
+    s.o.n_styles = NST_RENDER_MAX_STYLES + 1;
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG,
+                           "style images", "want 1");
+    s.o.n_styles = 0;
+    s.o.optimizer = (nst_render_optimizer)7;
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG,
+                           "optimizer", "7");
+    s.o.optimizer = NST_OPTIMIZER_LBFGS;
+    s.o.lbfgs_history = 0;
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG, "history",
+                           "want 1");
+    nst_tracker_snapshot t;
+    nst_tracker_snapshot_get(ctx, &t);
+    cr_expect_eq(t.peak_total, 0);
+    done(&s);
+    nst_ctx_destroy(ctx);
+}
