@@ -93,3 +93,30 @@ Test(cli_plan, refusals) {
     cr_expect_eq(RUN("plan", "--size", "64x64", "--style-layers", "relu6_1"), 1);
     cr_expect_not_null(strstr(err, "relu6_1"), "%s", err);
 }
+
+/* The "total: N bytes" figure of the plan in out. */
+static unsigned long long printed_total(void) {
+    const char *t = strstr(out, "total: ");
+    cr_assert_not_null(t, "no total in '%s'", out);
+    return strtoull(t + 7, NULL, 10);
+}
+
+/* Without a GPU, a plan for CUDA counts each convolution's cuDNN workspace at the
+ * --workspace-limit bound and says so; with a GPU the device opens and this does not apply. */
+Test(cli_plan, cuda_without_a_gpu_counts_the_workspace_at_its_bound) {
+    nst_gpu_info gpus[1];
+    int count = 0;
+    char why[256];
+    if (nst_list_gpus(gpus, 1, &count, why, sizeof why) == NST_OK && count > 0)
+        cr_skip_test("a GPU is visible: the plan measures cuDNN's real choice there");
+    cr_assert_eq(RUN("plan", "--size", "256x256", "--device", "cuda"), 0, "%s", err);
+    cr_assert(strstr(out, "note: no GPU could be opened"), "%s", out);
+    cr_assert(strstr(out, "--workspace-limit bound, 536870912 bytes"), "%s", out);
+    const unsigned long long big = printed_total();
+    cr_assert_eq(RUN("plan", "--size", "256x256", "--device", "cuda", "--workspace-limit", "64M"),
+                 0, "%s", err);
+    const unsigned long long small = printed_total();
+    /* the op scratch is one buffer as large as the largest any op needs: the convolutions' */
+    cr_assert_eq(big - small, (512ull - 64ull) << 20, "512M: %llu, 64M: %llu", big, small);
+    cr_assert_eq(RUN("plan", "--size", "256x256", "--workspace-limit", "0"), 2);
+}

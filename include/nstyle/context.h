@@ -67,6 +67,11 @@ int nst_ctx_threads(const nst_ctx *ctx);
  *   torch.backends.cuda.matmul.allow_tf32). Parity runs turn both off. */
 #define NST_DEFAULT_WORKSPACE_LIMIT ((size_t)512 << 20)
 void nst_ctx_set_workspace_limit(nst_ctx *ctx, size_t bytes);
+/* Planning for CUDA where no GPU can be opened: a CPU context whose recording passes count each
+ * convolution's scratch at the workspace limit (the bound of the cuDNN workspace, whose exact
+ * size depends on the algorithm the GPU chooses) instead of the CPU's column buffers; the other
+ * ops' scratch is counted as on the CPU. Affects recording only: ops that run are unchanged. */
+void nst_ctx_plan_for_cuda(nst_ctx *ctx, bool on);
 size_t nst_ctx_workspace_limit(const nst_ctx *ctx);
 void nst_ctx_set_deterministic(nst_ctx *ctx, bool on);
 bool nst_ctx_deterministic(const nst_ctx *ctx);

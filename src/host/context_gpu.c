@@ -8,6 +8,7 @@ void nst_ctx_set_workspace_limit(nst_ctx *ctx, size_t bytes) { ctx->workspace_li
 size_t nst_ctx_workspace_limit(const nst_ctx *ctx) {
     return ctx->workspace_limit ? ctx->workspace_limit : NST_DEFAULT_WORKSPACE_LIMIT;
 }
+void nst_ctx_plan_for_cuda(nst_ctx *ctx, bool on) { ctx->plan_for_cuda = on; }
 void nst_ctx_set_deterministic(nst_ctx *ctx, bool on) { ctx->deterministic = on; }
 bool nst_ctx_deterministic(const nst_ctx *ctx) { return ctx->deterministic; }
 void nst_ctx_set_tf32(nst_ctx *ctx, bool convolutions, bool gemms) {

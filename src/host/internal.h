@@ -109,6 +109,7 @@ struct nst_ctx {
     bool deterministic;     /* only algorithms that give the same bits every run */
     bool conv_tf32_off;     /* TF32 in convolutions: on unless turned off (as PyTorch) */
     bool gemm_tf32_on;      /* TF32 in GEMMs (cuBLAS): off unless turned on (as PyTorch) */
+    bool plan_for_cuda;     /* recording counts convolutions' scratch at workspace_limit */
 };
 
 /* Records status and a formatted message (prefixed with the source location) in ctx and

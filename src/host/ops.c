@@ -125,8 +125,13 @@ nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params) {
         return NST_OK;
     size_t need = 0;
     NST__TRY(ctx->backend->scratch(ctx, op, params, &need));
-    if (nst__recording(ctx))
+    if (nst__recording(ctx)) {
+        const bool conv = op == NST_OP_CONV2D_FORWARD || op == NST_OP_CONV2D_BACKWARD_DATA ||
+                          op == NST_OP_CONV2D_BACKWARD_FILTER;
+        if (ctx->plan_for_cuda && conv) /* no GPU to ask: cuDNN's workspace at its bound */
+            need = nst__scratch_bytes(nst_ctx_workspace_limit(ctx));
         return nst__pass_record_op(ctx, op, params, need);
+    }
     NST__TRY(nst__scratch_begin(ctx, name, need));
     nst_status st = fn(ctx, params);
     nst__scratch_end(ctx);

@@ -1,5 +1,5 @@
 /* `nstyle plan --size WxH [--style-size WxH] [--content-layers L] [--style-layers L]
- * [--pooling max|avg] [--device D] [--buffers] [--json FILE]`: the memory plan of a Gatys render
+ * [--pooling max|avg] [--device D] [--workspace-limit B] [--buffers] [--json FILE]`: the memory plan of a Gatys render
  * (nst_render_plan, the render's own dry run), with no weights and no images: the layer shapes
  * come from the VGG19 table. Prints the plan by tag, then `total: <bytes> bytes (<x> MiB)`, and
  * beside it the CUDA context's own share (measured, not in the total; "does not apply" on the
@@ -20,7 +20,7 @@ static void print_help(void) {
     nst_vgg19_layer_names(names, sizeof names);
     printf("Usage: nstyle plan --size WxH [--style-size WxH] [--content-layers L]\n"
            "                   [--style-layers L] [--pooling max|avg] [--device D]\n"
-           "                   [--buffers] [--json FILE]\n"
+           "                   [--workspace-limit B] [--buffers] [--json FILE]\n"
            "\n"
            "Prints the exact memory plan of a render (weights, activations, gradients, op\n"
            "workspace, Adam state, the style-target pass) without weights, images or a GPU.\n"
@@ -32,7 +32,10 @@ static void print_help(void) {
            "  -l, --style-layers L      comma list (default relu1_1,relu2_1,relu3_1,relu4_1,\n"
            "                            relu5_1)\n"
            "  -p, --pooling max|avg     (default max)\n"
-           "  -d, --device D            cpu (default), cuda or cuda:N: whose op workspace\n"
+           "  -d, --device D            cpu (default), cuda or cuda:N: whose op workspace;\n"
+           "                            without a GPU, cuda counts each convolution's cuDNN\n"
+           "                            workspace at its --workspace-limit bound and says so\n"
+           "  -w, --workspace-limit B   the cuDNN workspace cap (default 512M)\n"
            "  -b, --buffers             also list every buffer, largest first\n"
            "  -j, --json FILE           the summary as JSON (\"-\" = stdout)\n"
            "  -h, --help                this text\n"
@@ -47,6 +50,7 @@ typedef struct {
     nst_render_options o;
     const char *device, *json;
     bool buffers;
+    size_t workspace_limit; /* 0 = the default */
 } plan_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -64,6 +68,7 @@ static int parse_args(int argc, char **argv, plan_args *a) {
         {"style-layers", required_argument, NULL, 'l'},
         {"pooling", required_argument, NULL, 'p'},    {"device", required_argument, NULL, 'd'},
         {"buffers", no_argument, NULL, 'b'},          {"json", required_argument, NULL, 'j'},
+        {"workspace-limit", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     *a = (plan_args){.device = "cpu"};
@@ -71,7 +76,7 @@ static int parse_args(int argc, char **argv, plan_args *a) {
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":s:S:c:l:p:d:bj:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:S:c:l:p:d:bj:w:h", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
             print_help();
@@ -93,6 +98,12 @@ static int parse_args(int argc, char **argv, plan_args *a) {
             break;
         case 'd': a->device = optarg; break;
         case 'b': a->buffers = true; break;
+        case 'w':
+            if (nst_parse_bytes(NULL, optarg, &a->workspace_limit) != NST_OK ||
+                a->workspace_limit == 0)
+                return usage_error("--workspace-limit wants a size such as 512M (got '%s')",
+                                   optarg);
+            break;
         case 'j': a->json = optarg; break;
         case ':':
             return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -113,6 +124,9 @@ static int parse_args(int argc, char **argv, plan_args *a) {
 
 static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
+/* Why the plan is for CUDA without a GPU ("" when it is not), for the notes. */
+static char no_gpu_note[1400];
+
 static void print_plan(const nst_plan *plan, const plan_args *a, const nst_tracker_snapshot *t,
                        bool cuda) {
     nst_plan_summary s = nst_plan_get_summary(plan);
@@ -126,7 +140,9 @@ static void print_plan(const nst_plan *plan, const plan_args *a, const nst_track
     printf("%-12s %14zu %10.1f\n", "slack", s.total_bytes - s.lower_bound,
            mib(s.total_bytes - s.lower_bound));
     printf("total: %zu bytes (%.1f MiB)\n", s.total_bytes, mib(s.total_bytes));
-    if (!cuda)
+    if (no_gpu_note[0])
+        printf("note: %s\n", no_gpu_note);
+    else if (!cuda)
         printf("CUDA context: does not apply (cpu)\n");
     else if (t->has_device_info)
         printf("CUDA context and other processes: %zu bytes (%.1f MiB) now, not in the total\n",
@@ -163,6 +179,7 @@ static void json_plan(nst_cli_json *j, const nst_plan *plan, const plan_args *a,
         nst_cli_json_int(j, "cuda_context_bytes", (int64_t)t->device_other);
     else
         nst_cli_json_null(j, "cuda_context_bytes");
+    nst_cli_json_str(j, "note", no_gpu_note[0] ? no_gpu_note : NULL);
 }
 
 int nst_cli_plan(int argc, char **argv) {
@@ -177,7 +194,24 @@ int nst_cli_plan(int argc, char **argv) {
     }
     nst_cli_json *j = a.json ? nst_cli_json_begin("plan") : NULL;
     nst_plan *plan = NULL;
+    if (a.workspace_limit)
+        nst_ctx_set_workspace_limit(ctx, a.workspace_limit);
     nst_status st = nst_ctx_set_device(ctx, a.device);
+    if (st == NST_ERR_NO_DEVICE && strncmp(a.device, "cuda", 4) == 0) {
+        /* no GPU here: plan for CUDA on the CPU context, the cuDNN workspace at its bound */
+        const size_t limit = nst_ctx_workspace_limit(ctx);
+        snprintf(no_gpu_note, sizeof no_gpu_note,
+                 "no GPU could be opened (%s), so this plan for CUDA counts each convolution's "
+                 "cuDNN workspace at its --workspace-limit bound, %zu bytes (%.1f MiB), and the "
+                 "other ops' scratch as on the CPU; the CUDA context's own memory (about 500 MiB "
+                 "on an H200) comes on top and is measured only on a GPU",
+                 strstr(nst_last_error(ctx), "): ") ? strstr(nst_last_error(ctx), "): ") + 3
+                                                    : nst_last_error(ctx),
+                 limit, mib(limit));
+        nst_ctx_plan_for_cuda(ctx, true);
+        nst_clear_error(ctx);
+        st = NST_OK;
+    }
     if (st == NST_OK)
         st = nst_render_plan(ctx, &a.o, &plan);
     const bool cuda = nst_ctx_backend(ctx) == NST_BACKEND_CUDA;
