@@ -8,13 +8,22 @@
  *  - original colours: the output's U, V are the content's and its Y the plain render's;
  *  - L-BFGS: the loss falls, iterations count evaluations, the plan's optimiser memory is the
  *    2 (m + 1) + 4 vectors of the history and equals the measured peak;
- *  - snapshots every N iterations; refusals of bad values. */
+ *  - snapshots every N iterations; refusals of bad values;
+ *  - `nstyle render` (the built CLI): --scales with --scale-iters grows 16x12, 32x24, 64x48 with
+ *    numbered snapshots (--save-every, cumulative numbers, no temporary left) and plans the
+ *    largest scale against --vram-limit before the first; several -s with --style-blend,
+ *    --style-scale, L-BFGS, original colours and histogram matching; the JSON's fields; bad
+ *    values are usage errors naming them. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nstyle/render.h"
+#include "test_files.h"
+#include "test_images.h"
 #include "test_support.h"
 #include "test_tensors.h"
 
@@ -236,4 +245,137 @@ Test(render_controls, bad_values_are_refused) {
     cr_expect_eq(t.peak_total, 0);
     done(&s);
     nst_ctx_destroy(ctx);
+}
+
+/* ---- `nstyle render` with the controls (the built CLI, the golden net as weights) ----------- */
+
+static char out[65536], err[65536], dir[256], content[512], style_a[512], style_b[512];
+static char result[512], json[512];
+
+#define RUN(...) \
+    nst_test_run_cli((const char *const[]){__VA_ARGS__, NULL}, out, sizeof out, err, sizeof err)
+#define RENDER(...)                                                                            \
+    RUN("render", "-c", content, "-o", result, "--model", GOLDEN, "--size", "64", "--device",  \
+        "cpu", "--threads", "2", "--content-layers", "relu2_2", "--style-layers",              \
+        "relu1_1,relu2_1", "-q", __VA_ARGS__)
+
+static void write_image(const char *path, int w, int h, uint64_t seed) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image img = nst_test_image_random(w, h, 3, seed);
+    cr_assert_eq(nst_image_save(ctx, path, &img, 0), NST_OK, "%s", nst_last_error(ctx));
+    nst_image_free(&img);
+    nst_ctx_destroy(ctx);
+}
+
+static void cli_setup(void) {
+    nst_test_tmpdir(dir, sizeof dir);
+    snprintf(content, sizeof content, "%s/content.png", dir);
+    snprintf(style_a, sizeof style_a, "%s/a.png", dir);
+    snprintf(style_b, sizeof style_b, "%s/b.png", dir);
+    snprintf(result, sizeof result, "%s/out.png", dir);
+    snprintf(json, sizeof json, "%s/summary.json", dir);
+    write_image(content, 64, 48, 1);
+    write_image(style_a, 48, 48, 2);
+    write_image(style_b, 40, 30, 3);
+}
+
+static char *read_json(void) {
+    size_t n = 0;
+    char *t = (char *)nst_test_read_bytes(json, &n);
+    t[n] = '\0';
+    return t;
+}
+
+static double json_num(const char *text, const char *key) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(text, pat);
+    cr_assert_not_null(p, "no \"%s\" in the JSON:\n%s", key, text);
+    return strtod(p + strlen(pat), NULL);
+}
+
+static void image_size(const char *path, int w, int h) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image img = {0};
+    cr_assert_eq(nst_image_load(ctx, path, 0, &img), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect(img.width == w && img.height == h, "%s is %dx%d, want %dx%d", path, img.width,
+              img.height, w, h);
+    nst_image_free(&img);
+    nst_ctx_destroy(ctx);
+}
+
+static const char *in_dir(const char *name) {
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+TestSuite(cli_render_controls, .init = cli_setup, .timeout = 300);
+
+Test(cli_render_controls, scales_grow_to_the_size_with_numbered_snapshots) {
+    cr_assert_eq(RENDER("-s", style_a, "--scales", "3", "--scale-iters", "2,2,3",
+                        "--save-every", "2", "--json", json), 0, "%s", err);
+    image_size(result, 64, 48);
+    image_size(in_dir("out_000002.png"), 16, 12); /* scale 1 of 3 */
+    image_size(in_dir("out_000004.png"), 32, 24); /* scale 2 */
+    image_size(in_dir("out_000006.png"), 64, 48); /* scale 3 */
+    cr_expect_eq(access(in_dir("out_000008.png"), F_OK), -1);
+    int tmp = 0;
+    cr_expect_eq(nst_test_count_entries(dir, &tmp), 8, "content, 2 styles, 3 snapshots, out, json");
+    cr_expect_eq(tmp, 0, "a temporary file was left");
+    char *j = read_json();
+    cr_expect_eq(json_num(j, "iterations"), 7);
+    cr_expect_eq(json_num(j, "iterations_requested"), 7);
+    cr_expect_eq(json_num(j, "scales"), 3);
+    cr_expect_eq(json_num(j, "width"), 64);
+    free(j);
+}
+
+Test(cli_render_controls, several_styles_blend_and_lbfgs) {
+    cr_assert_eq(RENDER("-s", style_a, "-s", style_b, "--style-blend", "1,3", "--style-scale",
+                        "0.5", "--optimizer", "lbfgs", "--lbfgs-history", "4", "-n", "6",
+                        "--original-colors", "--histogram-match", "--json", json), 0, "%s", err);
+    image_size(result, 64, 48);
+    char *j = read_json();
+    cr_expect(strstr(j, "\"optimizer\": \"lbfgs\""), "%s", j);
+    cr_expect_eq(json_num(j, "evaluations"), 6);
+    cr_expect_eq(json_num(j, "styles"), 2);
+    cr_expect(strstr(j, "\"style_blend\": [0.25, 0.75]"), "%s", j);
+    cr_expect(strstr(j, "\"original_colors\": true"), "%s", j);
+    cr_expect_lt(json_num(j, "style_loss"), json_num(j, "initial_style_loss"));
+    free(j);
+    char list[1100];
+    snprintf(list, sizeof list, "%s,%s", style_a, style_b);
+    cr_assert_eq(RENDER("-s", list, "-n", "1", "--json", json), 0, "%s", err);
+    j = read_json();
+    cr_expect_eq(json_num(j, "styles"), 2);
+    cr_expect(strstr(j, "\"optimizer\": \"adam\""), "%s", j);
+    free(j);
+}
+
+Test(cli_render_controls, bad_values_are_usage_errors) {
+    struct { const char *opt, *value, *word; } bad[] = {
+        {"--style-blend", "1,2", "2 weights"}, {"--style-blend", "1,-1", "-1"},
+        {"--style-blend", "0", "all 0"},       {"--scales", "0", "0"},
+        {"--scales", "9", "9"},                {"--optimizer", "sgd", "sgd"},
+        {"--scale-iters", "5,5", "2 counts"},  {"--save-every", "0", "0"},
+        {"--lbfgs-history", "0", "0"},         {"--style-scale", "-2", "-2"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_expect_eq(RENDER("-s", style_a, bad[i].opt, bad[i].value), 2, "%s %s: %s", bad[i].opt,
+                     bad[i].value, err);
+        cr_expect(strstr(err, bad[i].word), "%s %s: the message should say '%s': %s",
+                  bad[i].opt, bad[i].value, bad[i].word, err);
+    }
+    cr_expect_eq(RENDER("-s", "a.png,,b.png"), 2, "%s", err);
+    cr_expect(strstr(err, "empty"), "%s", err);
+    cr_expect_eq(access(result, F_OK), -1, "nothing may be written");
+}
+
+Test(cli_render_controls, scales_are_planned_at_the_largest) {
+    cr_assert_eq(RENDER("-s", style_a, "--scales", "2", "--vram-limit", "64K"), 1, "%s", err);
+    cr_expect(strstr(err, "memory plan needs") && strstr(err, "limit"), "%s", err);
+    cr_expect_eq(access(result, F_OK), -1, "nothing may be written");
+    cr_expect_eq(access(in_dir("out_000001.png"), F_OK), -1);
 }

@@ -5,6 +5,13 @@
  * with --json FILE, the summary schema of report.h with the render's fields (README, "JSON
  * summaries").
  *
+ * The controls: several style images (-s a,b or -s repeated) with --style-blend and
+ * --style-scale, --histogram-match, --original-colors, --optimizer adam|lbfgs with
+ * --lbfgs-history (the library does these); --scales N coarse to fine (here: each scale a
+ * render of its own at twice the previous size, started from the previous result resized
+ * through 8 bits; the largest scale's plan is checked against the budget before the first
+ * runs); --save-every N writes OUT_NNNNNN.ext (numbered across scales) atomically.
+ *
  * Signals: the first SIGINT or SIGTERM only sets the library's cancel flag (the handler does
  * nothing else and is reset to the default as it runs); the render stops after the current
  * iteration, the image so far is written and the exit code is 130 (SIGINT) or 143 (SIGTERM). A
@@ -14,7 +21,7 @@
  *
  * Exit codes: 0 done, 1 failure (unreadable image, missing weights or layer, budget, non-finite
  * loss: nothing written), 2 usage error, 130/143 cut short by a signal (the last image written).
- * Tested by tests/test_cli_render.c. */
+ * Tested by tests/test_cli_render.c and tests/test_render_controls.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -74,12 +81,23 @@ static void write_guard_end(write_guard *g) {
 
 /* ---- arguments ------------------------------------------------------------------------------- */
 
+#define MAX_SCALES 8
+
 typedef struct {
-    const char *content, *style, *output, *init_file, *model, *json, *device;
+    const char *content, *output, *init_file, *model, *json, *device;
+    const char *style;     /* the first style (the JSON's "style") */
+    char style_list[8192]; /* every -s value, comma-joined; split into styles[] */
+    const char *styles[NST_RENDER_MAX_STYLES];
+    int n_styles;
+    double blend[NST_RENDER_MAX_STYLES];
+    int n_blend;           /* 0: no --style-blend */
+    double style_scale;    /* the styles' long side over the content's (default 1) */
     const char *content_layers, *style_layers;
     int long_side, width, height; /* --size N (long side) or WxH */
-    bool quiet;
+    bool quiet, lr_given;
     int threads;
+    int scales, scale_iters[MAX_SCALES], n_scale_iters;
+    int iterations; /* --iters (o.iterations is the current scale's) */
     size_t vram_limit, workspace_limit;
     nst_render_options o;
 } render_args;
@@ -134,7 +152,15 @@ static void print_help(const nst_render_options *d) {
            "\n"
            "Images:\n"
            "  -c, --content FILE     the photo (PNG, JPEG, BMP, TGA; EXIF orientation honoured)\n"
-           "  -s, --style FILE       the style image, scaled to the content's long side\n"
+           "  -s, --style FILE[,FILE...]  the style image(s), scaled to the content's long side\n"
+           "                         (-s may be repeated; up to 8 images)\n"
+           "      --style-blend W,W..  one weight >= 0 per style, normalised to sum 1: each\n"
+           "                         layer's Gram target is their weighted sum (default equal)\n"
+           "      --style-scale F    scale the styles to F times the content's long side\n"
+           "                         (default 1)\n"
+           "      --histogram-match  match the styles' colours to the content's first\n"
+           "      --original-colors  keep the content's colours: the result's luminance with\n"
+           "                         the content's chroma (YUV)\n"
            "  -o, --output FILE      the result\n"
            "      --size N | WxH     the result's long side in pixels, keeping CONTENT's aspect,\n"
            "                         or exactly W by H (default 512)\n"
@@ -142,8 +168,15 @@ static void print_help(const nst_render_options *d) {
            "                         FILE (scaled to the result's size)\n"
            "\n"
            "Optimisation:\n"
-           "  -n, --iters N          Adam iterations (default %d)\n"
-           "      --lr X             Adam learning rate, on [0,1] pixel values (default %g)\n"
+           "  -n, --iters N          iterations (default %d); for L-BFGS, loss evaluations\n"
+           "      --lr X             learning rate, on [0,1] pixel values (default %g; L-BFGS:\n"
+           "                         its step length, default 1)\n"
+           "      --optimizer O      adam (default) or lbfgs (torch.optim.LBFGS, no line\n"
+           "                         search)\n"
+           "      --lbfgs-history N  L-BFGS pairs kept (default 100; 2 N image-sized buffers)\n"
+           "      --scales N         coarse to fine: N sizes, each twice the previous, ending\n"
+           "                         at --size; each starts from the previous result (default 1)\n"
+           "      --scale-iters N,N..  iterations at each scale (default --iters each)\n"
            "      --seed N           seed of --init noise (default 0)\n"
            "      --content-weight X (default %g)\n"
            "      --style-weight X   (default %g)\n"
@@ -168,6 +201,8 @@ static void print_help(const nst_render_options *d) {
            "      --deterministic    the same bits on every run (slower convolutions on GPUs)\n"
            "\n"
            "Output:\n"
+           "      --save-every N     also write OUT_000100.png (OUT's name and extension) every\n"
+           "                         N iterations, atomically\n"
            "      --json FILE        a JSON summary (README: JSON summaries); \"-\" writes it to\n"
            "                         stdout instead of the summary\n"
            "  -q, --quiet            no progress and no summary; errors only\n"
@@ -223,15 +258,86 @@ static bool image_extension_ok(const char *path) {
 
 enum {
     OPT_SIZE = 256, OPT_LR, OPT_SEED, OPT_CW, OPT_SW, OPT_TVW, OPT_CL, OPT_SL, OPT_POOL,
-    OPT_INIT, OPT_VRAM, OPT_WS, OPT_DET, OPT_JSON
+    OPT_INIT, OPT_VRAM, OPT_WS, OPT_DET, OPT_JSON, OPT_BLEND, OPT_SSCALE, OPT_HIST, OPT_ORIG,
+    OPT_OPTIM, OPT_HISTORY, OPT_SAVE, OPT_SCALES, OPT_SCALE_ITERS
 };
+
+/* A comma list of numbers in [lo, hi] into v (at most max); the count, or -1. */
+static int parse_list(const char *text, double lo, double hi, double *v, int max) {
+    char buf[1024];
+    const size_t len = strlen(text);
+    if (len == 0 || len >= sizeof buf || text[0] == ',' || text[len - 1] == ',' ||
+        strstr(text, ",,"))
+        return -1;
+    memcpy(buf, text, len + 1);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == max || !parse_double(tok, lo, hi, &v[n]))
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+/* Adds a -s value (one file or a comma list) to the style list. */
+static int add_styles(render_args *a, const char *v) {
+    const size_t used = strlen(a->style_list);
+    if (!*v || used + strlen(v) + 2 > sizeof a->style_list)
+        return usage_error("-s wants one or more files (got '%s')", v);
+    snprintf(a->style_list + used, sizeof a->style_list - used, "%s%s", used ? "," : "", v);
+    return -1;
+}
 
 /* One option's value into a; returns -1 when fine, else the usage error's exit code. */
 static int parse_option(int c, const char *v, render_args *a) {
     nst_render_options *o = &a->o;
     switch (c) {
     case 'c': a->content = v; break;
-    case 's': a->style = v; break;
+    case 's': return add_styles(a, v);
+    case OPT_HIST: o->histogram_match = true; break;
+    case OPT_ORIG: o->original_colors = true; break;
+    case OPT_BLEND:
+        if ((a->n_blend = parse_list(v, 0, 1e30, a->blend, NST_RENDER_MAX_STYLES)) < 0)
+            return usage_error("--style-blend wants a comma list of weights >= 0, one per style "
+                               "(got '%s')", v);
+        break;
+    case OPT_SSCALE:
+        if (!parse_double(v, 1e-3, 100, &a->style_scale))
+            return usage_error("--style-scale wants a number in (0, 100] (got '%s')", v);
+        break;
+    case OPT_OPTIM:
+        if (strcmp(v, "adam") == 0)
+            o->optimizer = NST_OPTIMIZER_ADAM;
+        else if (strcmp(v, "lbfgs") == 0)
+            o->optimizer = NST_OPTIMIZER_LBFGS;
+        else
+            return usage_error("--optimizer wants adam or lbfgs (got '%s')", v);
+        break;
+    case OPT_HISTORY:
+        if (!parse_int(v, 1, 1000, &o->lbfgs_history))
+            return usage_error("--lbfgs-history wants a whole number 1..1000 (got '%s')", v);
+        break;
+    case OPT_SAVE:
+        if (!parse_int(v, 1, 10000000, &o->save_every))
+            return usage_error("--save-every wants a whole number >= 1 (got '%s')", v);
+        break;
+    case OPT_SCALES:
+        if (!parse_int(v, 1, MAX_SCALES, &a->scales))
+            return usage_error("--scales wants a whole number 1..8 (got '%s')", v);
+        break;
+    case OPT_SCALE_ITERS: {
+        double it[MAX_SCALES];
+        if ((a->n_scale_iters = parse_list(v, 0, 10000000, it, MAX_SCALES)) < 0)
+            return usage_error("--scale-iters wants a comma list of iteration counts, one per "
+                               "scale (got '%s')", v);
+        for (int k = 0; k < a->n_scale_iters; k++) {
+            if (it[k] != floor(it[k]))
+                return usage_error("--scale-iters wants whole numbers (got '%s')", v);
+            a->scale_iters[k] = (int)it[k];
+        }
+        break;
+    }
     case 'o': a->output = v; break;
     case 'm': a->model = v; break;
     case 'd': a->device = v; break;
@@ -268,6 +374,7 @@ static int parse_option(int c, const char *v, render_args *a) {
     case OPT_LR:
         if (!parse_double(v, 1e-12, 1e6, &o->lr))
             return usage_error("--lr wants a number > 0 (got '%s')", v);
+        a->lr_given = true;
         break;
     case OPT_CW: case OPT_SW: case OPT_TVW: {
         double *w = c == OPT_CW ? &o->content_weight : c == OPT_SW ? &o->style_weight
@@ -301,6 +408,36 @@ static int parse_option(int c, const char *v, render_args *a) {
     return -1;
 }
 
+/* The style list into styles[] and the checks that need every option: blend and scale counts.
+ * Returns -1 when fine, else the usage error's exit code. */
+static int split_styles(render_args *a) {
+    const char *list = a->style_list;
+    if (list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
+        return usage_error("-s has an empty file name in '%s'", list);
+    for (char *save = NULL, *tok = strtok_r(a->style_list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (a->n_styles == NST_RENDER_MAX_STYLES)
+            return usage_error("-s: more than 8 style images (from '%s')", tok);
+        a->styles[a->n_styles++] = tok;
+    }
+    a->style = a->styles[0];
+    char got[32];
+    snprintf(got, sizeof got, "%d", a->n_blend);
+    if (a->n_blend && a->n_blend != a->n_styles)
+        return usage_error("--style-blend has %s weights, not one per style image (-s)", got);
+    double sum = 0;
+    for (int j = 0; j < a->n_blend; j++)
+        sum += a->blend[j];
+    if (a->n_blend && !(sum > 0))
+        return usage_error("--style-blend: the weights are all %s; one must be > 0", "0");
+    snprintf(got, sizeof got, "%d", a->n_scale_iters);
+    if (a->n_scale_iters && a->n_scale_iters != a->scales)
+        return usage_error("--scale-iters has %s counts, not one per scale (--scales)", got);
+    if (a->o.optimizer == NST_OPTIMIZER_LBFGS && !a->lr_given)
+        a->o.lr = 1.0;
+    return -1;
+}
+
 /* Returns -1 when parsed, else the exit code (help or usage error). */
 static int parse_args(int argc, char **argv, render_args *a) {
     static const struct option opts[] = {
@@ -320,12 +457,24 @@ static int parse_args(int argc, char **argv, render_args *a) {
         {"deterministic", no_argument, NULL, OPT_DET}, {"model", required_argument, NULL, 'm'},
         {"json", required_argument, NULL, OPT_JSON},   {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"style-blend", required_argument, NULL, OPT_BLEND},
+        {"style-scale", required_argument, NULL, OPT_SSCALE},
+        {"histogram-match", no_argument, NULL, OPT_HIST},
+        {"original-colors", no_argument, NULL, OPT_ORIG},
+        {"original-colours", no_argument, NULL, OPT_ORIG},
+        {"optimizer", required_argument, NULL, OPT_OPTIM},
+        {"lbfgs-history", required_argument, NULL, OPT_HISTORY},
+        {"save-every", required_argument, NULL, OPT_SAVE},
+        {"scales", required_argument, NULL, OPT_SCALES},
+        {"scale-iters", required_argument, NULL, OPT_SCALE_ITERS},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     nst_render_options_default(&a->o);
     a->long_side = 512;
     a->device = "auto";
+    a->style_scale = 1.0;
+    a->scales = 1;
     optind = 0; /* glibc: start afresh (main's getopt ran with another optstring) */
     opterr = 0;
     int c;
@@ -345,9 +494,12 @@ static int parse_args(int argc, char **argv, render_args *a) {
     if (optind < argc)
         return usage_error("unexpected argument '%s' (images go with -c, -s and -o)",
                            argv[optind]);
-    if (!a->content || !a->style || !a->output)
+    if (!a->content || !a->style_list[0] || !a->output)
         return usage_error("missing %s", !a->content ? "-c CONTENT"
-                                         : !a->style ? "-s STYLE" : "-o OUT");
+                                         : !a->style_list[0] ? "-s STYLE" : "-o OUT");
+    int rc = split_styles(a);
+    if (rc >= 0)
+        return rc;
     if (!image_extension_ok(a->output))
         return usage_error("cannot write '%s': OUT must end in .png, .jpg or .jpeg", a->output);
     return -1;
@@ -421,7 +573,28 @@ static bool save_float_image(nst_ctx *ctx, const char *path, const float *rgb, i
 typedef struct {
     nst_cli_progress bar;
     const render_args *a;
+    char label[32];
+    int offset; /* iterations done at the coarser scales */
 } run_state;
+
+/* OUT with _NNNNNN before its extension. */
+static void snapshot_path(const char *out, int n, char *buf, size_t size) {
+    const char *base = strrchr(out, '/');
+    const char *dot = strrchr(base ? base + 1 : out, '.');
+    const int stem = dot ? (int)(dot - out) : (int)strlen(out);
+    snprintf(buf, size, "%.*s_%06d%s", stem, out, n, dot ? dot : "");
+}
+
+/* --save-every: the image so far to OUT_NNNNNN.ext (atomically). */
+static bool on_snapshot(const float *image, int w, int h, int iteration, void *user) {
+    run_state *st = user;
+    char path[4096];
+    snapshot_path(st->a->output, st->offset + iteration, path, sizeof path);
+    nst_ctx *ctx = nst_ctx_create();
+    const bool ok = ctx && save_float_image(ctx, path, image, w, h);
+    nst_ctx_destroy(ctx);
+    return ok;
+}
 
 static bool on_progress(const nst_render_progress *p, void *user) {
     run_state *st = user;
@@ -446,11 +619,17 @@ static double ssim_to_content(nst_ctx *ctx, const nst_image *content, const floa
     return v;
 }
 
-static void print_summary(nst_ctx *ctx, const render_args *a, const nst_render_result *r,
-                          double ssim) {
-    printf("nstyle render: %dx%d, %d of %d iterations on %s%s\n", r->width, r->height,
-           r->iterations_done, a->o.iterations, nst_ctx_device_name(ctx),
-           r->cancelled ? " (stopped early)" : "");
+typedef struct run_data run_data;
+
+static void print_summary(nst_ctx *ctx, const render_args *a, const run_data *d, double ssim);
+static void json_fields(nst_cli_json *j, const render_args *a, const run_data *d, double ssim);
+
+static void print_summary_of(nst_ctx *ctx, const render_args *a, const nst_render_result *r,
+                             int done, int requested, double ssim) {
+    printf("nstyle render: %dx%d, %d of %d %s (%s) on %s%s\n", r->width, r->height, done,
+           requested, a->o.optimizer == NST_OPTIMIZER_LBFGS ? "evaluations" : "iterations",
+           a->o.optimizer == NST_OPTIMIZER_LBFGS ? "L-BFGS" : "Adam", nst_ctx_device_name(ctx),
+           r->cancelled ? " (stopped early)" : r->converged ? " (converged)" : "");
     printf("  setup %.2f s, iterations %.2f s, %.4f s/iter\n", r->setup_seconds, r->seconds,
            r->s_per_iter);
     printf("  loss     %-12s %s\n", "initial", "final");
@@ -464,16 +643,33 @@ static void print_summary(nst_ctx *ctx, const render_args *a, const nst_render_r
     printf("wrote %s\n", a->output);
 }
 
-static void json_fields(nst_cli_json *j, const render_args *a, const nst_render_result *r,
-                        double ssim, const char *weights) {
+static void json_fields_of(nst_cli_json *j, const render_args *a, const nst_render_result *r,
+                           double ssim, const char *weights, int done, int requested) {
     nst_cli_json_str(j, "content", a->content);
     nst_cli_json_str(j, "style", a->style);
     nst_cli_json_str(j, "output", a->output);
     nst_cli_json_str(j, "weights", weights[0] ? weights : NULL);
     nst_cli_json_int(j, "width", r->width);
     nst_cli_json_int(j, "height", r->height);
-    nst_cli_json_int(j, "iterations", r->iterations_done);
-    nst_cli_json_int(j, "iterations_requested", a->o.iterations);
+    nst_cli_json_int(j, "iterations", done);
+    nst_cli_json_int(j, "iterations_requested", requested);
+    nst_cli_json_str(j, "optimizer", a->o.optimizer == NST_OPTIMIZER_LBFGS ? "lbfgs" : "adam");
+    nst_cli_json_int(j, "evaluations", done);
+    if (a->o.optimizer == NST_OPTIMIZER_LBFGS) {
+        nst_cli_json_int(j, "lbfgs_history", a->o.lbfgs_history);
+        nst_cli_json_bool(j, "converged", r->converged);
+    }
+    nst_cli_json_int(j, "styles", a->n_styles);
+    double blend[NST_RENDER_MAX_STYLES], sum = 0;
+    for (int k = 0; k < a->n_styles; k++)
+        sum += blend[k] = a->n_blend ? a->blend[k] : 1.0;
+    for (int k = 0; k < a->n_styles; k++)
+        blend[k] /= sum;
+    nst_cli_json_num_array(j, "style_blend", blend, (size_t)a->n_styles);
+    nst_cli_json_num(j, "style_scale", a->style_scale);
+    nst_cli_json_bool(j, "original_colors", a->o.original_colors);
+    nst_cli_json_bool(j, "histogram_match", a->o.histogram_match);
+    nst_cli_json_int(j, "scales", a->scales);
     nst_cli_json_bool(j, "cancelled", r->cancelled);
     nst_cli_json_num(j, "setup_seconds", r->setup_seconds);
     nst_cli_json_num(j, "seconds", r->seconds);
@@ -505,18 +701,42 @@ static nst_status select_device(nst_ctx *ctx, const char *device) {
 }
 
 /* Everything that needs freeing at the end. */
-typedef struct {
-    nst_image content, style, init;
-    float *content_f, *style_f, *init_f;
+struct run_data {
+    nst_image content, style[NST_RENDER_MAX_STYLES], init;
+    float *content_f, *style_f[NST_RENDER_MAX_STYLES], *init_f;
+    int style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
     nst_render_result r;
     nst_cli_json *json;
     char weights[4096];
-} run_data;
+    int iterations_total, requested_total; /* over all scales */
+    double seconds_total;
+};
+
+static void print_summary(nst_ctx *ctx, const render_args *a, const run_data *d, double ssim) {
+    print_summary_of(ctx, a, &d->r, d->iterations_total, d->requested_total, ssim);
+}
+
+static void json_fields(nst_cli_json *j, const render_args *a, const run_data *d, double ssim) {
+    json_fields_of(j, a, &d->r, ssim, d->weights, d->iterations_total, d->requested_total);
+}
+
+static void free_images(run_data *d) {
+    nst_image_free(&d->content);
+    nst_image_free(&d->init);
+    free(d->content_f);
+    free(d->init_f);
+    d->content_f = d->init_f = NULL;
+    for (int j = 0; j < NST_RENDER_MAX_STYLES; j++) {
+        nst_image_free(&d->style[j]);
+        free(d->style_f[j]);
+        d->style_f[j] = NULL;
+    }
+}
 
 static int finish(nst_ctx *ctx, run_data *d, const render_args *a, nst_status s, double ssim) {
     int rc = s == NST_OK ? NST_EXIT_OK : NST_EXIT_FAILURE;
     if (d->json) {
-        json_fields(d->json, a, &d->r, ssim, d->weights);
+        json_fields(d->json, a, d, ssim);
         nst_cli_json_memory(d->json, ctx);
         write_guard g;
         write_guard_begin(&g);
@@ -528,12 +748,7 @@ static int finish(nst_ctx *ctx, run_data *d, const render_args *a, nst_status s,
         rc = 128 + cancel_signal;
     nst_cli_json_free(d->json);
     nst_render_result_free(&d->r);
-    nst_image_free(&d->content);
-    nst_image_free(&d->style);
-    nst_image_free(&d->init);
-    free(d->content_f);
-    free(d->style_f);
-    free(d->init_f);
+    free_images(d);
     nst_ctx_destroy(ctx);
     return rc;
 }
@@ -550,33 +765,95 @@ static int fail(nst_ctx *ctx, run_data *d, const render_args *a, nst_status s) {
             return try_status_;                                                                \
     } while (0)
 
-/* Loads and scales the three images into d; the options point at the floats. */
-static nst_status prepare_images(nst_ctx *ctx, render_args *a, run_data *d) {
-    int cw, ch, cc, sw, sh, sc;
+/* The result's size at scale k (0 = the coarsest): --size halved scales - 1 - k times. */
+static nst_status scale_size(nst_ctx *ctx, const render_args *a, int k, int *w, int *h) {
+    int cw, ch, cc;
     TRY(nst_image_probe(ctx, a->content, &cw, &ch, &cc));
-    TRY(nst_image_probe(ctx, a->style, &sw, &sh, &sc));
-    int w = a->width, h = a->height;
-    if (!w)
-        scale_to_long_side(cw, ch, a->long_side, &w, &h);
-    int stw, sth;
-    scale_to_long_side(sw, sh, w > h ? w : h, &stw, &sth);
-    TRY(load_rgb_at(ctx, a->content, w, h, &d->content));
-    TRY(load_rgb_at(ctx, a->style, stw, sth, &d->style));
-    if (a->init_file)
-        TRY(load_rgb_at(ctx, a->init_file, w, h, &d->init));
-    d->content_f = to_float(ctx, &d->content);
-    d->style_f = to_float(ctx, &d->style);
-    d->init_f = a->init_file ? to_float(ctx, &d->init) : NULL;
-    if (!d->content_f || !d->style_f || (a->init_file && !d->init_f))
-        return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
-    a->o.width = w;
-    a->o.height = h;
-    a->o.content = d->content_f;
-    a->o.style = d->style_f;
-    a->o.style_width = stw;
-    a->o.style_height = sth;
-    a->o.init_image = d->init_f;
+    int fw = a->width, fh = a->height;
+    if (!fw)
+        scale_to_long_side(cw, ch, a->long_side, &fw, &fh);
+    const double f = ldexp(1.0, -(a->scales - 1 - k));
+    *w = (int)fmax(1.0, floor(fw * f + 0.5));
+    *h = (int)fmax(1.0, floor(fh * f + 0.5));
     return NST_OK;
+}
+
+/* Each style's size for a w x h result: its long side --style-scale times the result's. */
+static nst_status style_sizes(nst_ctx *ctx, const render_args *a, int w, int h, int *sw,
+                              int *sh) {
+    const int side = (int)fmax(1.0, floor(a->style_scale * (w > h ? w : h) + 0.5));
+    for (int j = 0; j < a->n_styles; j++) {
+        int iw, ih, ic;
+        TRY(nst_image_probe(ctx, a->styles[j], &iw, &ih, &ic));
+        scale_to_long_side(iw, ih, side, &sw[j], &sh[j]);
+    }
+    return NST_OK;
+}
+
+/* prev (pw x ph) to w x h through 8 bits (Catmull-Rom), as a new float image. */
+static float *upsample_previous(nst_ctx *ctx, const float *prev, int pw, int ph, int w, int h) {
+    nst_image small = {0}, big = {0};
+    float *out = NULL;
+    if (nst_image_from_float(ctx, prev, pw, ph, 3, &small) == NST_OK &&
+        nst_image_resize(ctx, &small, w, h, &big) == NST_OK)
+        out = to_float(ctx, &big);
+    nst_image_free(&small);
+    nst_image_free(&big);
+    return out;
+}
+
+/* Loads and scales the images of scale k into d (the previous scale's result, when there is
+ * one, becomes the initial image); the options point at the floats. */
+static nst_status prepare_scale(nst_ctx *ctx, render_args *a, run_data *d, int k) {
+    int w, h;
+    TRY(scale_size(ctx, a, k, &w, &h));
+    TRY(style_sizes(ctx, a, w, h, d->style_w, d->style_h));
+    float *prev = d->r.image;
+    const int pw = d->r.width, ph = d->r.height;
+    d->r.image = NULL;
+    free_images(d);
+    nst_status st = load_rgb_at(ctx, a->content, w, h, &d->content);
+    for (int j = 0; st == NST_OK && j < a->n_styles; j++)
+        st = load_rgb_at(ctx, a->styles[j], d->style_w[j], d->style_h[j], &d->style[j]);
+    if (st == NST_OK && a->init_file && !prev)
+        st = load_rgb_at(ctx, a->init_file, w, h, &d->init);
+    bool ok = st == NST_OK && (d->content_f = to_float(ctx, &d->content));
+    for (int j = 0; ok && j < a->n_styles; j++)
+        ok = (d->style_f[j] = to_float(ctx, &d->style[j])) != NULL;
+    if (ok && prev)
+        ok = (d->init_f = upsample_previous(ctx, prev, pw, ph, w, h)) != NULL;
+    else if (ok && a->init_file)
+        ok = (d->init_f = to_float(ctx, &d->init)) != NULL;
+    free(prev);
+    nst_render_result_free(&d->r);
+    if (!ok)
+        return st != NST_OK ? st
+               : nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
+    nst_render_options *o = &a->o;
+    o->width = w, o->height = h, o->content = d->content_f;
+    o->n_styles = a->n_styles;
+    o->styles = (const float *const *)d->style_f;
+    o->styles_width = d->style_w, o->styles_height = d->style_h;
+    o->style_blend = a->n_blend ? a->blend : NULL;
+    o->init_image = d->init_f;
+    if (prev)
+        o->init = NST_INIT_IMAGE;
+    o->iterations = a->n_scale_iters ? a->scale_iters[k] : a->iterations;
+    return NST_OK;
+}
+
+/* Coarse to fine: the largest scale's plan against the budget before the first scale runs. */
+static nst_status check_largest_scale(nst_ctx *ctx, const render_args *a) {
+    nst_render_options o = a->o;
+    int sw[NST_RENDER_MAX_STYLES], sh[NST_RENDER_MAX_STYLES];
+    TRY(scale_size(ctx, a, a->scales - 1, &o.width, &o.height));
+    TRY(style_sizes(ctx, a, o.width, o.height, sw, sh));
+    o.n_styles = a->n_styles, o.styles = NULL, o.styles_width = sw, o.styles_height = sh;
+    nst_plan *plan = NULL;
+    TRY(nst_render_plan(ctx, &o, &plan));
+    nst_status st = nst_plan_check_budget(ctx, plan, a->vram_limit);
+    nst_plan_destroy(plan);
+    return st;
 }
 
 int nst_cli_render(int argc, char **argv) {
@@ -602,28 +879,43 @@ int nst_cli_render(int argc, char **argv) {
         return fail(ctx, &d, &a, s);
     if (a.threads)
         nst_ctx_set_threads(ctx, a.threads);
+    a.iterations = a.o.iterations;
+    a.o.content_layers = a.content_layers;
+    a.o.style_layers = a.style_layers;
+    a.o.vram_limit = a.vram_limit;
+    a.o.workspace_limit = a.workspace_limit;
     if ((s = nst_vgg19_weights_find(ctx, a.model, d.weights, sizeof d.weights)) != NST_OK ||
-        (s = prepare_images(ctx, &a, &d)) != NST_OK)
+        (a.scales > 1 && (s = check_largest_scale(ctx, &a)) != NST_OK))
         return fail(ctx, &d, &a, s);
 
     run_state st = {.a = &a};
-    a.o.content_layers = a.content_layers;
-    a.o.style_layers = a.style_layers;
     a.o.weights_path = d.weights;
-    a.o.vram_limit = a.vram_limit;
-    a.o.workspace_limit = a.workspace_limit;
     a.o.progress = on_progress;
     a.o.progress_user = &st;
     a.o.cancel = &cancel_signal;
-    nst_cli_progress_start(&st.bar, "iter", a.o.iterations, a.quiet);
-    s = cancel_signal ? NST_OK : nst_render_gatys(ctx, &a.o, &d.r);
-    nst_cli_progress_finish(&st.bar);
-    if (s != NST_OK) {
-        if (d.r.nonfinite_iteration >= 0)
-            fprintf(stderr, "nstyle render: the loss became non-finite (NaN or infinite) at "
-                            "iteration %d in %s; try a lower --lr or smaller loss weights\n",
-                    d.r.nonfinite_iteration, d.r.nonfinite_layer);
-        return fail(ctx, &d, &a, s);
+    a.o.snapshot = a.o.save_every > 0 ? on_snapshot : NULL;
+    a.o.snapshot_user = &st;
+    for (int k = 0; k < a.scales && !cancel_signal; k++) {
+        if ((s = prepare_scale(ctx, &a, &d, k)) != NST_OK)
+            return fail(ctx, &d, &a, s);
+        snprintf(st.label, sizeof st.label, a.scales > 1 ? "scale %d/%d" : "iter", k + 1,
+                 a.scales);
+        nst_cli_progress_start(&st.bar, st.label, a.o.iterations, a.quiet);
+        s = nst_render_gatys(ctx, &a.o, &d.r);
+        nst_cli_progress_finish(&st.bar);
+        d.iterations_total += d.r.iterations_done;
+        d.requested_total += a.o.iterations;
+        d.seconds_total += d.r.seconds;
+        st.offset = d.iterations_total;
+        if (s != NST_OK) {
+            if (d.r.nonfinite_iteration >= 0)
+                fprintf(stderr, "nstyle render: the loss became non-finite (NaN or infinite) at "
+                                "iteration %d in %s; try a lower --lr or smaller loss weights\n",
+                        d.r.nonfinite_iteration, d.r.nonfinite_layer);
+            return fail(ctx, &d, &a, s);
+        }
+        if (d.r.cancelled)
+            break;
     }
     if (!d.r.image) /* stopped by a signal before the render began: nothing to write */
         return finish(ctx, &d, &a, s, NAN);
@@ -631,6 +923,6 @@ int nst_cli_render(int argc, char **argv) {
         return finish(ctx, &d, &a, nst_last_status(ctx), NAN);
     const double ssim = ssim_to_content(ctx, &d.content, d.r.image);
     if (!a.quiet && !(a.json && strcmp(a.json, "-") == 0)) /* stdout is the JSON's then */
-        print_summary(ctx, &a, &d.r, ssim);
+        print_summary(ctx, &a, &d, ssim);
     return finish(ctx, &d, &a, s, ssim);
 }
