@@ -626,9 +626,9 @@ static void json_fields(nst_cli_json *j, const render_args *a, const run_data *d
 
 static void print_summary_of(nst_ctx *ctx, const render_args *a, const nst_render_result *r,
                              int done, int requested, double ssim) {
-    printf("nstyle render: %dx%d, %d of %d %s (%s) on %s%s\n", r->width, r->height, done,
-           requested, a->o.optimizer == NST_OPTIMIZER_LBFGS ? "evaluations" : "iterations",
-           a->o.optimizer == NST_OPTIMIZER_LBFGS ? "L-BFGS" : "Adam", nst_ctx_device_name(ctx),
+    const bool lbfgs = a->o.optimizer == NST_OPTIMIZER_LBFGS;
+    printf("nstyle render: %dx%d, %d of %d %s on %s%s\n", r->width, r->height, done, requested,
+           lbfgs ? "evaluations (L-BFGS)" : "iterations", nst_ctx_device_name(ctx),
            r->cancelled ? " (stopped early)" : r->converged ? " (converged)" : "");
     printf("  setup %.2f s, iterations %.2f s, %.4f s/iter\n", r->setup_seconds, r->seconds,
            r->s_per_iter);
