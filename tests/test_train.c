@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nstyle/image.h"
 #include "nstyle/nstyle.h"
@@ -238,4 +239,87 @@ Test(train, shared_photos_30_steps_lower_the_loss) {
     nst_image_free(&img);
     nst_image_free(&small);
     nst_ctx_destroy(ctx);
+}
+
+/* ---- the CLI -------------------------------------------------------------------------------- */
+
+#define RUN_TRAIN(...)                                                                         \
+    nst_test_run_cli((const char *const[]){"train", __VA_ARGS__, NULL}, out, sizeof out, err,   \
+                     sizeof err)
+
+/* A style image and a folder of photos in a fresh temporary folder. */
+static void cli_files(char *dir, size_t size, char *style, char *photos, size_t n) {
+    nst_test_tmpdir(dir, size);
+    snprintf(photos, n, "%s/photos", dir);
+    snprintf(style, n, "%s/style.png", dir);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", photos);
+    cr_assert_eq(system(cmd), 0);
+    write_photos(photos, 2);
+    snprintf(cmd, sizeof cmd, "cp '%s/photo0.png' '%s'", photos, style);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(train_cli, folder_without_images_fails_clearly) {
+    char dir[400], style[512], photos[512], empty[512], model[512], out[4096], err[4096];
+    cli_files(dir, sizeof dir, style, photos, sizeof style);
+    snprintf(empty, sizeof empty, "%s/empty", dir);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && echo text > '%s/notes.txt'", empty, empty);
+    cr_assert_eq(system(cmd), 0);
+    const int rc = RUN_TRAIN("-s", style, "--data", empty, "-o", model, "-m", GOLDEN,
+                             "--style-layers", STYLE_LAYERS, "--size", "16", "--steps", "1", "-q");
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "no readable image") && strstr(err, empty), "stderr: %s", err);
+}
+
+Test(train_cli, bad_style_image_fails_clearly) {
+    char dir[400], style[512], photos[512], bad[512], model[512], out[4096], err[4096];
+    cli_files(dir, sizeof dir, style, photos, sizeof style);
+    snprintf(bad, sizeof bad, "%s/bad.jpg", dir);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    nst_test_write_bytes(bad, "not a jpeg", 10);
+    const int rc = RUN_TRAIN("-s", bad, "--data", photos, "-o", model, "-m", GOLDEN,
+                             "--style-layers", STYLE_LAYERS, "--size", "16", "--steps", "1", "-q");
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "bad.jpg") != NULL, "stderr: %s", err);
+    cr_expect_eq(access(model, F_OK), -1, "no model written");
+}
+
+Test(train_cli, missing_layer_is_refused) {
+    char dir[400], style[512], photos[512], model[512], out[4096], err[4096];
+    cli_files(dir, sizeof dir, style, photos, sizeof style);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    const int rc = RUN_TRAIN("-s", style, "--data", photos, "-o", model, "-m", GOLDEN,
+                             "--size", "16", "--steps", "1", "-q"); /* relu4_4: not in the file */
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "conv4_4") && strstr(err, "--style-layers"), "stderr: %s", err);
+}
+
+Test(train_cli, short_run_writes_a_model_stylize_reads) {
+    char dir[400], style[512], photos[512], model[512], json[512], img[600], res[600];
+    char out[8192], err[4096];
+    cli_files(dir, sizeof dir, style, photos, sizeof style);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    snprintf(json, sizeof json, "%s/s.json", dir);
+    int rc = RUN_TRAIN("-s", style, "--data", photos, "-o", model, "-m", GOLDEN, "--style-layers",
+                       STYLE_LAYERS, "--size", "16", "--batch", "2", "--steps", "2",
+                       "--threads", "2", "--checkpoint-every", "1", "--json", json, "-q");
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    size_t n = 0;
+    char *text = (char *)nst_test_read_bytes(json, &n);
+    cr_expect(strstr(text, "\"command\": \"train\"") || strstr(text, "\"command\":\"train\""),
+              "%s", text);
+    cr_expect(strstr(text, "\"steps\": 2") || strstr(text, "\"steps\":2"), "%s", text);
+    free(text);
+    char ckpt[600];
+    snprintf(ckpt, sizeof ckpt, "%s/m.ckpt.safetensors", dir);
+    cr_expect_eq(access(ckpt, F_OK), 0, "checkpoint %s", ckpt);
+    snprintf(img, sizeof img, "%s/photo1.jpg", photos);
+    snprintf(res, sizeof res, "%s/styled.png", dir);
+    rc = nst_test_run_cli((const char *const[]){"stylize", "-m", model, "-i", img, "-o", res,
+                                                NULL}, out, sizeof out, err, sizeof err);
+    cr_expect_eq(rc, 0, "stylize exit %d: %s", rc, err);
+    cr_expect_eq(access(res, F_OK), 0);
 }

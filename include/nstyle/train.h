@@ -101,6 +101,7 @@ typedef struct {
     long steps_done;
     double first_loss, last_loss; /* total loss of the first and the last step run */
     double content_loss, style_loss, tv_loss;
+    double content_weight, style_weight, tv_weight; /* in use */
     double seconds, ms_per_step;
     int images;
     size_t plan_bytes;

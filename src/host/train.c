@@ -646,6 +646,7 @@ nst_status nst_train(nst_ctx *ctx, const nst_train_options *o, const char *model
     nst_trainer *t = NULL;
     NST__TRY(nst_trainer_create(ctx, o, &t));
     r->images = t->n_files;
+    nst_trainer_loss_weights(t, &r->content_weight, &r->style_weight, &r->tv_weight);
     r->plan_bytes = nst_plan_get_summary(t->plan).total_bytes;
     const double t0 = now();
     const long first = t->steps_done;

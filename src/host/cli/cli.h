@@ -9,6 +9,7 @@ int nst_cli_convert(int argc, char **argv);
 int nst_cli_stylize(int argc, char **argv);
 int nst_cli_render(int argc, char **argv);
 int nst_cli_plan(int argc, char **argv);
+int nst_cli_train(int argc, char **argv);
 
 /* Parses "WxH" (e.g. 768x512) into positive ints; returns 0 on success. */
 int nst_cli_parse_size(const char *s, int *w, int *h);

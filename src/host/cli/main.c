@@ -24,6 +24,7 @@ static void print_usage(FILE *out) {
             "  render -c -s -o      style a photo like a painting (Gatys et al., VGG19)\n"
             "  stylize -m -i -o     style photos or video frames with a trained feed-forward net\n"
             "                       (Johnson et al.): candy, mosaic, pointilism, rain_princess, udnie\n"
+            "  train -s --data -o   train such a net from a style image and a folder of photos\n"
             "  plan --size WxH      a render's memory plan by tag, with no weights, images or GPU\n"
             "\n"
             "Run `nstyle <command> --help` for a command's options.\n"
@@ -104,6 +105,8 @@ int main(int argc, char **argv) {
         return nst_cli_render(sub_argc, sub_argv);
     if (strcmp(cmd, "stylize") == 0)
         return nst_cli_stylize(sub_argc, sub_argv);
+    if (strcmp(cmd, "train") == 0)
+        return nst_cli_train(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0) {
         print_usage(stdout);
         return NST_EXIT_OK;
