@@ -138,6 +138,13 @@ void nst__scratch_end(nst_ctx *ctx);
  * with data (or planned, while recording), the dtype rule, shapes and scalars, and the backend's
  * support. *nothing_to_do is set when every output is absent (a backward op asked for nothing). */
 nst_status nst__op_check(nst_ctx *ctx, nst_op op, const void *params, bool *nothing_to_do);
+/* An op's tensor list (nst_op_args) in `stack` when it holds them, else in a heap array (Adam
+ * with many slots): *out points at the list and the count is returned, or -1 with a message
+ * naming op when host memory runs out. Release with nst__op_args_release(stack, *out). */
+#define NST__OP_ARGS_STACK 24
+int nst__op_args_collect(nst_ctx *ctx, nst_op op, const void *params,
+                         nst_op_arg stack[NST__OP_ARGS_STACK], nst_op_arg **out);
+void nst__op_args_release(const nst_op_arg *stack, nst_op_arg *args);
 /* Whether ctx is in a recording memory pass (ops record their buffers, compute nothing). */
 bool nst__recording(const nst_ctx *ctx);
 /* Records an op call in the recording pass: uses of its planned tensors, its scratch. */

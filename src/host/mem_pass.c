@@ -168,20 +168,14 @@ void nst_mem_pass_touch(nst_mem_pass *pass, const nst_tensor *t) {
 
 nst_status nst__pass_record_op(nst_ctx *ctx, nst_op op, const void *params, size_t scratch) {
     nst_mem_pass *pass = ctx->pass;
-    nst_op_arg stack_args[24];
-    nst_op_arg *args = stack_args;
-    int n = nst_op_args(op, params, stack_args, 24);
-    if (n > 24) {
-        args = malloc((size_t)n * sizeof *args);
-        if (!args)
-            return NST__ERR(ctx, NST_ERR_NO_MEMORY, "memory pass: no host memory");
-        nst_op_args(op, params, args, n);
-    }
+    nst_op_arg stack_args[NST__OP_ARGS_STACK], *args;
+    const int n = nst__op_args_collect(ctx, op, params, stack_args, &args);
+    if (n < 0)
+        return NST_ERR_NO_MEMORY;
     for (int i = 0; i < n; i++)
         if (args[i].t)
             touch(pass, args[i].t);
-    if (args != stack_args)
-        free(args);
+    nst__op_args_release(stack_args, args);
     if (scratch > 0) {
         nst_plan_touch(pass->plan, SCRATCH_ID);
         pass->scratch_used = true;

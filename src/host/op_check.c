@@ -240,6 +240,28 @@ int nst_op_args(nst_op op, const void *params, nst_op_arg *out, int max) {
     return l.n;
 }
 
+int nst__op_args_collect(nst_ctx *ctx, nst_op op, const void *params,
+                         nst_op_arg stack[NST__OP_ARGS_STACK], nst_op_arg **out) {
+    *out = stack;
+    const int n = nst_op_args(op, params, stack, NST__OP_ARGS_STACK);
+    if (n <= NST__OP_ARGS_STACK)
+        return n;
+    *out = malloc((size_t)n * sizeof **out);
+    if (!*out) {
+        *out = stack;
+        NST__ERR(ctx, NST_ERR_NO_MEMORY, "op %s: no host memory to list its %d tensors",
+                 nst_op_get_info(op)->name, n);
+        return -1;
+    }
+    nst_op_args(op, params, *out, n);
+    return n;
+}
+
+void nst__op_args_release(const nst_op_arg *stack, nst_op_arg *args) {
+    if (args != stack)
+        free(args);
+}
+
 /* ---- shape rules --------------------------------------------------------------------------- */
 
 /* t (present) has `ndim` dims, each dims[i] >= 0 matching exactly (-1 = any). */
@@ -666,23 +688,16 @@ nst_status nst__op_check(nst_ctx *ctx, nst_op op, const void *params, bool *noth
     const char *name = nst_op_get_info(op)->name;
     if (!params)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: params is NULL", name);
-    nst_op_arg stack_args[24];
-    nst_op_arg *args = stack_args;
-    int n = nst_op_args(op, params, stack_args, 24);
-    if (n > 24) { /* Adam with many slots */
-        args = malloc((size_t)n * sizeof *args);
-        if (!args)
-            return NST__ERR(ctx, NST_ERR_NO_MEMORY, "op %s: no host memory to check %d tensors",
-                            name, n);
-        nst_op_args(op, params, args, n);
-    }
+    nst_op_arg stack_args[NST__OP_ARGS_STACK], *args;
+    const int n = nst__op_args_collect(ctx, op, params, stack_args, &args);
+    if (n < 0)
+        return NST_ERR_NO_MEMORY;
     bool any_output = false;
     for (int i = 0; i < n; i++)
         any_output |= args[i].role != NST_ARG_IN && (args[i].t || !args[i].optional);
     if (!any_output) { /* a backward op asked for no gradient, or Adam with no slots: whatever
                           * its inputs are, there is nothing to compute */
-        if (args != stack_args)
-            free(args);
+        nst__op_args_release(stack_args, args);
         *nothing_to_do = true;
         return NST_OK;
     }
@@ -731,8 +746,7 @@ nst_status nst__op_check(nst_ctx *ctx, nst_op op, const void *params, bool *noth
                           "dtype)", name, arg, nst_dtype_name(t->dtype), nst_dtype_name(compute));
         }
     }
-    if (args != stack_args)
-        free(args);
+    nst__op_args_release(stack_args, args);
     NST__TRY(st);
     NST__TRY(shapes_op(ctx, op, name, params));
     return ctx->backend->supports(ctx, op, params, compute);

@@ -107,26 +107,13 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static bool parse_int(const char *s, long lo, long hi, int *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = s && *s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || errno || *end || v < lo || v > hi)
+    long v;
+    if (!nst_cli_parse_long(s, lo, hi, &v))
         return false;
     *out = (int)v;
     return true;
 }
 
-static bool parse_double(const char *s, double lo, double hi, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = s && *s ? strtod(s, &end) : 0;
-    if (!s || !*s || errno || *end || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* The layer names, wrapped into lines of at most 80 columns under a 4-space indent. */
 static void print_layer_names(void) {
     char names[512];
     nst_vgg19_layer_names(names, sizeof names);
@@ -273,7 +260,7 @@ static int parse_list(const char *text, double lo, double hi, double *v, int max
     int n = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        if (n == max || !parse_double(tok, lo, hi, &v[n]))
+        if (n == max || !nst_cli_parse_double(tok, lo, hi, &v[n]))
             return -1;
         n++;
     }
@@ -303,7 +290,7 @@ static int parse_option(int c, const char *v, render_args *a) {
                                "(got '%s')", v);
         break;
     case OPT_SSCALE:
-        if (!parse_double(v, 1e-3, 100, &a->style_scale))
+        if (!nst_cli_parse_double(v, 1e-3, 100, &a->style_scale))
             return usage_error("--style-scale wants a number in (0, 100] (got '%s')", v);
         break;
     case OPT_OPTIM:
@@ -372,14 +359,14 @@ static int parse_option(int c, const char *v, render_args *a) {
         break;
     }
     case OPT_LR:
-        if (!parse_double(v, 1e-12, 1e6, &o->lr))
+        if (!nst_cli_parse_double(v, 1e-12, 1e6, &o->lr))
             return usage_error("--lr wants a number > 0 (got '%s')", v);
         a->lr_given = true;
         break;
     case OPT_CW: case OPT_SW: case OPT_TVW: {
         double *w = c == OPT_CW ? &o->content_weight : c == OPT_SW ? &o->style_weight
                                                                    : &o->tv_weight;
-        if (!parse_double(v, 0, 1e30, w))
+        if (!nst_cli_parse_double(v, 0, 1e30, w))
             return usage_error("weights want a number >= 0 (got '%s')", v);
         break;
     }

@@ -6,7 +6,6 @@
  * style_loss, tv_loss, seconds, ms_per_step, plan_bytes, cancelled, checkpoint and memory.
  * Exit codes: 0 done, 1 failure (unreadable style image, no readable photo, missing weights or
  * layer, a checkpoint of other settings), 2 usage error. Tested by tests/test_train.c. */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -40,24 +39,9 @@ static int usage_error(const char *fmt, const char *arg) {
     return nst_cli_usage_error("train", fmt, arg);
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = s && *s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
+/* A finite number >= lo. */
 static bool parse_double(const char *s, double lo, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = s && *s ? strtod(s, &end) : 0;
-    if (!s || !*s || errno || *end || !isfinite(v) || v < lo)
-        return false;
-    *out = v;
-    return true;
+    return nst_cli_parse_double(s, lo, HUGE_VAL, out);
 }
 
 static void print_help(const nst_train_options *d) {
@@ -144,41 +128,41 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case OPT_SL: a->o.style_layers = s; break;
         case 'h': print_help(&a->o); return NST_EXIT_OK;
         case 't':
-            if (!parse_long(s, 1, 4096, &v))
+            if (!nst_cli_parse_long(s, 1, 4096, &v))
                 return usage_error("--threads wants a whole number 1..4096 (got '%s')", s);
             a->threads = (int)v;
             break;
         case OPT_STEPS:
-            if (!parse_long(s, 0, 1000000000L, &a->o.steps))
+            if (!nst_cli_parse_long(s, 0, 1000000000L, &a->o.steps))
                 return usage_error("--steps wants a whole number >= 0 (got '%s')", s);
             break;
         case OPT_SEED:
-            if (!parse_long(s, 0, 0x7fffffffL, &v))
+            if (!nst_cli_parse_long(s, 0, 0x7fffffffL, &v))
                 return usage_error("--seed wants a whole number >= 0 (got '%s')", s);
             a->o.seed = (uint64_t)v;
             break;
         case OPT_BATCH:
-            if (!parse_long(s, 1, 1024, &v))
+            if (!nst_cli_parse_long(s, 1, 1024, &v))
                 return usage_error("--batch wants a whole number 1..1024 (got '%s')", s);
             a->o.batch = (int)v;
             break;
         case OPT_SIZE:
-            if (!parse_long(s, 8, 8192, &v) || v % 4)
+            if (!nst_cli_parse_long(s, 8, 8192, &v) || v % 4)
                 return usage_error("--size wants a multiple of 4, 8..8192 (got '%s')", s);
             a->o.size = (int)v;
             break;
         case OPT_STYLE_SIZE:
-            if (!parse_long(s, 8, 8192, &v))
+            if (!nst_cli_parse_long(s, 8, 8192, &v))
                 return usage_error("--style-size wants a whole number 8..8192 (got '%s')", s);
             a->style_size = (int)v;
             break;
         case OPT_WIDTH:
-            if (!parse_long(s, 1, 1024, &v))
+            if (!nst_cli_parse_long(s, 1, 1024, &v))
                 return usage_error("--width wants a whole number 1..1024 (got '%s')", s);
             a->o.width = (int)v;
             break;
         case OPT_CKPT_EVERY:
-            if (!parse_long(s, 0, 1000000000L, &a->o.checkpoint_every))
+            if (!nst_cli_parse_long(s, 0, 1000000000L, &a->o.checkpoint_every))
                 return usage_error("--checkpoint-every wants a whole number >= 0 (got '%s')", s);
             break;
         case OPT_CW: case OPT_SW: case OPT_TVW: case OPT_LR:
