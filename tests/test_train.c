@@ -6,6 +6,8 @@
  *    steps 4-6 equal bit for bit (CPU, fixed threads);
  *  - 30 steps on the shared photos with the shared partial VGG19 (64 px) lower the loss (skipped
  *    without ../shared/data);
+ *  - nst_train_plan's total equals the trainer's measured peak with real VGG19 weights (skipped
+ *    without them);
  *  - the CLI: a folder with no readable image, a bad style image (exit 1, clear message), and a
  *    short run whose model nstyle stylize loads. */
 #include <criterion/criterion.h>
@@ -239,6 +241,59 @@ Test(train, shared_photos_30_steps_lower_the_loss) {
     nst_image_free(&img);
     nst_image_free(&small);
     nst_ctx_destroy(ctx);
+}
+
+/* nst_train_plan (no weights, photos or style pixels) against what the trainer's arena takes
+ * on a context with nothing else allocated: the real VGG19 (the fetched one with the default
+ * layers, else the shared partial one to relu3_4), 2 crops of 32 px. */
+Test(train, plan_equals_the_trainers_measured_peak) {
+    char vgg[1024];
+    const char *style_layers = NULL;
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    if (nst_vgg19_weights_find(ctx, NULL, vgg, sizeof vgg) != NST_OK) {
+        if (!nst_test_shared_path("models/vgg19-partial/vgg19_conv1_to_conv3.safetensors", vgg,
+                                  sizeof vgg))
+            cr_skip_test("no VGG19 weights: neither fetched (models/fetch-vgg19.sh) nor in "
+                         "../shared/data");
+        style_layers = "relu1_2,relu2_2,relu3_4";
+    }
+    char dir[400], photos[512], cmd[700];
+    nst_test_tmpdir(dir, sizeof dir);
+    snprintf(photos, sizeof photos, "%s/photos", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", photos);
+    cr_assert_eq(system(cmd), 0);
+    write_photos(photos, 2);
+    float style[36 * 40 * 3];
+    for (size_t i = 0; i < sizeof style / sizeof *style; i++)
+        style[i] = (float)(i % 97) / 96.0f;
+    nst_train_options o;
+    nst_train_options_default(&o);
+    o.weights_path = vgg, o.data_dir = photos, o.style_layers = style_layers;
+    o.style = style, o.style_width = 40, o.style_height = 36;
+    o.size = 32, o.batch = 2, o.steps = 2;
+    nst_train_result r;
+    cr_assert_eq(nst_train(ctx, &o, NULL, NULL, &r), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_eq(r.steps_done, 2);
+    nst_tracker_snapshot t;
+    nst_tracker_snapshot_get(ctx, &t);
+    nst_ctx_destroy(ctx);
+
+    nst_ctx *bare = nst_test_bare_cpu_ctx();
+    nst_train_options p;
+    nst_train_options_default(&p); /* sizes and layers only */
+    p.style_layers = style_layers;
+    p.style_width = 40, p.style_height = 36, p.size = 32, p.batch = 2;
+    nst_plan *plan = NULL;
+    cr_assert_eq(nst_train_plan(bare, &p, &plan), NST_OK, "%s", nst_last_error(bare));
+    const size_t planned = nst_plan_get_summary(plan).total_bytes;
+    cr_expect_eq(t.peak_total, planned, "%s: measured %zu, nst_train_plan %zu", vgg, t.peak_total,
+                 planned);
+    cr_expect_eq(r.plan_bytes, planned);
+    cr_expect_eq(t.current_total, 0, "%zu bytes left allocated", t.current_total);
+    cr_log_info("%s, layers %s: planned %zu bytes, measured %zu", vgg,
+                style_layers ? style_layers : "(default)", planned, t.peak_total);
+    nst_plan_destroy(plan);
+    nst_ctx_destroy(bare);
 }
 
 /* ---- the CLI -------------------------------------------------------------------------------- */

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "memory.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,11 @@ typedef struct nst_trainer nst_trainer;
  * the arena, initialises the weights (seed, init_model or resume) and the style targets. */
 nst_status nst_trainer_create(nst_ctx *ctx, const nst_train_options *o, nst_trainer **out);
 void nst_trainer_destroy(nst_trainer *t);
+/* The trainer's memory plan (the dry run nst_trainer_create records: the setup and a whole
+ * step) for VGG19 itself (conv1_1 64 wide), with no weights, photos or style pixels: only size,
+ * batch, width, style_width, style_height and the layers are read. `nstyle plan --train` prints
+ * it. Free with nst_plan_destroy(). */
+nst_status nst_train_plan(nst_ctx *ctx, const nst_train_options *o, nst_plan **out);
 /* One step on a batch of random crops of the photos. */
 nst_status nst_trainer_step(nst_trainer *t, nst_train_progress *out);
 /* One step on a given batch (batch, size, size, 3) RGB 0-255 (host memory). */
