@@ -9,17 +9,22 @@
  *  - nst_train_plan's total equals the trainer's measured peak with real VGG19 weights (skipped
  *    without them);
  *  - the CLI: a folder with no readable image, a bad style image (exit 1, clear message), and a
- *    short run whose model nstyle stylize loads. */
+ *    short run whose model nstyle stylize loads;
+ *  - SIGINT / SIGTERM stop a long run after the current step: exit 130 / 143, a checkpoint of
+ *    the steps done (that --resume continues) and the model so far, no temporary file. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nstyle/image.h"
 #include "nstyle/nstyle.h"
 #include "nstyle/safetensors.h"
+#include "nstyle/stylize.h"
 #include "nstyle/train.h"
 #include "test_files.h"
 #include "test_support.h"
@@ -377,4 +382,74 @@ Test(train_cli, short_run_writes_a_model_stylize_reads) {
                                                 NULL}, out, sizeof out, err, sizeof err);
     cr_expect_eq(rc, 0, "stylize exit %d: %s", rc, err);
     cr_expect_eq(access(res, F_OK), 0);
+}
+
+/* ---- signals --------------------------------------------------------------------------------- */
+
+/* nstyle train on a long run; sig after the first progress line. Returns the wait status. */
+static int train_then_signal(int sig, const char *style, const char *photos, const char *model,
+                             const char *json) {
+    int fd;
+    const int pid = nst_test_start_cli(
+        (const char *const[]){"train", "-s", style, "--data", photos, "-o", model, "-m", GOLDEN,
+                              "--style-layers", STYLE_LAYERS, "--size", "16", "--batch", "2",
+                              "--steps", "1000000", "--threads", "1", "--json", json, NULL},
+        "step 1/1000000", &fd);
+    kill(pid, sig);
+    return nst_test_wait_cli(pid, fd);
+}
+
+static void expect_stopped_with_a_checkpoint(int sig, int code) {
+    char dir[400], style[512], photos[512], model[512], json[512], ckpt[600];
+    cli_files(dir, sizeof dir, style, photos, sizeof style);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    snprintf(json, sizeof json, "%s/run.json", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/m.ckpt.safetensors", dir);
+    const int status = train_then_signal(sig, style, photos, model, json);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == code, "status %#x, want exit %d",
+              status, code);
+    int tmp = 0;
+    nst_test_count_entries(dir, &tmp);
+    cr_expect_eq(tmp, 0, "a temporary file was left");
+    /* the checkpoint: the steps done, Adam's state, resumable */
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_file *f = NULL;
+    cr_assert_eq(nst_st_open(ctx, ckpt, &f), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_str_eq(nst_st_metadata(f, "format"), "nstyle-train-checkpoint/1");
+    const long step = strtol(nst_st_metadata(f, "step"), NULL, 10);
+    cr_expect(step >= 1 && step < 1000000, "checkpoint at step %ld", step);
+    cr_expect_not_null(nst_st_find(f, "adam_m.conv1.conv2d.weight"));
+    nst_st_close(f);
+    /* the model so far, at the same step, which stylize reads */
+    nst_stylizer *s = NULL;
+    cr_expect_eq(nst_stylizer_open(ctx, model, &s), NST_OK, "%s", nst_last_error(ctx));
+    nst_stylizer_close(s);
+    cr_assert_eq(nst_st_open(ctx, model, &f), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_eq(strtol(nst_st_metadata(f, "step"), NULL, 10), step);
+    nst_st_close(f);
+    nst_ctx_destroy(ctx);
+    size_t n = 0;
+    char *text = (char *)nst_test_read_bytes(json, &n);
+    text[n] = '\0';
+    cr_expect(strstr(text, "\"cancelled\": true") && strstr(text, "\"ok\": true"), "%s", text);
+    cr_expect(strstr(text, "m.ckpt.safetensors"), "%s", text);
+    char want[64];
+    snprintf(want, sizeof want, "\"steps\": %ld", step);
+    cr_expect(strstr(text, want), "want %s in %s", want, text);
+    free(text);
+    /* and --resume continues from it */
+    char more[32], out[4096], err[4096];
+    snprintf(more, sizeof more, "%ld", step + 1);
+    const int rc = RUN_TRAIN("-s", style, "--data", photos, "-o", model, "-m", GOLDEN,
+                             "--style-layers", STYLE_LAYERS, "--size", "16", "--batch", "2",
+                             "--steps", more, "--resume", ckpt, "-q");
+    cr_expect_eq(rc, 0, "resume: exit %d: %s", rc, err);
+}
+
+Test(train_cli, sigint_writes_a_checkpoint_and_the_model_and_exits_130) {
+    expect_stopped_with_a_checkpoint(SIGINT, 130);
+}
+
+Test(train_cli, sigterm_writes_a_checkpoint_and_the_model_and_exits_143) {
+    expect_stopped_with_a_checkpoint(SIGTERM, 143);
 }

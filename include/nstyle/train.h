@@ -111,11 +111,14 @@ typedef struct {
     double seconds, ms_per_step;
     int images;
     size_t plan_bytes;
-    bool cancelled;
+    bool cancelled;    /* stopped (cancel flag or progress) before o->steps */
+    bool checkpointed; /* stopped, and o->checkpoint holds the steps done */
 } nst_train_result;
 
 /* The whole run: create, steps up to o->steps with checkpoints, the model to model_path (may be
- * NULL), destroy. */
+ * NULL), destroy. When the cancel flag or the progress callback stops it, the current step is
+ * finished, o->checkpoint (when set) is written with the steps done, then the model, both
+ * atomically, so `--resume` continues from there. */
 nst_status nst_train(nst_ctx *ctx, const nst_train_options *o, const char *model_path,
                      const char *style_name, nst_train_result *r);
 

@@ -708,6 +708,12 @@ nst_status nst_train(nst_ctx *ctx, const nst_train_options *o, const char *model
         const bool go = !o->progress || o->progress(&p, o->progress_user);
         if (st == NST_OK && (!go || (o->cancel && *o->cancel))) {
             r->cancelled = t->steps_done < o->steps;
+            /* stopped: a checkpoint of the steps done, unless this step's was just written */
+            const bool written = o->checkpoint_every > 0 &&
+                                 t->steps_done % o->checkpoint_every == 0;
+            if (o->checkpoint && !written)
+                st = nst_trainer_save_checkpoint(t, o->checkpoint);
+            r->checkpointed = o->checkpoint != NULL;
             break;
         }
     }
