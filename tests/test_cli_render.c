@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -325,49 +324,18 @@ Test(cli_render, size_init_pooling_tv_and_quiet) {
 
 /* ---- signals --------------------------------------------------------------------------------- */
 
-/* Starts a long synthetic render with stderr on a pipe; returns its pid and the pipe's read end
- * after the first progress line has come. */
+/* Starts a long synthetic render; returns its pid and the read end of its stderr after the
+ * first progress line has come. */
 static pid_t start_long_render(int *fd) {
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        const char *argv[] = {NST_CLI_PATH, "render", "-c", content, "-s", style, "-o", result,
-                              "--model", weights, "--size", "64", "--device", "cpu", "--threads", "1",
-                              "--content-layers", "relu2_1", "--style-layers",
-                              "relu1_1,relu2_1", "--iters", "1000000", "--json", json, NULL};
-        execv(NST_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[4096];
-    size_t n = 0;
-    while (n < sizeof buf - 1 && !memchr(buf, '\n', n)) {
-        ssize_t k = read(p[0], buf + n, sizeof buf - 1 - n);
-        cr_assert_gt(k, 0, "the render ended before its first progress line");
-        n += (size_t)k;
-    }
-    buf[n] = '\0';
-    cr_assert(strstr(buf, "iter 1/1000000"), "first line: %s", buf);
-    *fd = p[0];
-    return pid;
+    return nst_test_start_cli(
+        (const char *const[]){"render", "-c", content, "-s", style, "-o", result, "--model",
+                              weights, "--size", "64", "--device", "cpu", "--threads", "1",
+                              "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
+                              "--iters", "1000000", "--json", json, NULL},
+        "iter 1/1000000", fd);
 }
 
-static int wait_for(pid_t pid, int fd) {
-    char buf[4096];
-    while (read(fd, buf, sizeof buf) > 0) { /* drain, so the child never blocks on stderr */
-    }
-    close(fd);
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return status;
-}
+static int wait_for(pid_t pid, int fd) { return nst_test_wait_cli(pid, fd); }
 
 static void expect_cut_short(int sig, int code) {
     int fd;

@@ -6,18 +6,25 @@
  *    steps 4-6 equal bit for bit (CPU, fixed threads);
  *  - 30 steps on the shared photos with the shared partial VGG19 (64 px) lower the loss (skipped
  *    without ../shared/data);
+ *  - nst_train_plan's total equals the trainer's measured peak with real VGG19 weights (skipped
+ *    without them);
  *  - the CLI: a folder with no readable image, a bad style image (exit 1, clear message), and a
- *    short run whose model nstyle stylize loads. */
+ *    short run whose model nstyle stylize loads;
+ *  - SIGINT / SIGTERM stop a long run after the current step: exit 130 / 143, a checkpoint of
+ *    the steps done (that --resume continues) and the model so far, no temporary file. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nstyle/image.h"
 #include "nstyle/nstyle.h"
 #include "nstyle/safetensors.h"
+#include "nstyle/stylize.h"
 #include "nstyle/train.h"
 #include "test_files.h"
 #include "test_support.h"
@@ -241,6 +248,59 @@ Test(train, shared_photos_30_steps_lower_the_loss) {
     nst_ctx_destroy(ctx);
 }
 
+/* nst_train_plan (no weights, photos or style pixels) against what the trainer's arena takes
+ * on a context with nothing else allocated: the real VGG19 (the fetched one with the default
+ * layers, else the shared partial one to relu3_4), 2 crops of 32 px. */
+Test(train, plan_equals_the_trainers_measured_peak) {
+    char vgg[1024];
+    const char *style_layers = NULL;
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    if (nst_vgg19_weights_find(ctx, NULL, vgg, sizeof vgg) != NST_OK) {
+        if (!nst_test_shared_path("models/vgg19-partial/vgg19_conv1_to_conv3.safetensors", vgg,
+                                  sizeof vgg))
+            cr_skip_test("no VGG19 weights: neither fetched (models/fetch-vgg19.sh) nor in "
+                         "../shared/data");
+        style_layers = "relu1_2,relu2_2,relu3_4";
+    }
+    char dir[400], photos[512], cmd[700];
+    nst_test_tmpdir(dir, sizeof dir);
+    snprintf(photos, sizeof photos, "%s/photos", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", photos);
+    cr_assert_eq(system(cmd), 0);
+    write_photos(photos, 2);
+    float style[36 * 40 * 3];
+    for (size_t i = 0; i < sizeof style / sizeof *style; i++)
+        style[i] = (float)(i % 97) / 96.0f;
+    nst_train_options o;
+    nst_train_options_default(&o);
+    o.weights_path = vgg, o.data_dir = photos, o.style_layers = style_layers;
+    o.style = style, o.style_width = 40, o.style_height = 36;
+    o.size = 32, o.batch = 2, o.steps = 2;
+    nst_train_result r;
+    cr_assert_eq(nst_train(ctx, &o, NULL, NULL, &r), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_eq(r.steps_done, 2);
+    nst_tracker_snapshot t;
+    nst_tracker_snapshot_get(ctx, &t);
+    nst_ctx_destroy(ctx);
+
+    nst_ctx *bare = nst_test_bare_cpu_ctx();
+    nst_train_options p;
+    nst_train_options_default(&p); /* sizes and layers only */
+    p.style_layers = style_layers;
+    p.style_width = 40, p.style_height = 36, p.size = 32, p.batch = 2;
+    nst_plan *plan = NULL;
+    cr_assert_eq(nst_train_plan(bare, &p, &plan), NST_OK, "%s", nst_last_error(bare));
+    const size_t planned = nst_plan_get_summary(plan).total_bytes;
+    cr_expect_eq(t.peak_total, planned, "%s: measured %zu, nst_train_plan %zu", vgg, t.peak_total,
+                 planned);
+    cr_expect_eq(r.plan_bytes, planned);
+    cr_expect_eq(t.current_total, 0, "%zu bytes left allocated", t.current_total);
+    cr_log_info("%s, layers %s: planned %zu bytes, measured %zu", vgg,
+                style_layers ? style_layers : "(default)", planned, t.peak_total);
+    nst_plan_destroy(plan);
+    nst_ctx_destroy(bare);
+}
+
 /* ---- the CLI -------------------------------------------------------------------------------- */
 
 #define RUN_TRAIN(...)                                                                         \
@@ -322,4 +382,74 @@ Test(train_cli, short_run_writes_a_model_stylize_reads) {
                                                 NULL}, out, sizeof out, err, sizeof err);
     cr_expect_eq(rc, 0, "stylize exit %d: %s", rc, err);
     cr_expect_eq(access(res, F_OK), 0);
+}
+
+/* ---- signals --------------------------------------------------------------------------------- */
+
+/* nstyle train on a long run; sig after the first progress line. Returns the wait status. */
+static int train_then_signal(int sig, const char *style, const char *photos, const char *model,
+                             const char *json) {
+    int fd;
+    const int pid = nst_test_start_cli(
+        (const char *const[]){"train", "-s", style, "--data", photos, "-o", model, "-m", GOLDEN,
+                              "--style-layers", STYLE_LAYERS, "--size", "16", "--batch", "2",
+                              "--steps", "1000000", "--threads", "1", "--json", json, NULL},
+        "step 1/1000000", &fd);
+    kill(pid, sig);
+    return nst_test_wait_cli(pid, fd);
+}
+
+static void expect_stopped_with_a_checkpoint(int sig, int code) {
+    char dir[400], style[512], photos[512], model[512], json[512], ckpt[600];
+    cli_files(dir, sizeof dir, style, photos, sizeof style);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    snprintf(json, sizeof json, "%s/run.json", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/m.ckpt.safetensors", dir);
+    const int status = train_then_signal(sig, style, photos, model, json);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == code, "status %#x, want exit %d",
+              status, code);
+    int tmp = 0;
+    nst_test_count_entries(dir, &tmp);
+    cr_expect_eq(tmp, 0, "a temporary file was left");
+    /* the checkpoint: the steps done, Adam's state, resumable */
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_file *f = NULL;
+    cr_assert_eq(nst_st_open(ctx, ckpt, &f), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_str_eq(nst_st_metadata(f, "format"), "nstyle-train-checkpoint/1");
+    const long step = strtol(nst_st_metadata(f, "step"), NULL, 10);
+    cr_expect(step >= 1 && step < 1000000, "checkpoint at step %ld", step);
+    cr_expect_not_null(nst_st_find(f, "adam_m.conv1.conv2d.weight"));
+    nst_st_close(f);
+    /* the model so far, at the same step, which stylize reads */
+    nst_stylizer *s = NULL;
+    cr_expect_eq(nst_stylizer_open(ctx, model, &s), NST_OK, "%s", nst_last_error(ctx));
+    nst_stylizer_close(s);
+    cr_assert_eq(nst_st_open(ctx, model, &f), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_eq(strtol(nst_st_metadata(f, "step"), NULL, 10), step);
+    nst_st_close(f);
+    nst_ctx_destroy(ctx);
+    size_t n = 0;
+    char *text = (char *)nst_test_read_bytes(json, &n);
+    text[n] = '\0';
+    cr_expect(strstr(text, "\"cancelled\": true") && strstr(text, "\"ok\": true"), "%s", text);
+    cr_expect(strstr(text, "m.ckpt.safetensors"), "%s", text);
+    char want[64];
+    snprintf(want, sizeof want, "\"steps\": %ld", step);
+    cr_expect(strstr(text, want), "want %s in %s", want, text);
+    free(text);
+    /* and --resume continues from it */
+    char more[32], out[4096], err[4096];
+    snprintf(more, sizeof more, "%ld", step + 1);
+    const int rc = RUN_TRAIN("-s", style, "--data", photos, "-o", model, "-m", GOLDEN,
+                             "--style-layers", STYLE_LAYERS, "--size", "16", "--batch", "2",
+                             "--steps", more, "--resume", ckpt, "-q");
+    cr_expect_eq(rc, 0, "resume: exit %d: %s", rc, err);
+}
+
+Test(train_cli, sigint_writes_a_checkpoint_and_the_model_and_exits_130) {
+    expect_stopped_with_a_checkpoint(SIGINT, 130);
+}
+
+Test(train_cli, sigterm_writes_a_checkpoint_and_the_model_and_exits_143) {
+    expect_stopped_with_a_checkpoint(SIGTERM, 143);
 }

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "memory.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,11 @@ typedef struct nst_trainer nst_trainer;
  * the arena, initialises the weights (seed, init_model or resume) and the style targets. */
 nst_status nst_trainer_create(nst_ctx *ctx, const nst_train_options *o, nst_trainer **out);
 void nst_trainer_destroy(nst_trainer *t);
+/* The trainer's memory plan (the dry run nst_trainer_create records: the setup and a whole
+ * step) for VGG19 itself (conv1_1 64 wide), with no weights, photos or style pixels: only size,
+ * batch, width, style_width, style_height and the layers are read. `nstyle plan --train` prints
+ * it. Free with nst_plan_destroy(). */
+nst_status nst_train_plan(nst_ctx *ctx, const nst_train_options *o, nst_plan **out);
 /* One step on a batch of random crops of the photos. */
 nst_status nst_trainer_step(nst_trainer *t, nst_train_progress *out);
 /* One step on a given batch (batch, size, size, 3) RGB 0-255 (host memory). */
@@ -105,11 +111,14 @@ typedef struct {
     double seconds, ms_per_step;
     int images;
     size_t plan_bytes;
-    bool cancelled;
+    bool cancelled;    /* stopped (cancel flag or progress) before o->steps */
+    bool checkpointed; /* stopped, and o->checkpoint holds the steps done */
 } nst_train_result;
 
 /* The whole run: create, steps up to o->steps with checkpoints, the model to model_path (may be
- * NULL), destroy. */
+ * NULL), destroy. When the cancel flag or the progress callback stops it, the current step is
+ * finished, o->checkpoint (when set) is written with the steps done, then the model, both
+ * atomically, so `--resume` continues from there. */
 nst_status nst_train(nst_ctx *ctx, const nst_train_options *o, const char *model_path,
                      const char *style_name, nst_train_result *r);
 

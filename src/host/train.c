@@ -386,7 +386,8 @@ static nst_status init_state(nst_trainer *t) {
 
 /* ---- create, step, save ---------------------------------------------------------------------- */
 
-static nst_status check_options(nst_ctx *ctx, const nst_train_options *o) {
+/* The options a plan reads (sizes, batch, width, steps); nst_trainer_create checks the rest. */
+static nst_status check_sizes(nst_ctx *ctx, const nst_train_options *o) {
     if (!o)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "train: NULL options");
     if (o->size < 8 || o->size % 4 || o->size > 8192 || o->batch < 1 || o->batch > 1024 ||
@@ -394,7 +395,16 @@ static nst_status check_options(nst_ctx *ctx, const nst_train_options *o) {
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "train: size %d (want a multiple of 4, 8 .. "
                         "8192), batch %d, width %d, steps %ld", o->size, o->batch, o->width,
                         o->steps);
-    if (!o->style || o->style_width < 1 || o->style_height < 1)
+    if (o->style_width < 1 || o->style_height < 1 || o->style_width > 32768 ||
+        o->style_height > 32768)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "train: style image of %dx%d (want 1 .. 32768 "
+                        "a side)", o->style_width, o->style_height);
+    return NST_OK;
+}
+
+static nst_status check_options(nst_ctx *ctx, const nst_train_options *o) {
+    NST__TRY(check_sizes(ctx, o));
+    if (!o->style)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "train: no style image");
     if (!(o->lr > 0) || !isfinite(o->lr) || !isfinite(o->content_weight) ||
         !isfinite(o->style_weight) || !isfinite(o->tv_weight))
@@ -407,12 +417,16 @@ static nst_status check_options(nst_ctx *ctx, const nst_train_options *o) {
     return NST_OK;
 }
 
+static nst_status parse_layers(nst_trainer *t) {
+    return nst__gatys_layers_parse(t->ctx, t->o.content_layers ? t->o.content_layers
+                                                               : DEFAULT_CONTENT,
+                                   t->o.style_layers ? t->o.style_layers : DEFAULT_STYLE, NULL,
+                                   &t->L);
+}
+
 static nst_status load_vgg(nst_trainer *t) {
     nst_ctx *ctx = t->ctx;
-    NST__TRY(nst__gatys_layers_parse(ctx, t->o.content_layers ? t->o.content_layers
-                                                              : DEFAULT_CONTENT,
-                                     t->o.style_layers ? t->o.style_layers : DEFAULT_STYLE, NULL,
-                                     &t->L));
+    NST__TRY(parse_layers(t));
     NST__TRY(nst_vgg19_weights_load(ctx, t->o.weights_path, 1, &t->vw));
     if (t->vw.n_layers < t->L.depth) {
         const int n = t->vw.n_layers;
@@ -448,16 +462,26 @@ static nst_status create(nst_trainer *t) {
     return NST_OK;
 }
 
+/* A zeroed trainer for o, or NULL (the error set). */
+static nst_trainer *new_trainer(nst_ctx *ctx, const nst_train_options *o) {
+    nst_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        NST__ERR(ctx, NST_ERR_NO_MEMORY, "train: no host memory");
+        return NULL;
+    }
+    t->ctx = ctx;
+    t->o = *o;
+    return t;
+}
+
 nst_status nst_trainer_create(nst_ctx *ctx, const nst_train_options *o, nst_trainer **out) {
     if (!out)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "train: NULL output");
     *out = NULL;
     NST__TRY(check_options(ctx, o));
-    nst_trainer *t = calloc(1, sizeof *t);
+    nst_trainer *t = new_trainer(ctx, o);
     if (!t)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "train: no host memory");
-    t->ctx = ctx;
-    t->o = *o;
+        return NST_ERR_NO_MEMORY;
     nst_status st = create(t);
     if (st != NST_OK) {
         nst_trainer_destroy(t);
@@ -465,6 +489,23 @@ nst_status nst_trainer_create(nst_ctx *ctx, const nst_train_options *o, nst_trai
     }
     *out = t;
     return NST_OK;
+}
+
+nst_status nst_train_plan(nst_ctx *ctx, const nst_train_options *o, nst_plan **out) {
+    if (!out)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "train plan: NULL output");
+    *out = NULL;
+    NST__TRY(check_sizes(ctx, o));
+    nst_trainer *t = new_trainer(ctx, o);
+    if (!t)
+        return NST_ERR_NO_MEMORY;
+    t->vw.width = NST_VGG19_WIDTH; /* VGG19 itself, in the fetched weights' convention */
+    t->vw.convention = NST_INPUT_BGR_0_255_MINUS_MEAN;
+    nst_status st = parse_layers(t);
+    if (st == NST_OK)
+        st = nst__plan_record(ctx, build_all, t, out);
+    free(t);
+    return st;
 }
 
 void nst_trainer_destroy(nst_trainer *t) {
@@ -667,6 +708,12 @@ nst_status nst_train(nst_ctx *ctx, const nst_train_options *o, const char *model
         const bool go = !o->progress || o->progress(&p, o->progress_user);
         if (st == NST_OK && (!go || (o->cancel && *o->cancel))) {
             r->cancelled = t->steps_done < o->steps;
+            /* stopped: a checkpoint of the steps done, unless this step's was just written */
+            const bool written = o->checkpoint_every > 0 &&
+                                 t->steps_done % o->checkpoint_every == 0;
+            if (o->checkpoint && !written)
+                st = nst_trainer_save_checkpoint(t, o->checkpoint);
+            r->checkpointed = o->checkpoint != NULL;
             break;
         }
     }

@@ -4,6 +4,7 @@
 #include "test_files.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,14 +181,19 @@ static void slurp(FILE *f, char *buf, size_t size) {
     buf[n] = '\0';
 }
 
-int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
-                     size_t err_size) {
-    const char *argv[64];
+/* argv for execv: the CLI's path, then args (at most 62). */
+static void cli_argv(const char *const *args, const char **argv) {
     int argc = 0;
     argv[argc++] = NST_CLI_PATH;
     for (; args && args[argc - 1] && argc < 63; argc++)
         argv[argc] = args[argc - 1];
     argv[argc] = NULL;
+}
+
+int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
+                     size_t err_size) {
+    const char *argv[64];
+    cli_argv(args, argv);
     FILE *fo = tmpfile(), *fe = tmpfile();
     cr_assert(fo && fe, "tmpfile failed");
     fflush(NULL);
@@ -206,4 +212,44 @@ int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *
     fclose(fo);
     fclose(fe);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int nst_test_start_cli(const char *const *args, const char *first, int *fd) {
+    const char *argv[64];
+    cli_argv(args, argv);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork failed");
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execv(NST_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[4096];
+    size_t n = 0;
+    while (n < sizeof buf - 1 && !memchr(buf, '\n', n)) {
+        ssize_t k = read(p[0], buf + n, sizeof buf - 1 - n);
+        cr_assert_gt(k, 0, "nstyle %s ended before its first line on stderr", argv[1]);
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    cr_assert(strstr(buf, first), "first line: %s (want '%s')", buf, first);
+    *fd = p[0];
+    return pid;
+}
+
+int nst_test_wait_cli(int pid, int fd) {
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    close(fd);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return status;
 }

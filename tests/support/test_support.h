@@ -67,4 +67,11 @@ void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, dou
 int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
                      size_t err_size);
 
+/* Starts the built nstyle CLI with args (NULL-terminated, without the program name), stdout to
+ * /dev/null and stderr on a pipe, and returns its pid once its first stderr line has come (the
+ * test fails unless that line holds `first`); *fd is the pipe's read end. */
+int nst_test_start_cli(const char *const *args, const char *first, int *fd);
+/* Drains fd (so the child never blocks on stderr), closes it and returns pid's wait status. */
+int nst_test_wait_cli(int pid, int fd);
+
 #endif

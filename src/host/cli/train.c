@@ -5,7 +5,9 @@
  * batch, seed, content_weight, style_weight, tv_weight, first_loss, last_loss, content_loss,
  * style_loss, tv_loss, seconds, ms_per_step, plan_bytes, cancelled, checkpoint and memory.
  * Exit codes: 0 done, 1 failure (unreadable style image, no readable photo, missing weights or
- * layer, a checkpoint of other settings), 2 usage error. Tested by tests/test_train.c. */
+ * layer, a checkpoint of other settings), 2 usage error, 130 / 143 when SIGINT / SIGTERM stopped
+ * it after the current step (the checkpoint and the model so far written). Tested by
+ * tests/test_train.c. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -19,8 +21,34 @@
 #include "nstyle/train.h"
 #include "report.h"
 
-static volatile int cancel_signal;
+/* ---- signals ---------------------------------------------------------------------------------
+ * The first SIGINT/SIGTERM only sets cancel_signal; the progress callback after the current step
+ * sees it, blocks both signals and stops the run, so the checkpoint, the model and the JSON are
+ * written whole; the signals are unblocked at the end, and a second one that came meanwhile then
+ * ends the process (SA_RESETHAND: its default action). Before the writes begin a second one ends
+ * it at once, as in nstyle render. The library's cancel flag is not used: a signal between the
+ * callback and the flag's check would start the writes unguarded. */
+
+static volatile sig_atomic_t cancel_signal;
 static void on_signal(int sig) { cancel_signal = sig; }
+
+static void install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void block_signals(int how) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(how, &set, NULL);
+}
 
 typedef struct {
     const char *style, *output, *model, *json, *device, *checkpoint;
@@ -81,7 +109,12 @@ static void print_help(const nst_train_options *d) {
            "  -t, --threads N          CPU threads (default: all cores)\n"
            "      --json FILE          a JSON summary (\"-\": stdout)\n"
            "  -q, --quiet              errors only\n"
-           "  -h, --help               this text\n",
+           "  -h, --help               this text\n"
+           "\n"
+           "Ctrl-C (SIGINT) or SIGTERM stops after the current step and writes the checkpoint\n"
+           "(--checkpoint) and the model so far; --resume continues from it.\n"
+           "Exit status: 0 done, 1 failure, 2 usage error, 130 stopped by SIGINT, 143 by\n"
+           "SIGTERM.\n",
            d->size, d->batch, d->steps, d->lr, (unsigned long long)d->seed);
 }
 
@@ -220,7 +253,10 @@ static bool on_progress(const nst_train_progress *p, void *user) {
     snprintf(text, sizeof text, "loss %.4g (content %.3g style %.3g tv %.3g)", p->total_loss,
              p->content_loss, p->style_loss, p->tv_loss);
     nst_cli_progress_update(&st->bar, p->step, text);
-    return true;
+    if (!cancel_signal)
+        return true;
+    block_signals(SIG_BLOCK); /* until the files are written */
+    return false;
 }
 
 static void json_fields(nst_cli_json *j, const train_args *a, const nst_train_result *r,
@@ -247,7 +283,8 @@ static void json_fields(nst_cli_json *j, const train_args *a, const nst_train_re
     nst_cli_json_num(j, "ms_per_step", r->ms_per_step);
     nst_cli_json_int(j, "plan_bytes", (int64_t)r->plan_bytes);
     nst_cli_json_bool(j, "cancelled", r->cancelled);
-    nst_cli_json_str(j, "checkpoint", a->o.checkpoint_every > 0 ? a->checkpoint : NULL);
+    nst_cli_json_str(j, "checkpoint",
+                     a->o.checkpoint_every > 0 || r->checkpointed ? a->checkpoint : NULL);
 }
 
 /* The style's name for the model's metadata: STYLE's file name without its extension. */
@@ -281,13 +318,11 @@ int nst_cli_train(int argc, char **argv) {
     if (s == NST_OK)
         s = load_style(ctx, a.style, a.style_size ? a.style_size : a.o.size, &style, &sw, &sh);
     if (s == NST_OK) {
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        install_signal_handlers();
         run_state st;
         a.o.weights_path = weights;
         a.o.style = style, a.o.style_width = sw, a.o.style_height = sh;
         a.o.progress = on_progress, a.o.progress_user = &st;
-        a.o.cancel = &cancel_signal;
         char name[128];
         style_name(a.style, name, sizeof name);
         nst_cli_progress_start(&st.bar, "step", a.o.steps, a.quiet);
@@ -303,6 +338,10 @@ int nst_cli_train(int argc, char **argv) {
                r.steps_done, r.images, a.o.size, a.o.size, a.o.batch, nst_ctx_device_name(ctx),
                r.seconds, r.ms_per_step, r.first_loss, r.last_loss, r.content_weight,
                r.style_weight, r.tv_weight, a.output);
+        if (r.checkpointed)
+            printf("interrupted by %s after step %ld of %ld: wrote %s (continue with --resume "
+                   "%s)\n", cancel_signal == SIGTERM ? "SIGTERM" : "SIGINT", r.steps_done,
+                   a.o.steps, a.checkpoint, a.checkpoint);
         nst_cli_print_memory(stdout, ctx, 0);
     }
     if (json) {
@@ -314,5 +353,8 @@ int nst_cli_train(int argc, char **argv) {
     }
     free(style);
     nst_ctx_destroy(ctx);
+    if (rc == NST_EXIT_OK && cancel_signal)
+        rc = 128 + cancel_signal; /* 130 SIGINT, 143 SIGTERM */
+    block_signals(SIG_UNBLOCK);   /* a second signal held back acts now */
     return rc;
 }
