@@ -2,8 +2,8 @@
  * its exit codes, messages and files.
  *  - bad input: missing -c/-s/-o, unknown options, bad --size/--vram-limit values, unknown layer
  *    names, unreadable images, weights without a requested layer, a --vram-limit too small for
- *    the plan (refused before allocating, the consumers named): the right exit code and no
- *    output file;
+ *    the plan (refused before allocating, the consumers named), --line-search with a bad value
+ *    or without --optimizer lbfgs: the right exit code and no output file;
  *  - a 64x64 CPU render with synthetic weights (a narrow random VGG19, 8 channels wide, written
  *    here with the library's safetensors writer): the output decodes at the asked size, the
  *    losses read back from --json fall, the summary and the plain progress lines are there;
@@ -201,6 +201,21 @@ Test(cli_render, bad_values_are_usage_errors) {
         cr_expect_eq(RENDER(bad[i][0], bad[i][1]), 2, "%s %s: %s", bad[i][0], bad[i][1], err);
         cr_expect(strstr(err, bad[i][1]), "%s %s: the message should quote it: %s", bad[i][0],
                   bad[i][1], err);
+    }
+    assert_no_output();
+}
+
+Test(cli_render, line_search_bad_or_without_lbfgs_is_a_usage_error) {
+    const char *bad[][5] = {
+        {"--optimizer", "lbfgs", "--line-search", "armijo", "armijo"},
+        {"--optimizer", "lbfgs", "--line-search", "", "none or strong-wolfe"},
+        {"--line-search", "strong-wolfe", "-n", "1", "--optimizer lbfgs"},
+        {"--optimizer", "adam", "--line-search", "none", "L-BFGS only"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_expect_eq(RENDER(bad[i][0], bad[i][1], bad[i][2], bad[i][3]), 2, "%s %s %s %s: %s",
+                     bad[i][0], bad[i][1], bad[i][2], bad[i][3], err);
+        cr_expect(strstr(err, bad[i][4]), "%s %s %s %s: the message should say '%s': %s",
+                  bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], err);
     }
     assert_no_output();
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nstyle/render.h"
+#include "test_images.h"
 #include "test_support.h"
 #include "test_tensors.h"
 
@@ -157,28 +158,13 @@ Test(render, plan_needs_no_weights_and_grows_with_size) {
     nst_ctx_destroy(ctx);
 }
 
-/* A w x h RGB [0, 1] crop from the top left of an image in ../shared/data. */
-static float *load_crop(nst_ctx *ctx, const char *rel, int w, int h) {
-    char path[1024];
-    cr_assert(nst_test_shared_path(rel, path, sizeof path));
-    nst_image img;
-    cr_assert_eq(nst_image_load(ctx, path, 3, &img), NST_OK, "%s", nst_last_error(ctx));
-    cr_assert(img.width >= w && img.height >= h);
-    float *out = nst_test_alloc_f32((size_t)w * h * 3);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w * 3; x++)
-            out[(size_t)y * w * 3 + x] = img.data[(size_t)y * img.width * 3 + x] / 255.0f;
-    nst_image_free(&img);
-    return out;
-}
-
 Test(render, real_partial_weights_style_loss_falls) {
     char weights[1024];
     if (!nst_test_shared_path(PARTIAL, weights, sizeof weights))
         cr_skip_test("../shared/data is absent: no real VGG19 weights to render with");
     nst_ctx *ctx = nst_test_bare_cpu_ctx();
-    float *content = load_crop(ctx, "images/content/chelsea.png", 64, 64);
-    float *style = load_crop(ctx, "images/style/starry_night.jpg", 64, 64);
+    float *content = nst_test_shared_crop(ctx, "images/content/chelsea.png", 64, 64);
+    float *style = nst_test_shared_crop(ctx, "images/style/starry_night.jpg", 64, 64);
     nst_render_options o;
     nst_render_options_default(&o);
     o.width = o.height = o.style_width = o.style_height = 64;

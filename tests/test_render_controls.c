@@ -7,7 +7,9 @@
  *    content's own style targets;
  *  - original colours: the output's U, V are the content's and its Y the plain render's;
  *  - L-BFGS: the loss falls, iterations count evaluations, the plan's optimiser memory is the
- *    2 (m + 1) + 4 vectors of the history and equals the measured peak;
+ *    2 (m + 1) + 4 vectors of the history and equals the measured peak; with the strong Wolfe
+ *    line search on the real partial VGG19 of ../shared/data (skipped without it) the loss
+ *    falls, the evaluations reach --iters, and the plan holds exactly 3 vectors more;
  *  - snapshots every N iterations; refusals of bad values;
  *  - `nstyle render` (the built CLI): --scales with --scale-iters grows 16x12, 32x24, 64x48 with
  *    numbered snapshots (--save-every, cumulative numbers, no temporary left) and plans the
@@ -193,6 +195,62 @@ Test(render_controls, lbfgs_render_and_its_plan) {
     nst_ctx_destroy(ctx);
 }
 
+Test(render_controls, real_weights_strong_wolfe_lowers_the_loss_in_a_larger_plan) {
+    char weights[1024];
+    if (!nst_test_shared_path("models/vgg19-partial/vgg19_conv1_to_conv3.safetensors", weights,
+                              sizeof weights))
+        cr_skip_test("../shared/data is absent: no real VGG19 weights to render with");
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    enum { S = 64 };
+    float *content = nst_test_shared_crop(ctx, "images/content/chelsea.png", S, S);
+    float *style = nst_test_shared_crop(ctx, "images/style/starry_night.jpg", S, S);
+    nst_render_options o;
+    nst_render_options_default(&o);
+    o.width = o.height = o.style_width = o.style_height = S;
+    o.content = content, o.style = style;
+    o.content_layers = "relu3_2";
+    o.style_layers = "relu1_1,relu2_1,relu3_1";
+    o.iterations = 12;
+    o.weights_path = weights;
+    o.optimizer = NST_OPTIMIZER_LBFGS, o.lr = 1.0, o.lbfgs_history = 10;
+    nst_plan *plain = NULL, *wolfe = NULL;
+    cr_assert_eq(nst_render_plan(ctx, &o, &plain), NST_OK, "%s", nst_last_error(ctx));
+    o.lbfgs_line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+    cr_assert_eq(nst_render_plan(ctx, &o, &wolfe), NST_OK, "%s", nst_last_error(ctx));
+    const nst_plan_summary a = nst_plan_get_summary(plain), b = nst_plan_get_summary(wolfe);
+    const size_t vec = S * S * 3 * sizeof(float);
+    cr_expect_eq(b.tag_peak[NST_TAG_OPTIMISER], a.tag_peak[NST_TAG_OPTIMISER] + 3 * vec,
+                 "the saved image and two bracket gradients: %zu -> %zu bytes",
+                 a.tag_peak[NST_TAG_OPTIMISER], b.tag_peak[NST_TAG_OPTIMISER]);
+    cr_expect_gt(b.total_bytes, a.total_bytes);
+    cr_expect_leq(b.total_bytes, a.total_bytes + 3 * vec + 4096,
+                  "only the 3 vectors may grow the plan: %zu -> %zu", a.total_bytes,
+                  b.total_bytes);
+    nst_render_result r;
+    cr_assert_eq(nst_render_gatys(ctx, &o, &r), NST_OK, "%s", nst_last_error(ctx));
+    const double initial = o.content_weight * r.initial_content_loss +
+                           o.style_weight * r.initial_style_loss;
+    cr_log_info("strong Wolfe, real weights: total loss %g -> %g in %d evaluations, plan %zu "
+                "bytes (%zu without the line search)", initial, r.total_loss, r.evaluations,
+                r.plan_total_bytes, a.total_bytes);
+    cr_expect_geq(r.evaluations, 12);
+    cr_expect_lt(r.evaluations, 12 + 25, "one line search at most past max_eval");
+    cr_expect_eq(r.iterations_done, r.evaluations);
+    cr_expect_lt(r.total_loss, 0.5 * initial, "total loss %g -> %g", initial, r.total_loss);
+    cr_expect_eq(r.plan_total_bytes, b.total_bytes, "the weightless plan must be the render's");
+    nst_tracker_snapshot t;
+    nst_tracker_snapshot_get(ctx, &t);
+    cr_expect_eq(t.peak_total, r.plan_total_bytes);
+    nst_render_result_free(&r);
+    o.optimizer = NST_OPTIMIZER_ADAM; /* the line search is L-BFGS's */
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &o, &r), NST_ERR_INVALID_ARG,
+                           "line search", "NST_OPTIMIZER_LBFGS");
+    nst_plan_destroy(plain);
+    nst_plan_destroy(wolfe);
+    free(content), free(style);
+    nst_ctx_destroy(ctx);
+}
+
 static bool count_snapshot(const float *image, int w, int h, int iteration, void *user) {
     int *seen = user;
     cr_expect_eq(w, W);
@@ -341,6 +399,7 @@ Test(cli_render_controls, several_styles_blend_and_lbfgs) {
     char *j = read_json();
     cr_expect(strstr(j, "\"optimizer\": \"lbfgs\""), "%s", j);
     cr_expect_eq(json_num(j, "evaluations"), 6);
+    cr_expect(strstr(j, "\"line_search\": \"none\""), "%s", j);
     cr_expect_eq(json_num(j, "styles"), 2);
     cr_expect(strstr(j, "\"style_blend\": [0.25, 0.75]"), "%s", j);
     cr_expect(strstr(j, "\"original_colors\": true"), "%s", j);
@@ -352,6 +411,18 @@ Test(cli_render_controls, several_styles_blend_and_lbfgs) {
     j = read_json();
     cr_expect_eq(json_num(j, "styles"), 2);
     cr_expect(strstr(j, "\"optimizer\": \"adam\""), "%s", j);
+    free(j);
+}
+
+Test(cli_render_controls, lbfgs_strong_wolfe_counts_its_evaluations) {
+    cr_assert_eq(RENDER("-s", style_a, "--optimizer", "lbfgs", "--line-search", "strong-wolfe",
+                        "-n", "5", "--json", json), 0, "%s", err);
+    image_size(result, 64, 48);
+    char *j = read_json();
+    cr_expect(strstr(j, "\"line_search\": \"strong-wolfe\""), "%s", j);
+    cr_expect_geq(json_num(j, "evaluations"), 5);
+    cr_expect_eq(json_num(j, "evaluations"), json_num(j, "iterations"));
+    cr_expect_lt(json_num(j, "style_loss"), json_num(j, "initial_style_loss"));
     free(j);
 }
 

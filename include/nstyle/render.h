@@ -16,8 +16,9 @@
  * Gram target per layer (sum_j w_j G_j, weights normalised to sum 1, each style's target pass at
  * its own size); histogram matching of the styles to the content's colours; original colours
  * (the result's Y with the content's U, V); L-BFGS instead of Adam (src/host/lbfgs.h: torch's
- * algorithm with no line search, history 2 (m + 1) + 4 image-sized vectors in the plan, the
- * image clamped to [0, 1] only at the end); a snapshot callback every N iterations.
+ * algorithm with no line search or its strong Wolfe one, history 2 (m + 1) + 4 image-sized
+ * vectors in the plan, 3 more with the line search, the image clamped to [0, 1] only at the
+ * end); a snapshot callback every N iterations.
  *
  * Memory: the whole run (weights, the image, Adam state, the style and content targets, every
  * activation and gradient, op scratch, the style-target pass at the style image's size) is one
@@ -57,6 +58,10 @@ typedef bool (*nst_render_progress_fn)(const nst_render_progress *p, void *user)
 typedef enum { NST_INIT_CONTENT = 0, NST_INIT_NOISE = 1, NST_INIT_IMAGE = 2 } nst_render_init;
 
 typedef enum { NST_OPTIMIZER_ADAM = 0, NST_OPTIMIZER_LBFGS = 1 } nst_render_optimizer;
+
+/* L-BFGS's step length: none (a fixed lr, as neural-style) or torch's strong Wolfe line search
+ * (line_search_fn="strong_wolfe": c1 1e-4, c2 0.9, at most 25 evaluations per iteration). */
+typedef enum { NST_LINE_SEARCH_NONE = 0, NST_LINE_SEARCH_STRONG_WOLFE = 1 } nst_render_line_search;
 
 #define NST_RENDER_MAX_STYLES 8
 
@@ -101,10 +106,16 @@ typedef struct {
                                           (nst_histogram_match) before its targets */
     bool original_colors;              /* the result's luminance with the content's chroma
                                           (BT.601 YUV), clamped to [0, 1] */
-    nst_render_optimizer optimizer;    /* Adam (default) or L-BFGS (torch.optim.LBFGS with no
-                                          line search; iterations = evaluations; lr is its
-                                          step length, neural-style uses 1) */
+    nst_render_optimizer optimizer;    /* Adam (default) or L-BFGS (torch.optim.LBFGS;
+                                          iterations = evaluations; lr is its (first) step
+                                          length, neural-style uses 1) */
     int lbfgs_history;                 /* pairs kept (default 100, as neural-style) */
+    nst_render_line_search lbfgs_line_search; /* none (default) or strong Wolfe, L-BFGS only:
+                                          iterations is torch's max_eval, checked after each
+                                          L-BFGS iteration (its line search may run past it;
+                                          evaluations says how many ran); 3 image-sized
+                                          vectors more in the plan; progress, cancel and
+                                          snapshots come after each L-BFGS iteration */
     double lbfgs_tolerance_grad, lbfgs_tolerance_change; /* < 0 = never stop early (default,
                                           as neural-style); torch's are 1e-7 and 1e-9 */
     int save_every;                    /* > 0: call snapshot every save_every iterations */
@@ -126,7 +137,8 @@ typedef struct {
     char nonfinite_layer[32];          /* set when a loss became NaN/inf ("relu3_1", "tv") */
     int nonfinite_iteration;           /* the iteration whose loss it was (1 = the initial
                                           image), else -1 */
-    int evaluations;                   /* loss + gradient evaluations (= iterations_done) */
+    int evaluations;                   /* loss + gradient evaluations (= iterations_done; with a
+                                          line search, every trial point's) */
     bool converged;                    /* L-BFGS: a tolerance stopped it early */
 } nst_render_result;
 

@@ -1,10 +1,15 @@
 /* L-BFGS on one tensor (src/host/lbfgs.h), torch.optim.LBFGS's algorithm with
- * line_search_fn=None, one iteration per call:
+ * line_search_fn=None or "strong_wolfe", one iteration per call:
  *   y = g - g_prev, s = t d; the pair is kept when y.s > 1e-10 (the oldest dropped past m),
  *   H_diag = y.s / y.y; the two-loop recursion from q = -g gives d; the step length is
  *   lr * min(1, 1 / |g|_1) the first time and lr after; x += t d. Stops (instead of stepping)
  *   when max |g| <= tolerance_grad, when g.d > -tolerance_change, and after a step when
  *   max |t d| <= tolerance_change or |loss - previous loss| < tolerance_change.
+ * With the strong Wolfe line search, x += t d is torch's _strong_wolfe instead: trial points
+ * x0 + t d evaluated through the caller's function until one meets the strong Wolfe conditions
+ * (bracketing with cubic extrapolation, then a zoom with cubic interpolation, 25 evaluations at
+ * most); the accepted point's loss and gradient are kept (a bracket end's gradient is copied
+ * into one of two bracket vectors only when a later evaluation would overwrite it).
  *
  * The vectors live on the context's backend and every vector operation is an op of the table:
  * copies and negations are NST_OP_SCALE, updates NST_OP_AXPY, |g|_1 is
@@ -121,8 +126,8 @@ nst_status nst__lbfgs_init_host(nst_ctx *ctx, nst__lbfgs *L) {
     return NST_OK;
 }
 
-nst_status nst__lbfgs_declare(nst_ctx *ctx, nst_mem_pass *pass, nst_tensor *x,
-                              const nst_tensor *g, int history, nst__lbfgs *L) {
+nst_status nst__lbfgs_declare(nst_ctx *ctx, nst_mem_pass *pass, nst_tensor *x, nst_tensor *g,
+                              int history, nst__lbfgs *L) {
     L->x = x, L->g = g, L->history = history;
     NST__TRY(nst__lbfgs_init_host(ctx, L));
     const size_t k = (size_t)history + 1;
@@ -143,6 +148,11 @@ nst_status nst__lbfgs_declare(nst_ctx *ctx, nst_mem_pass *pass, nst_tensor *x,
     VEC("lbfgs previous gradient", &L->prev_g);
     VEC("lbfgs zeros", &L->zeros);
     VEC("lbfgs temporary", &L->tmp);
+    if (L->strong_wolfe) {
+        VEC("lbfgs line search start", &L->x0);
+        VEC("lbfgs bracket gradient", &L->bg[0]);
+        VEC("lbfgs bracket gradient", &L->bg[1]);
+    }
 #undef VEC
     for (int i = 0; i < 3; i++)
         NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_OPTIMISER, NST_F32, 1, (const int64_t[]){1}, P,
@@ -151,7 +161,7 @@ nst_status nst__lbfgs_declare(nst_ctx *ctx, nst_mem_pass *pass, nst_tensor *x,
 }
 
 nst_status nst__lbfgs_reset(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L) {
-    L->n_iter = L->num_old = L->first = 0;
+    L->n_iter = L->num_old = L->first = L->evals = 0;
     L->t = L->h_diag = 1.0;
     L->prev_loss = 0.0;
     if (recording(pass)) {
@@ -200,10 +210,190 @@ static nst_status direction(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L) {
     return NST_OK;
 }
 
+/* ---- the strong Wolfe line search: torch's _strong_wolfe and _cubic_interpolate ------------- */
+
+/* The minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clamped to bounds (by
+ * default the interval between the points), or the middle of the bounds when it has none.
+ * Clamped as Python's min(max(v, lo), hi) does it. */
+static double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2,
+                                const double *bounds) {
+    const double lo = bounds ? bounds[0] : fmin(x1, x2), hi = bounds ? bounds[1] : fmax(x1, x2);
+    const double d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2);
+    const double d2_square = d1 * d1 - g1 * g2;
+    if (!(d2_square >= 0))
+        return (lo + hi) / 2.0;
+    const double d2 = sqrt(d2_square);
+    double v = x1 <= x2 ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+                        : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+    if (lo > v)
+        v = lo;
+    if (hi < v)
+        v = hi;
+    return v;
+}
+
+/* Where a point's gradient is: the caller's g (the last evaluation's), prev_g (the start's),
+ * or bracket vector 0 or 1. */
+enum { G_LIVE = -1, G_START = 2 };
+
+typedef struct {
+    double t, gtd, f[NST__LBFGS_F];
+    int g;
+} ls_point;
+
+static const nst_tensor *point_grad(const nst__lbfgs *L, int g) {
+    return g == G_LIVE ? L->g : g == G_START ? &L->prev_g : &L->bg[g];
+}
+
+/* Before an evaluation overwrites L->g: the held points whose gradient is there get a copy in
+ * the bracket vector none of the other held points uses (of n <= 2 points, at most one other). */
+static nst_status keep(nst_ctx *ctx, nst__lbfgs *L, ls_point *held, int n) {
+    bool used[2] = {false, false}, live = false;
+    for (int i = 0; i < n; i++) {
+        live |= held[i].g == G_LIVE;
+        if (held[i].g == 0 || held[i].g == 1)
+            used[held[i].g] = true;
+    }
+    if (!live)
+        return NST_OK;
+    const int b = used[0] ? 1 : 0;
+    NST__TRY(scale(ctx, L->g, &L->bg[b], 1.0));
+    for (int i = 0; i < n; i++)
+        if (held[i].g == G_LIVE)
+            held[i].g = b;
+    return NST_OK;
+}
+
+/* The loss and gradient at x0 + t d into *p (its gradient in L->g); dd = |d|^2. */
+static nst_status trial(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, double dd, double t,
+                        ls_point *p) {
+    NST__TRY(scale(ctx, &L->x0, L->x, 1.0));
+    NST__TRY(axpy(ctx, &L->d, L->x, t));
+    NST__TRY(L->eval(ctx, pass, L->eval_user, p->f));
+    L->evals++;
+    double gg;
+    NST__TRY(norm2(ctx, pass, L, L->g, &gg));
+    NST__TRY(dot(ctx, pass, L, L->g, gg, &L->d, dd, &p->gtd));
+    p->t = t, p->g = G_LIVE;
+    return NST_OK;
+}
+
+/* Recording: every op a line search can issue, once, but not the evaluation: the caller's own
+ * before the first step records it, and between evaluations only persistent vectors are
+ * touched, so the evaluation's buffers keep the lifetimes of one evaluation (recording it
+ * again here would stretch them over the step and grow the plan). */
+static nst_status record_line_search(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, double dd) {
+    NST__TRY(scale(ctx, &L->x0, L->x, 1.0));
+    NST__TRY(axpy(ctx, &L->d, L->x, L->t));
+    double gg, gtd;
+    NST__TRY(norm2(ctx, pass, L, L->g, &gg));
+    NST__TRY(dot(ctx, pass, L, L->g, gg, &L->d, dd, &gtd));
+    for (int b = 0; b < 2; b++)
+        NST__TRY(scale(ctx, L->g, &L->bg[b], 1.0));
+    double m;
+    NST__TRY(max_abs(ctx, pass, &L->d, &m));
+    NST__TRY(scale(ctx, &L->bg[0], L->g, 1.0));
+    NST__TRY(scale(ctx, &L->prev_g, L->g, 1.0));
+    NST__TRY(scale(ctx, &L->x0, L->x, 1.0));
+    return axpy(ctx, &L->d, L->x, L->t);
+}
+
+/* torch's _strong_wolfe from x with step L->t along d (loss, gtd = g.d, dd = |d|^2 at x): x, L->g,
+ * L->f and L->t end at the accepted point. */
+static nst_status strong_wolfe(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, double loss,
+                               double gtd, double dd) {
+    const double c1 = 1e-4, c2 = 0.9, tolerance_change = 1e-9;
+    const int max_ls = 25;
+    if (!L->eval)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "L-BFGS: the strong Wolfe line search needs "
+                        "an evaluation function (eval)");
+    NST__TRY(scale(ctx, L->x, &L->x0, 1.0));
+    if (recording(pass))
+        return record_line_search(ctx, pass, L, dd);
+    ls_point start = {.t = 0.0, .gtd = gtd, .g = G_START};
+    memcpy(start.f, L->f, sizeof start.f);
+    start.f[0] = loss;
+    double t = L->t;
+    ls_point prev = start, cur, br[2] = {start, start};
+    NST__TRY(trial(ctx, pass, L, dd, t, &cur));
+    /* bracket an interval containing a point satisfying the strong Wolfe conditions */
+    int ls_iter = 0, n_br = 0;
+    bool done = false;
+    while (ls_iter < max_ls) {
+        if (cur.f[0] > loss + c1 * t * gtd || (ls_iter > 1 && cur.f[0] >= prev.f[0])) {
+            br[0] = prev, br[1] = cur, n_br = 2;
+            break;
+        }
+        if (fabs(cur.gtd) <= -c2 * gtd) {
+            br[0] = cur, n_br = 1, done = true;
+            break;
+        }
+        if (cur.gtd >= 0) {
+            br[0] = prev, br[1] = cur, n_br = 2;
+            break;
+        }
+        const double bounds[2] = {t + 0.01 * (t - prev.t), t * 10};
+        t = cubic_interpolate(prev.t, prev.f[0], prev.gtd, t, cur.f[0], cur.gtd, bounds);
+        prev = cur;
+        NST__TRY(keep(ctx, L, &prev, 1));
+        NST__TRY(trial(ctx, pass, L, dd, t, &cur));
+        ls_iter++;
+    }
+    if (ls_iter == max_ls)
+        br[0] = start, br[1] = cur, n_br = 2;
+    /* zoom: refine the bracket until a point meets the conditions */
+    bool insuf_progress = false;
+    int low = n_br == 2 && !(br[0].f[0] <= br[1].f[0]) ? 1 : 0, high = 1 - low;
+    double d_norm = -1.0; /* max |d|, read back when first needed */
+    while (!done && ls_iter < max_ls) {
+        if (d_norm < 0)
+            NST__TRY(max_abs(ctx, pass, &L->d, &d_norm));
+        if (fabs(br[1].t - br[0].t) * d_norm < tolerance_change)
+            break;
+        t = cubic_interpolate(br[0].t, br[0].f[0], br[0].gtd, br[1].t, br[1].f[0], br[1].gtd, NULL);
+        /* too close to an end: after insufficient progress, or on an end, move 0.1 of the
+           bracket inside */
+        const double hi = fmax(br[0].t, br[1].t), lo = fmin(br[0].t, br[1].t);
+        const double eps = 0.1 * (hi - lo);
+        if (fmin(hi - t, t - lo) < eps) {
+            if (insuf_progress || t >= hi || t <= lo) {
+                t = fabs(t - hi) < fabs(t - lo) ? hi - eps : lo + eps;
+                insuf_progress = false;
+            } else {
+                insuf_progress = true;
+            }
+        } else {
+            insuf_progress = false;
+        }
+        NST__TRY(keep(ctx, L, br, 2));
+        NST__TRY(trial(ctx, pass, L, dd, t, &cur));
+        ls_iter++;
+        if (cur.f[0] > loss + c1 * t * gtd || cur.f[0] >= br[low].f[0]) {
+            br[high] = cur; /* not sufficiently lower: the new high end */
+            low = br[0].f[0] <= br[1].f[0] ? 0 : 1, high = 1 - low;
+        } else {
+            if (fabs(cur.gtd) <= -c2 * gtd)
+                done = true;
+            else if (cur.gtd * (br[high].t - br[low].t) >= 0)
+                br[high] = br[low]; /* the old low becomes the high end */
+            br[low] = cur;
+        }
+    }
+    const ls_point *a = &br[low];
+    memcpy(L->f, a->f, sizeof L->f);
+    L->t = a->t;
+    if (a->g == G_LIVE) /* the last evaluation's: x and g are there already */
+        return NST_OK;
+    NST__TRY(scale(ctx, point_grad(L, a->g), L->g, 1.0));
+    NST__TRY(scale(ctx, &L->x0, L->x, 1.0));
+    return axpy(ctx, &L->d, L->x, a->t);
+}
+
 nst_status nst__lbfgs_step(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, double loss,
                            bool *done) {
     const bool rec = recording(pass);
     *done = false;
+    L->evals = 0;
     double m = 0.0;
     if (L->tolerance_grad >= 0) {
         NST__TRY(max_abs(ctx, pass, L->g, &m));
@@ -237,6 +427,8 @@ nst_status nst__lbfgs_step(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, doub
     L->n_iter++;
     if (!rec && gtd > -L->tolerance_change)
         return *done = true, NST_OK;
+    if (L->strong_wolfe)
+        return strong_wolfe(ctx, pass, L, loss, gtd, dd);
     return axpy(ctx, &L->d, L->x, L->t);
 }
 

@@ -119,6 +119,7 @@ typedef struct {
     int style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
     double blend[NST_RENDER_MAX_STYLES];            /* normalised to sum 1 */
     float *snapshot;       /* host copy for the snapshot callback */
+    int evals;             /* loss + gradient evaluations so far */
 } render_state;
 
 /* The styles of o into s (options checked). */
@@ -142,6 +143,9 @@ static nst_status image_tensor(nst_mem_pass *pass, nst_mem_tag tag, int h, int w
                                out);
 }
 
+static nst_status lbfgs_evaluate(nst_ctx *ctx, nst_mem_pass *pass, void *user,
+                                 double f[NST__LBFGS_F]);
+
 static nst_status declare(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
     const nst_render_options *o = s->o;
     const int H = o->height, W = o->width;
@@ -155,8 +159,11 @@ static nst_status declare(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
                           "image grad", &s->image_grad));
     if (lbfgs) {
         nst__lbfgs_free(&s->lbfgs);
-        s->lbfgs = (nst__lbfgs){.lr = o->lr, .tolerance_grad = o->lbfgs_tolerance_grad,
-                                .tolerance_change = o->lbfgs_tolerance_change};
+        s->lbfgs = (nst__lbfgs){
+            .lr = o->lr, .tolerance_grad = o->lbfgs_tolerance_grad,
+            .tolerance_change = o->lbfgs_tolerance_change,
+            .strong_wolfe = o->lbfgs_line_search == NST_LINE_SEARCH_STRONG_WOLFE,
+            .eval = lbfgs_evaluate, .eval_user = s};
         NST__TRY(nst__lbfgs_declare(ctx, pass, &s->image, &s->image_grad,
                                     o->lbfgs_history, &s->lbfgs));
     } else {
@@ -283,14 +290,42 @@ static nst_status evaluate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, ch
     return nst__gatys_tv_backward(ctx, &s->loss, &s->image, &s->image_grad);
 }
 
+/* evaluate(), counted; a non-finite loss names its layer and evaluation. */
+static nst_status evaluate_counted(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
+    char bad[32] = "";
+    s->evals++;
+    nst_status st = evaluate(ctx, pass, s, bad);
+    if (bad[0]) {
+        snprintf(s->r->nonfinite_layer, sizeof s->r->nonfinite_layer, "%s", bad);
+        s->r->nonfinite_iteration = s->evals;
+    }
+    return st;
+}
+
+/* The line search's evaluations (lbfgs.h): the total loss and its parts. */
+static nst_status lbfgs_evaluate(nst_ctx *ctx, nst_mem_pass *pass, void *user,
+                                 double f[NST__LBFGS_F]) {
+    render_state *s = user;
+    NST__TRY(evaluate_counted(ctx, pass, s));
+    f[0] = s->loss.total, f[1] = s->loss.content, f[2] = s->loss.style, f[3] = s->loss.tv;
+    return NST_OK;
+}
+
 /* Adam step t (from 1) on the image, then the clamp to [0, 1]; or an L-BFGS iteration
  * (unclamped, as neural-style: clamping would break its curvature pairs), which sets *done
- * when a tolerance stops it. */
+ * when a tolerance stops it; its line search leaves the losses at the accepted image. */
 static nst_status step(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, int t, bool *done) {
     const nst_render_options *o = s->o;
     *done = false;
-    if (o->optimizer == NST_OPTIMIZER_LBFGS)
-        return nst__lbfgs_step(ctx, pass, &s->lbfgs, s->loss.total, done);
+    if (o->optimizer == NST_OPTIMIZER_LBFGS) {
+        nst__lbfgs *L = &s->lbfgs;
+        nst__gatys_losses *l = &s->loss;
+        const double f[NST__LBFGS_F] = {l->total, l->content, l->style, l->tv};
+        memcpy(L->f, f, sizeof f);
+        NST__TRY(nst__lbfgs_step(ctx, pass, L, l->total, done));
+        l->total = L->f[0], l->content = L->f[1], l->style = L->f[2], l->tv = L->f[3];
+        return NST_OK;
+    }
     nst_adam_slot slot = {.param = &s->image, .grad = &s->image_grad, .m = &s->m, .v = &s->v};
     nst_adam_params a = {.slots = &slot, .n_slots = 1,
                          .step = nst_adam_step_make(o->lr, o->adam_beta1, o->adam_beta2,
@@ -377,35 +412,40 @@ static nst_status snapshot(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, in
     return NST_OK;
 }
 
-/* The iterations: one when recording; none past evaluation when iterations is 0. */
+/* The iterations: one when recording; none past evaluation when iterations is 0. They stop
+ * when the evaluations reach o->iterations (torch's max_eval, checked after each step: under
+ * a line search, L-BFGS evaluates itself after the first evaluation, and may run past it). */
 static nst_status iterate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
+    const nst_render_options *o = s->o;
     const bool rec = nst_mem_pass_recording(pass);
-    const bool steps = s->o->iterations > 0 && !s->grad_out;
-    const int n = rec || !steps ? 1 : s->o->iterations;
+    const bool steps = o->iterations > 0 && !s->grad_out;
+    const bool line_search = o->optimizer == NST_OPTIMIZER_LBFGS && s->lbfgs.strong_wolfe;
+    const int n = rec || !steps ? 1 : o->iterations;
     const double t0 = now();
     nst_status st = NST_OK;
-    for (int t = 1; t <= n && st == NST_OK; t++) {
-        char bad[32] = "";
-        st = evaluate(ctx, pass, s, bad);
-        if (bad[0]) {
-            snprintf(s->r->nonfinite_layer, sizeof s->r->nonfinite_layer, "%s", bad);
-            s->r->nonfinite_iteration = t;
+    s->evals = 0;
+    for (int t = 1, last = 0; s->evals < n && st == NST_OK; t++) {
+        if (t == 1 || !line_search) {
+            if ((st = evaluate_counted(ctx, pass, s)) != NST_OK)
+                break;
+            record_losses(s, s->evals);
+            if (s->grad_out)
+                st = download(ctx, pass, &s->image_grad, s->grad_out);
+            if (!steps || st != NST_OK)
+                break;
         }
-        if (st != NST_OK)
-            break;
-        record_losses(s, t);
-        if (s->grad_out)
-            st = download(ctx, pass, &s->image_grad, s->grad_out);
-        if (!steps || st != NST_OK)
-            break;
         bool done = false;
         st = step(ctx, pass, s, t, &done);
+        if (st == NST_OK && line_search)
+            record_losses(s, s->evals);
         if (st == NST_OK && !rec) {
-            s->r->iterations_done = s->r->evaluations = t;
+            s->r->iterations_done = s->r->evaluations = s->evals;
             s->r->converged = done;
-            if (!done && s->o->save_every > 0 && t % s->o->save_every == 0 && s->o->snapshot)
-                st = snapshot(ctx, pass, s, t);
-            if (st != NST_OK || done || !keep_going(s, t, t0))
+            const int every = o->save_every; /* after the evaluation that reaches a multiple */
+            if (!done && every > 0 && s->evals / every > last / every && o->snapshot)
+                st = snapshot(ctx, pass, s, s->evals);
+            last = s->evals;
+            if (st != NST_OK || done || !keep_going(s, s->evals, t0))
                 break;
         }
     }
@@ -483,6 +523,12 @@ static nst_status check_options(nst_ctx *ctx, const nst_render_options *o, bool 
         (o->lbfgs_history < 1 || o->lbfgs_history > NST__LBFGS_MAX_HISTORY))
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: L-BFGS history %d (want 1 .. %d)",
                         o->lbfgs_history, NST__LBFGS_MAX_HISTORY);
+    if (o->lbfgs_line_search != NST_LINE_SEARCH_NONE &&
+        (o->lbfgs_line_search != NST_LINE_SEARCH_STRONG_WOLFE ||
+         o->optimizer != NST_OPTIMIZER_LBFGS))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: line search %d is not one for this "
+                        "optimizer (want NST_LINE_SEARCH_NONE, or NST_LINE_SEARCH_STRONG_WOLFE "
+                        "with NST_OPTIMIZER_LBFGS)", (int)o->lbfgs_line_search);
     if (o->save_every < 0)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: save_every %d (want >= 0)",
                         o->save_every);

@@ -44,3 +44,18 @@ void nst_test_assert_same_pixels(const nst_image *got, const nst_image *want, co
         cr_assert_eq(got->data[i], want->data[i], "%s: byte %zu: got %d, want %d", what, i,
                      got->data[i], want->data[i]);
 }
+
+float *nst_test_shared_crop(nst_ctx *ctx, const char *rel, int w, int h) {
+    char path[1024];
+    cr_assert(nst_test_shared_path(rel, path, sizeof path), "no %s in ../shared/data", rel);
+    nst_image img;
+    cr_assert_eq(nst_image_load(ctx, path, 3, &img), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(img.width >= w && img.height >= h);
+    float *out = malloc((size_t)w * h * 3 * sizeof *out);
+    cr_assert_not_null(out);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w * 3; x++)
+            out[(size_t)y * w * 3 + x] = img.data[(size_t)y * img.width * 3 + x] / 255.0f;
+    nst_image_free(&img);
+    return out;
+}

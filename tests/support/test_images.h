@@ -1,5 +1,5 @@
-/* 8-bit image helpers for the image tests: new and random images, and an exact comparison that
- * names the first differing byte. */
+/* 8-bit image helpers for the image tests: new and random images, an exact comparison that
+ * names the first differing byte, and float crops of the images in ../shared/data. */
 #ifndef NSTYLE_TEST_IMAGES_H
 #define NSTYLE_TEST_IMAGES_H
 
@@ -16,5 +16,8 @@ nst_image nst_test_image_random(int w, int h, int c, uint64_t seed);
 double nst_test_image_mean_abs_diff(const nst_image *a, const nst_image *b, int *worst);
 /* Asserts equal size, channel count and bytes; `what` starts each failure message. */
 void nst_test_assert_same_pixels(const nst_image *got, const nst_image *want, const char *what);
+/* A w x h RGB [0, 1] float crop from the top left of ../shared/data/REL (asserted present and
+ * large enough; callers skip first when the folder is absent); free with free(). */
+float *nst_test_shared_crop(nst_ctx *ctx, const char *rel, int w, int h);
 
 #endif

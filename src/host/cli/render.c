@@ -7,10 +7,11 @@
  *
  * The controls: several style images (-s a,b or -s repeated) with --style-blend and
  * --style-scale, --histogram-match, --original-colors, --optimizer adam|lbfgs with
- * --lbfgs-history (the library does these); --scales N coarse to fine (here: each scale a
- * render of its own at twice the previous size, started from the previous result resized
- * through 8 bits; the largest scale's plan is checked against the budget before the first
- * runs); --save-every N writes OUT_NNNNNN.ext (numbered across scales) atomically.
+ * --lbfgs-history and --line-search none|strong-wolfe (the library does these); --scales N
+ * coarse to fine (here: each scale a render of its own at twice the previous size, started
+ * from the previous result resized through 8 bits; the largest scale's plan is checked against
+ * the budget before the first runs); --save-every N writes OUT_NNNNNN.ext (numbered across
+ * scales) atomically.
  *
  * Signals: the first SIGINT or SIGTERM only sets the library's cancel flag (the handler does
  * nothing else and is reset to the default as it runs); the render stops after the current
@@ -94,7 +95,7 @@ typedef struct {
     double style_scale;    /* the styles' long side over the content's (default 1) */
     const char *content_layers, *style_layers;
     int long_side, width, height; /* --size N (long side) or WxH */
-    bool quiet, lr_given;
+    bool quiet, lr_given, line_search_given;
     int threads;
     int scales, scale_iters[MAX_SCALES], n_scale_iters;
     int iterations; /* --iters (o.iterations is the current scale's) */
@@ -156,11 +157,17 @@ static void print_help(const nst_render_options *d) {
            "\n"
            "Optimisation:\n"
            "  -n, --iters N          iterations (default %d); for L-BFGS, loss evaluations\n"
+           "                         (with a line search, torch's max_eval: checked after each\n"
+           "                         L-BFGS iteration, whose trial points all count, so the\n"
+           "                         last line search may run a few past N)\n"
            "      --lr X             learning rate, on [0,1] pixel values (default %g; L-BFGS:\n"
            "                         its step length, default 1)\n"
-           "      --optimizer O      adam (default) or lbfgs (torch.optim.LBFGS, no line\n"
-           "                         search)\n"
+           "      --optimizer O      adam (default) or lbfgs (torch.optim.LBFGS)\n"
            "      --lbfgs-history N  L-BFGS pairs kept (default 100; 2 N image-sized buffers)\n"
+           "      --line-search L    L-BFGS only: none (default: the fixed step --lr, as\n"
+           "                         neural-style) or strong-wolfe (torch's line search: trial\n"
+           "                         steps until the strong Wolfe conditions hold, 25 at most;\n"
+           "                         3 image-sized buffers more)\n"
            "      --scales N         coarse to fine: N sizes, each twice the previous, ending\n"
            "                         at --size; each starts from the previous result (default 1)\n"
            "      --scale-iters N,N..  iterations at each scale (default --iters each)\n"
@@ -246,7 +253,7 @@ static bool image_extension_ok(const char *path) {
 enum {
     OPT_SIZE = 256, OPT_LR, OPT_SEED, OPT_CW, OPT_SW, OPT_TVW, OPT_CL, OPT_SL, OPT_POOL,
     OPT_INIT, OPT_VRAM, OPT_WS, OPT_DET, OPT_JSON, OPT_BLEND, OPT_SSCALE, OPT_HIST, OPT_ORIG,
-    OPT_OPTIM, OPT_HISTORY, OPT_SAVE, OPT_SCALES, OPT_SCALE_ITERS
+    OPT_OPTIM, OPT_HISTORY, OPT_SAVE, OPT_SCALES, OPT_SCALE_ITERS, OPT_LINE_SEARCH
 };
 
 /* A comma list of numbers in [lo, hi] into v (at most max); the count, or -1. */
@@ -304,6 +311,15 @@ static int parse_option(int c, const char *v, render_args *a) {
     case OPT_HISTORY:
         if (!parse_int(v, 1, 1000, &o->lbfgs_history))
             return usage_error("--lbfgs-history wants a whole number 1..1000 (got '%s')", v);
+        break;
+    case OPT_LINE_SEARCH:
+        a->line_search_given = true;
+        if (strcmp(v, "none") == 0)
+            o->lbfgs_line_search = NST_LINE_SEARCH_NONE;
+        else if (strcmp(v, "strong-wolfe") == 0)
+            o->lbfgs_line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+        else
+            return usage_error("--line-search wants none or strong-wolfe (got '%s')", v);
         break;
     case OPT_SAVE:
         if (!parse_int(v, 1, 10000000, &o->save_every))
@@ -420,6 +436,9 @@ static int split_styles(render_args *a) {
     snprintf(got, sizeof got, "%d", a->n_scale_iters);
     if (a->n_scale_iters && a->n_scale_iters != a->scales)
         return usage_error("--scale-iters has %s counts, not one per scale (--scales)", got);
+    if (a->line_search_given && a->o.optimizer != NST_OPTIMIZER_LBFGS)
+        return usage_error("--line-search is for L-BFGS only: add --optimizer lbfgs, or drop "
+                           "%s", "--line-search");
     if (a->o.optimizer == NST_OPTIMIZER_LBFGS && !a->lr_given)
         a->o.lr = 1.0;
     return -1;
@@ -451,6 +470,7 @@ static int parse_args(int argc, char **argv, render_args *a) {
         {"original-colours", no_argument, NULL, OPT_ORIG},
         {"optimizer", required_argument, NULL, OPT_OPTIM},
         {"lbfgs-history", required_argument, NULL, OPT_HISTORY},
+        {"line-search", required_argument, NULL, OPT_LINE_SEARCH},
         {"save-every", required_argument, NULL, OPT_SAVE},
         {"scales", required_argument, NULL, OPT_SCALES},
         {"scale-iters", required_argument, NULL, OPT_SCALE_ITERS},
@@ -644,6 +664,8 @@ static void json_fields_of(nst_cli_json *j, const render_args *a, const nst_rend
     nst_cli_json_int(j, "evaluations", done);
     if (a->o.optimizer == NST_OPTIMIZER_LBFGS) {
         nst_cli_json_int(j, "lbfgs_history", a->o.lbfgs_history);
+        const bool wolfe = a->o.lbfgs_line_search == NST_LINE_SEARCH_STRONG_WOLFE;
+        nst_cli_json_str(j, "line_search", wolfe ? "strong-wolfe" : "none");
         nst_cli_json_bool(j, "converged", r->converged);
     }
     nst_cli_json_int(j, "styles", a->n_styles);
