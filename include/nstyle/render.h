@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "geometry.h"
 #include "memory.h"
 #include "ops.h"
 #include "status.h"
@@ -110,6 +111,20 @@ typedef struct {
     int save_every;                    /* > 0: call snapshot every save_every iterations */
     nst_render_snapshot_fn snapshot;
     void *snapshot_user;
+    /* Geometry (include/nstyle/geometry.h, src/host/render_geometry.c; README, "Geometry"). */
+    nst_geometry content_transform, style_transform; /* resampled before the render uses them
+                                          (the style one: every style image) */
+    nst_grid_padding transform_padding; /* every resampling below (default reflection) */
+    int robust_views;                  /* N > 0: the style loss also over N random views of the
+                                          image each iteration (mean over N + 1, Adam only) */
+    int style_augment;                 /* K > 0: each style's Gram targets the mean over K
+                                          random views of it */
+    double view_rotate_deg, view_scale_min, view_scale_max, view_shift; /* the random views:
+                                          angle in +-rotate, scale in [min, max], shift tx, ty in
+                                          +-shift (defaults 20, 0.8, 1.2, 0.1), from seed */
+    bool learn_style_transform;        /* Adam on the style image's theta (one style, Adam) */
+    double style_transform_penalty;    /* lambda of lambda |theta - I|^2 (default 1e3) */
+    double style_transform_lr;         /* theta's Adam learning rate (0 = lr) */
 } nst_render_options;
 
 typedef struct {
@@ -128,6 +143,10 @@ typedef struct {
                                           image), else -1 */
     int evaluations;                   /* loss + gradient evaluations (= iterations_done) */
     bool converged;                    /* L-BFGS: a tolerance stopped it early */
+    double robust_style_loss;          /* robust_views: mean style loss of the views */
+    double style_transform_penalty_loss; /* learn_style_transform: lambda |theta - I|^2 */
+    float style_theta[6];              /* learn_style_transform: theta now, and its gradient */
+    float style_theta_grad[6];         /* (of the total loss, penalty included) */
 } nst_render_result;
 
 /* The brief's defaults; pointers NULL, sizes 0. */
