@@ -123,7 +123,7 @@ typedef struct {
                                           angle in +-rotate, scale in [min, max], shift tx, ty in
                                           +-shift (defaults 20, 0.8, 1.2, 0.1), from seed */
     bool learn_style_transform;        /* Adam on the style image's theta (one style, Adam) */
-    double style_transform_penalty;    /* lambda of lambda |theta - I|^2 (default 1e3) */
+    double style_transform_penalty;    /* lambda of lambda |theta - I|^2 (default 1e8) */
     double style_transform_lr;         /* theta's Adam learning rate (0 = lr) */
 } nst_render_options;
 

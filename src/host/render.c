@@ -39,7 +39,7 @@ void nst_render_options_default(nst_render_options *o) {
                               .style_transform = nst_geometry_identity(),
                               .transform_padding = NST_PAD_REFLECTION, .view_rotate_deg = 20.0,
                               .view_scale_min = 0.8, .view_scale_max = 1.2, .view_shift = 0.1,
-                              .style_transform_penalty = 1e3};
+                              .style_transform_penalty = 1e8};
 }
 
 void nst_render_result_free(nst_render_result *r) {
