@@ -28,7 +28,8 @@
  * Tested by tests/test_render.c (plan total = the arena's measured peak; a real-weights render
  * whose style loss falls; cancel and stop from the progress callback), tests/test_vgg19.c
  * (features, loss and image gradient against PyTorch goldens), tests/test_render_controls.c
- * (the controls) and tests/test_lbfgs.c (L-BFGS against torch.optim.LBFGS). */
+ * (the controls), tests/test_lbfgs.c (L-BFGS against torch.optim.LBFGS) and
+ * tests/test_render_geometry.c (transforms, robust views, augmented and learned style). */
 #ifndef NSTYLE_RENDER_H
 #define NSTYLE_RENDER_H
 
