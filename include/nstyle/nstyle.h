@@ -5,6 +5,7 @@
 #include "colour.h"
 #include "context.h"
 #include "device.h"
+#include "geometry.h"
 #include "image.h"
 #include "memory.h"
 #include "metrics.h"

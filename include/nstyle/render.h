@@ -29,7 +29,8 @@
  * Tested by tests/test_render.c (plan total = the arena's measured peak; a real-weights render
  * whose style loss falls; cancel and stop from the progress callback), tests/test_vgg19.c
  * (features, loss and image gradient against PyTorch goldens), tests/test_render_controls.c
- * (the controls) and tests/test_lbfgs.c (L-BFGS against torch.optim.LBFGS). */
+ * (the controls), tests/test_lbfgs.c (L-BFGS against torch.optim.LBFGS) and
+ * tests/test_render_geometry.c (transforms, robust views, augmented and learned style). */
 #ifndef NSTYLE_RENDER_H
 #define NSTYLE_RENDER_H
 
@@ -38,6 +39,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "geometry.h"
 #include "memory.h"
 #include "ops.h"
 #include "status.h"
@@ -121,6 +123,20 @@ typedef struct {
     int save_every;                    /* > 0: call snapshot every save_every iterations */
     nst_render_snapshot_fn snapshot;
     void *snapshot_user;
+    /* Geometry (include/nstyle/geometry.h, src/host/render_geometry.c; README, "Geometry"). */
+    nst_geometry content_transform, style_transform; /* resampled before the render uses them
+                                          (the style one: every style image) */
+    nst_grid_padding transform_padding; /* every resampling below (default reflection) */
+    int robust_views;                  /* N > 0: the style loss also over N random views of the
+                                          image each iteration (mean over N + 1, Adam only) */
+    int style_augment;                 /* K > 0: each style's Gram targets the mean over K
+                                          random views of it */
+    double view_rotate_deg, view_scale_min, view_scale_max, view_shift; /* the random views:
+                                          angle in +-rotate, scale in [min, max], shift tx, ty in
+                                          +-shift (defaults 20, 0.8, 1.2, 0.1), from seed */
+    bool learn_style_transform;        /* Adam on the style image's theta (one style, Adam) */
+    double style_transform_penalty;    /* lambda of lambda |theta - I|^2 (default 1e8) */
+    double style_transform_lr;         /* theta's Adam learning rate (0 = lr) */
 } nst_render_options;
 
 typedef struct {
@@ -140,6 +156,10 @@ typedef struct {
     int evaluations;                   /* loss + gradient evaluations (= iterations_done; with a
                                           line search, every trial point's) */
     bool converged;                    /* L-BFGS: a tolerance stopped it early */
+    double robust_style_loss;          /* robust_views: mean style loss of the views */
+    double style_transform_penalty_loss; /* learn_style_transform: lambda |theta - I|^2 */
+    float style_theta[6];              /* learn_style_transform: theta now, and its gradient */
+    float style_theta_grad[6];         /* (of the total loss, penalty included) */
 } nst_render_result;
 
 /* The brief's defaults; pointers NULL, sizes 0. */

@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "lbfgs.h"
 #include "nstyle/colour.h"
+#include "render_geometry.h"
 #include "vgg19_net.h"
 
 void nst_render_options_default(nst_render_options *o) {
@@ -33,7 +34,12 @@ void nst_render_options_default(nst_render_options *o) {
                               .content_weight = 1.0, .style_weight = 100.0, .tv_weight = 0.0,
                               .adam_beta1 = 0.9, .adam_beta2 = 0.999, .adam_eps = 1e-8,
                               .pooling = NST_POOL_MAX, .lbfgs_history = 100,
-                              .lbfgs_tolerance_grad = -1.0, .lbfgs_tolerance_change = -1.0};
+                              .lbfgs_tolerance_grad = -1.0, .lbfgs_tolerance_change = -1.0,
+                              .content_transform = nst_geometry_identity(),
+                              .style_transform = nst_geometry_identity(),
+                              .transform_padding = NST_PAD_REFLECTION, .view_rotate_deg = 20.0,
+                              .view_scale_min = 0.8, .view_scale_max = 1.2, .view_shift = 0.1,
+                              .style_transform_penalty = 1e8};
 }
 
 void nst_render_result_free(nst_render_result *r) {
@@ -120,7 +126,16 @@ typedef struct {
     double blend[NST_RENDER_MAX_STYLES];            /* normalised to sum 1 */
     float *snapshot;       /* host copy for the snapshot callback */
     int evals;             /* loss + gradient evaluations so far */
+    nst__geometry geo;     /* src/host/render_geometry.h */
 } render_state;
+
+static nst__geometry_env geo_env(render_state *s) {
+    return (nst__geometry_env){.o = s->o, .L = &s->L, .net = &s->net, .loss = &s->loss,
+                               .image = &s->image, .image_grad = &s->image_grad,
+                               .n_styles = s->n_styles, .style = s->style, .style_in = s->style_in,
+                               .style_w = s->style_w, .style_h = s->style_h, .blend = s->blend,
+                               .steps = s->o->iterations > 0 && !s->grad_out, .r = s->r};
+}
 
 /* The styles of o into s (options checked). */
 static void resolve_styles(const nst_render_options *o, render_state *s) {
@@ -179,17 +194,20 @@ static nst_status declare(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
             snprintf(label, sizeof label, "style %d ", j + 1);
         char image_label[48];
         snprintf(image_label, sizeof image_label, "%simage", label);
-        NST__TRY(image_tensor(pass, NST_TAG_ACTIVATIONS, s->style_h[j], s->style_w[j], 0,
-                              image_label, &s->style_in[j]));
-        NST__TRY(nst__vgg19_pass_declare(pass, &s->net, s->style_h[j], s->style_w[j], ts, false,
+        const bool learn = nst__geometry_learns(o); /* theta: the style pass every iteration */
+        NST__TRY(image_tensor(pass, NST_TAG_ACTIVATIONS, s->style_h[j], s->style_w[j],
+                              learn ? NST_MEM_PERSISTENT : 0, image_label, &s->style_in[j]));
+        NST__TRY(nst__vgg19_pass_declare(pass, &s->net, s->style_h[j], s->style_w[j], ts, learn,
                                          label, &s->style[j]));
     }
     NST__TRY(nst__vgg19_pass_declare(pass, &s->net, H, W, tc, false, "content ", &s->content));
     NST__TRY(nst__vgg19_pass_declare(pass, &s->net, H, W, both, true, "", &s->it));
     s->loss.content_weight = (float)o->content_weight;
-    s->loss.style_weight = (float)o->style_weight;
+    s->loss.style_weight = (float)nst__geometry_style_weight(o);
     s->loss.tv_weight = (float)o->tv_weight;
-    return nst__gatys_losses_declare(pass, &s->L, &s->it, &s->loss);
+    NST__TRY(nst__gatys_losses_declare(pass, &s->L, &s->it, &s->loss));
+    const nst__geometry_env e = geo_env(s);
+    return nst__geometry_declare(pass, &e, &s->geo);
 }
 
 /* Host to a tensor (recording: a use of it). */
@@ -274,20 +292,27 @@ static nst_status setup(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
     }
     for (int j = 0; j < s->n_styles; j++) {
         NST__TRY(upload(ctx, pass, &s->style_in[j], s->style_host[j]));
+        if (nst__geometry_owns_targets(o))
+            continue;
         NST__TRY(nst__vgg19_forward(ctx, &s->net, &s->style[j], &s->style_in[j]));
         NST__TRY(style_targets(ctx, s, j));
     }
+    const nst__geometry_env e = geo_env(s);
+    NST__TRY(nst__geometry_setup(ctx, pass, &e, &s->geo));
     NST__TRY(nst__vgg19_forward(ctx, &s->net, &s->content, &s->content_in));
     return nst__gatys_targets(ctx, &s->loss, &s->content, NULL);
 }
 
 /* The losses at the image and their gradient w.r.t. it. */
 static nst_status evaluate(nst_ctx *ctx, nst_mem_pass *pass, render_state *s, char *bad) {
+    const nst__geometry_env e = geo_env(s);
+    NST__TRY(nst__geometry_before_evaluate(ctx, &e, &s->geo));
     NST__TRY(nst__vgg19_forward(ctx, &s->net, &s->it, &s->image));
     NST__TRY(nst__gatys_forward(ctx, pass, &s->loss, &s->it, &s->image, bad));
     NST__TRY(nst__vgg19_backward(ctx, &s->net, &s->it, nst__gatys_grad, &s->loss,
                                  &s->image_grad, false));
-    return nst__gatys_tv_backward(ctx, &s->loss, &s->image, &s->image_grad);
+    NST__TRY(nst__gatys_tv_backward(ctx, &s->loss, &s->image, &s->image_grad));
+    return nst__geometry_after_evaluate(ctx, pass, &e, &s->geo, bad);
 }
 
 /* evaluate(), counted; a non-finite loss names its layer and evaluation. */
@@ -538,7 +563,7 @@ static nst_status check_options(nst_ctx *ctx, const nst_render_options *o, bool 
                         o->init == NST_INIT_IMAGE ? " or initial" : "");
     if (images && !o->weights_path)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: no weights file (weights_path)");
-    return NST_OK;
+    return nst__geometry_check(ctx, o);
 }
 
 nst_status nst_render_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan **out) {
@@ -604,15 +629,19 @@ static nst_status render_with(nst_ctx *ctx, render_state *s) {
     return st;
 }
 
-static nst_status render(nst_ctx *ctx, const nst_render_options *o, float *grad,
+static nst_status render(nst_ctx *ctx, const nst_render_options *options, float *grad,
                          nst_render_result *r) {
-    NST__TRY(check_options(ctx, o, true));
+    NST__TRY(check_options(ctx, options, true));
+    nst_render_options transformed = *options; /* the content after its transform */
+    const nst_render_options *o = &transformed;
     render_state s = {.o = o, .grad_out = grad, .r = r};
     resolve_styles(o, &s);
     NST__TRY(nst__gatys_layers_parse(ctx, o->content_layers, o->style_layers,
                                      o->style_layer_weights, &s.L));
+    float *geo_images[1 + NST_RENDER_MAX_STYLES] = {0};
     float *matched[NST_RENDER_MAX_STYLES] = {0};
-    nst_status st = NST_OK;
+    nst_status st = nst__geometry_prepare_images(ctx, o, &transformed.content, s.n_styles,
+                                                 s.style_host, s.style_w, s.style_h, geo_images);
     for (int j = 0; o->histogram_match && j < s.n_styles && st == NST_OK; j++) {
         const size_t n = (size_t)s.style_w[j] * (size_t)s.style_h[j];
         if (!(matched[j] = malloc(n * 3 * sizeof(float))))
@@ -625,7 +654,8 @@ static nst_status render(nst_ctx *ctx, const nst_render_options *o, float *grad,
     if (st == NST_OK)
         st = render_with(ctx, &s);
     for (int j = 0; j < NST_RENDER_MAX_STYLES; j++)
-        free(matched[j]);
+        free(matched[j]), free(geo_images[1 + j]);
+    free(geo_images[0]);
     nst__lbfgs_free(&s.lbfgs);
     free(s.snapshot);
     if (r->iterations_done > 0)

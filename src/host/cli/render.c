@@ -37,6 +37,7 @@
 #include "nstyle/nstyle.h"
 #include "nstyle/render.h"
 #include "nstyle/vgg19.h"
+#include "render_geometry.h"
 #include "report.h"
 
 /* ---- signals: the only state the handlers touch -------------------------------------------- */
@@ -101,6 +102,7 @@ typedef struct {
     int iterations; /* --iters (o.iterations is the current scale's) */
     size_t vram_limit, workspace_limit;
     nst_render_options o;
+    nst_cli_geo_text geo; /* --content-transform, --style-transform as given */
 } render_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -182,6 +184,7 @@ static void print_help(const nst_render_options *d) {
            "  Layer names:\n",
            d->iterations, d->lr, d->content_weight, d->style_weight, d->tv_weight);
     print_layer_names();
+    nst_cli_geo_help(d);
     printf("\n"
            "Device and memory:\n"
            "  -d, --device D         auto (default: cuda:0 when a GPU can be used, else cpu),\n"
@@ -406,6 +409,8 @@ static int parse_option(int c, const char *v, render_args *a) {
                                v);
         break;
     default:
+        if (c >= NST_CLI_GEO_FIRST && c <= NST_CLI_GEO_LAST)
+            return nst_cli_geo_option(c, v, o, &a->geo);
         return NST_EXIT_USAGE;
     }
     return -1;
@@ -474,6 +479,7 @@ static int parse_args(int argc, char **argv, render_args *a) {
         {"save-every", required_argument, NULL, OPT_SAVE},
         {"scales", required_argument, NULL, OPT_SCALES},
         {"scale-iters", required_argument, NULL, OPT_SCALE_ITERS},
+        NST_CLI_GEO_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -505,7 +511,7 @@ static int parse_args(int argc, char **argv, render_args *a) {
         return usage_error("missing %s", !a->content ? "-c CONTENT"
                                          : !a->style_list[0] ? "-s STYLE" : "-o OUT");
     int rc = split_styles(a);
-    if (rc >= 0)
+    if (rc >= 0 || (rc = nst_cli_geo_check(&a->o, a->n_styles)) >= 0)
         return rc;
     if (!image_extension_ok(a->output))
         return usage_error("cannot write '%s': OUT must end in .png, .jpg or .jpeg", a->output);
@@ -642,6 +648,7 @@ static void print_summary_of(nst_ctx *ctx, const render_args *a, const nst_rende
     printf("  loss     %-12s %s\n", "initial", "final");
     printf("  content  %-12.5g %.5g\n", r->initial_content_loss, r->content_loss);
     printf("  style    %-12.5g %.5g\n", r->initial_style_loss, r->style_loss);
+    nst_cli_geo_summary(&a->o, r);
     if (a->o.tv_weight > 0)
         printf("  tv       %-12s %.5g\n", "", r->tv_loss);
     if (isfinite(ssim))
@@ -691,6 +698,7 @@ static void json_fields_of(nst_cli_json *j, const render_args *a, const nst_rend
     nst_cli_json_num(j, "initial_style_loss", r->initial_style_loss);
     nst_cli_json_num(j, "ssim_to_content", ssim);
     nst_cli_json_int(j, "plan_bytes", (int64_t)r->plan_total_bytes);
+    nst_cli_geo_json(j, &a->o, &a->geo, r);
     if (r->nonfinite_iteration >= 0) {
         nst_cli_json_str(j, "nonfinite_layer", r->nonfinite_layer);
         nst_cli_json_int(j, "nonfinite_iteration", r->nonfinite_iteration);
@@ -930,7 +938,8 @@ int nst_cli_render(int argc, char **argv) {
         return finish(ctx, &d, &a, s, NAN);
     if (!save_float_image(ctx, a.output, d.r.image, d.r.width, d.r.height))
         return finish(ctx, &d, &a, nst_last_status(ctx), NAN);
-    const double ssim = ssim_to_content(ctx, &d.content, d.r.image);
+    const double ssim = nst_cli_geo_content(ctx, &a.o, &d.content) == NST_OK
+                            ? ssim_to_content(ctx, &d.content, d.r.image) : NAN;
     if (!a.quiet && !(a.json && strcmp(a.json, "-") == 0)) /* stdout is the JSON's then */
         print_summary(ctx, &a, &d, ssim);
     return finish(ctx, &d, &a, s, ssim);
