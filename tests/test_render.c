@@ -102,6 +102,59 @@ Test(render, progress_false_and_cancel_stop_with_the_image) {
     small_done(&s, ctx);
 }
 
+typedef struct {
+    nst_ctx *ctx;
+    int calls;
+    bool deterministic;
+    size_t workspace_limit;
+} settings_seen;
+
+static bool see_settings(const nst_render_progress *p, void *user) {
+    (void)p;
+    settings_seen *s = user;
+    s->calls++;
+    s->deterministic = nst_ctx_deterministic(s->ctx);
+    s->workspace_limit = nst_ctx_workspace_limit(s->ctx);
+    return true;
+}
+
+/* deterministic and workspace_limit reach the context for the render (the CUDA backend reads
+ * them there) and its plan, and the context's own settings come back after. */
+Test(render, gpu_settings_hold_during_the_render_and_are_restored) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    small_render s = small_setup(2);
+    settings_seen seen = {.ctx = ctx};
+    s.o.progress = see_settings;
+    s.o.progress_user = &seen;
+    s.o.deterministic = true;
+    s.o.workspace_limit = (size_t)3 << 20;
+    cr_assert(!nst_ctx_deterministic(ctx));
+    nst_render_result r;
+    cr_assert_eq(nst_render_gatys(ctx, &s.o, &r), NST_OK, "%s", nst_last_error(ctx));
+    nst_render_result_free(&r);
+    cr_expect_eq(seen.calls, 2);
+    cr_expect(seen.deterministic, "deterministic was off during the render");
+    cr_expect_eq(seen.workspace_limit, (size_t)3 << 20);
+    cr_expect(!nst_ctx_deterministic(ctx), "deterministic left on after the render");
+    cr_expect_eq(nst_ctx_workspace_limit(ctx), NST_DEFAULT_WORKSPACE_LIMIT);
+
+    /* Planned for CUDA, each convolution's scratch counts at the cap: a smaller cap, a smaller
+       plan (the golden net's convolutions are small, so the cap must be smaller still). */
+    nst_ctx_plan_for_cuda(ctx, true);
+    s.o.workspace_limit = 0;
+    nst_plan *big = NULL, *small = NULL;
+    cr_assert_eq(nst_render_plan(ctx, &s.o, &big), NST_OK, "%s", nst_last_error(ctx));
+    s.o.workspace_limit = 4096;
+    cr_assert_eq(nst_render_plan(ctx, &s.o, &small), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_lt(nst_plan_get_summary(small).total_bytes, nst_plan_get_summary(big).total_bytes,
+                 "a 4 KiB workspace cap left the plan at %zu bytes",
+                 nst_plan_get_summary(small).total_bytes);
+    cr_expect_eq(nst_ctx_workspace_limit(ctx), NST_DEFAULT_WORKSPACE_LIMIT);
+    nst_plan_destroy(big);
+    nst_plan_destroy(small);
+    small_done(&s, ctx);
+}
+
 Test(render, nonfinite_loss_names_its_layer) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     small_render s = small_setup(5);

@@ -91,8 +91,10 @@ typedef struct {
     nst_pool_mode pooling;             /* NST_POOL_MAX (default) or NST_POOL_AVG */
     const char *weights_path;          /* resolved file (nst_vgg19_weights_find) */
     size_t vram_limit;                 /* 0 = free memory of the device */
-    size_t workspace_limit;            /* op scratch cap (0 = none); kept for the CUDA convs */
-    bool deterministic;
+    size_t workspace_limit;            /* the cuDNN workspace cap set on the context for the
+                                          render and its plan (0 = the context's own) */
+    bool deterministic;                /* true: the context's deterministic setting on for the
+                                          render (false = the context's own); both restored */
     nst_render_progress_fn progress;
     void *progress_user;
     const volatile int *cancel;        /* non-zero: stop after the current iteration */

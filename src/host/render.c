@@ -566,6 +566,27 @@ static nst_status check_options(nst_ctx *ctx, const nst_render_options *o, bool 
     return nst__geometry_check(ctx, o);
 }
 
+/* The options' GPU settings on the context for the render's duration (deterministic: on when
+ * asked, else the context's own; workspace_limit: the cap when non-zero), restored after. */
+typedef struct {
+    bool deterministic;
+    size_t workspace_limit;
+} ctx_settings;
+
+static ctx_settings apply_settings(nst_ctx *ctx, const nst_render_options *o) {
+    const ctx_settings saved = {nst_ctx_deterministic(ctx), nst_ctx_workspace_limit(ctx)};
+    if (o && o->deterministic)
+        nst_ctx_set_deterministic(ctx, true);
+    if (o && o->workspace_limit)
+        nst_ctx_set_workspace_limit(ctx, o->workspace_limit);
+    return saved;
+}
+
+static void restore_settings(nst_ctx *ctx, ctx_settings saved) {
+    nst_ctx_set_deterministic(ctx, saved.deterministic);
+    nst_ctx_set_workspace_limit(ctx, saved.workspace_limit);
+}
+
 nst_status nst_render_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan **out) {
     if (!out)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render plan: NULL output");
@@ -578,7 +599,9 @@ nst_status nst_render_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan *
     resolve_styles(o, &s);
     NST__TRY(nst__gatys_layers_parse(ctx, o->content_layers, o->style_layers,
                                      o->style_layer_weights, &s.L));
+    const ctx_settings saved = apply_settings(ctx, o);
     nst_status st = nst__plan_record(ctx, build, &s, out);
+    restore_settings(ctx, saved);
     nst__lbfgs_free(&s.lbfgs);
     return st;
 }
@@ -671,7 +694,10 @@ nst_status nst_render_gatys(nst_ctx *ctx, const nst_render_options *o, nst_rende
     if (!r)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: NULL result");
     result_init(r);
-    return render(ctx, o, NULL, r);
+    const ctx_settings saved = apply_settings(ctx, o);
+    nst_status st = render(ctx, o, NULL, r);
+    restore_settings(ctx, saved);
+    return st;
 }
 
 nst_status nst__render_evaluate(nst_ctx *ctx, const nst_render_options *o, float *grad,
