@@ -365,10 +365,12 @@ Test(train_cli, short_run_writes_a_model_stylize_reads) {
     snprintf(json, sizeof json, "%s/s.json", dir);
     int rc = RUN_TRAIN("-s", style, "--data", photos, "-o", model, "-m", GOLDEN, "--style-layers",
                        STYLE_LAYERS, "--size", "16", "--batch", "2", "--steps", "2",
-                       "--threads", "2", "--checkpoint-every", "1", "--json", json, "-q");
+                       "--threads", "2", "--checkpoint-every", "1", "--deterministic",
+                       "--json", json, "-q");
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     size_t n = 0;
     char *text = (char *)nst_test_read_bytes(json, &n);
+    cr_expect(strstr(text, "\"deterministic\": true"), "%s", text);
     cr_expect(strstr(text, "\"command\": \"train\"") || strstr(text, "\"command\":\"train\""),
               "%s", text);
     cr_expect(strstr(text, "\"steps\": 2") || strstr(text, "\"steps\":2"), "%s", text);

@@ -52,7 +52,7 @@ static void block_signals(int how) {
 
 typedef struct {
     const char *style, *output, *model, *json, *device, *checkpoint;
-    bool quiet;
+    bool quiet, deterministic;
     int threads, style_size;
     long steps;
     char checkpoint_buf[4096];
@@ -61,7 +61,7 @@ typedef struct {
 
 enum { OPT_DATA = 256, OPT_STEPS, OPT_SEED, OPT_BATCH, OPT_SIZE, OPT_STYLE_SIZE, OPT_CKPT_EVERY,
        OPT_CKPT, OPT_RESUME, OPT_CL, OPT_SL, OPT_CW, OPT_SW, OPT_TVW, OPT_LR, OPT_WIDTH,
-       OPT_JSON, OPT_INIT };
+       OPT_JSON, OPT_INIT, OPT_DET };
 
 static int usage_error(const char *fmt, const char *arg) {
     return nst_cli_usage_error("train", fmt, arg);
@@ -107,6 +107,10 @@ static void print_help(const nst_train_options *d) {
            "  -m, --model FILE         VGG19 weights (default: looked up as render does)\n"
            "  -d, --device D           cpu (default), cuda or cuda:N\n"
            "  -t, --threads N          CPU threads (default: all cores)\n"
+           "      --deterministic      the same bits on every run on a GPU too (cuDNN's\n"
+           "                           deterministic algorithms, slower): what --resume needs\n"
+           "                           to continue bit for bit on CUDA; the CPU is always so\n"
+           "                           at a fixed --threads\n"
            "      --json FILE          a JSON summary (\"-\": stdout)\n"
            "  -q, --quiet              errors only\n"
            "  -h, --help               this text\n"
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"init-model", required_argument, NULL, OPT_INIT},
         {"device", required_argument, NULL, 'd'}, {"threads", required_argument, NULL, 't'},
         {"json", required_argument, NULL, OPT_JSON}, {"quiet", no_argument, NULL, 'q'},
+        {"deterministic", no_argument, NULL, OPT_DET},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     nst_train_options_default(&a->o);
@@ -154,6 +159,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'd': a->device = s; break;
         case 'q': a->quiet = true; break;
         case OPT_JSON: a->json = s; break;
+        case OPT_DET: a->deterministic = true; break;
         case OPT_CKPT: a->checkpoint = s; break;
         case OPT_RESUME: a->o.resume = s; break;
         case OPT_INIT: a->o.init_model = s; break;
@@ -271,6 +277,7 @@ static void json_fields(nst_cli_json *j, const train_args *a, const nst_train_re
     nst_cli_json_int(j, "size", a->o.size);
     nst_cli_json_int(j, "batch", a->o.batch);
     nst_cli_json_int(j, "seed", (int64_t)a->o.seed);
+    nst_cli_json_bool(j, "deterministic", a->deterministic);
     nst_cli_json_num(j, "content_weight", r->content_weight);
     nst_cli_json_num(j, "style_weight", r->style_weight);
     nst_cli_json_num(j, "tv_weight", r->tv_weight);
@@ -312,6 +319,7 @@ int nst_cli_train(int argc, char **argv) {
     nst_status s = nst_ctx_set_device(ctx, a.device);
     if (s == NST_OK && a.threads)
         nst_ctx_set_threads(ctx, a.threads);
+    nst_ctx_set_deterministic(ctx, a.deterministic);
     if (s == NST_OK)
         s = nst_vgg19_weights_find(ctx, a.model, weights, sizeof weights);
     int sw = 0, sh = 0;
