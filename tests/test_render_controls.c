@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host/vgg19_net.h"
 #include "nstyle/render.h"
 #include "test_files.h"
 #include "test_images.h"
@@ -71,6 +72,74 @@ static double initial_style_loss(nst_ctx *ctx, const nst_render_options *o) {
     const double v = r.initial_style_loss;
     nst_render_result_free(&r);
     return v;
+}
+
+/* The image gradient at a noise image (so the content loss's gradient is not zero). */
+static void gradient(nst_ctx *ctx, nst_render_options *o, double cw, double sw, bool normalize,
+                     float *grad) {
+    o->init = NST_INIT_NOISE, o->seed = 5;
+    o->content_weight = cw, o->style_weight = sw, o->normalize_gradients = normalize;
+    nst_render_result r;
+    cr_assert_eq(nst__render_evaluate(ctx, o, grad, &r), NST_OK, "%s", nst_last_error(ctx));
+    nst_render_result_free(&r);
+}
+
+/* The least-squares coefficients of want ~ a x + b y (b = 0 when y is NULL) and the largest
+ * residual relative to max |want|. */
+static double fit(const float *want, const float *x, const float *y, double *a, double *b) {
+    double xx = 0, xy = 0, yy = 0, xw = 0, yw = 0, m = 0;
+    for (int i = 0; i < NPIX * 3; i++) {
+        const double xi = x[i], yi = y ? y[i] : 0.0;
+        xx += xi * xi, xy += xi * yi, yy += yi * yi, xw += xi * want[i], yw += yi * want[i];
+        m = fmax(m, fabs(want[i]));
+    }
+    const double det = xx * yy - xy * xy;
+    *a = y ? (xw * yy - yw * xy) / det : xw / xx;
+    *b = y ? (yw * xx - xw * xy) / det : 0.0;
+    double worst = 0;
+    for (int i = 0; i < NPIX * 3; i++)
+        worst = fmax(worst, fabs(want[i] - *a * x[i] - (y ? *b * y[i] : 0.0)));
+    return worst / m;
+}
+
+/* --normalize-gradients: each loss's gradient at its layer is divided by a positive number (its
+ * L1 norm) before its weight: with one loss the image gradient is the plain one times a positive
+ * factor; with a content and a style loss it is a_c g_c + a_s g_s with the single-loss factors,
+ * which differ, so it is not the plain sum rescaled; and the factors do not depend on the
+ * weights' scale (w u / |w u|_1 = u / |u|_1 before the weight). */
+Test(render_controls, normalize_gradients_divides_each_loss_by_its_norm) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    setup_t s = make(0, 0.0f, 1.0f);
+    s.o.style_layers = "relu1_1";
+    float *gc = malloc(NPIX * 3 * sizeof(float)), *gs = malloc(NPIX * 3 * sizeof(float));
+    float *n = malloc(NPIX * 3 * sizeof(float));
+    double ac, as, b, worst;
+    gradient(ctx, &s.o, 1.0, 0.0, false, gc);
+    gradient(ctx, &s.o, 1.0, 0.0, true, n);
+    worst = fit(n, gc, NULL, &ac, &b);
+    cr_expect_lt(worst, 1e-4, "content alone: normalised = %g x plain, off by %g", ac, worst);
+    cr_expect_gt(ac, 0.0);
+    gradient(ctx, &s.o, 0.0, 1.0, false, gs);
+    gradient(ctx, &s.o, 0.0, 1.0, true, n);
+    worst = fit(n, gs, NULL, &as, &b);
+    cr_expect_lt(worst, 1e-4, "style alone: normalised = %g x plain, off by %g", as, worst);
+    cr_expect_gt(as, 0.0);
+    cr_expect_gt(fabs(log(ac / as)), 0.1, "the factors %g and %g should differ", ac, as);
+    gradient(ctx, &s.o, 1.0, 1.0, true, n);
+    double a2, b2;
+    worst = fit(n, gc, gs, &a2, &b2);
+    cr_expect_lt(worst, 1e-4, "both: off the span by %g", worst);
+    cr_expect_lt(fabs(a2 / ac - 1.0), 1e-3, "content factor %g, alone %g", a2, ac);
+    cr_expect_lt(fabs(b2 / as - 1.0), 1e-3, "style factor %g, alone %g", b2, as);
+    /* 1000 times the content weight scales its term 1000 times, the factor unchanged */
+    gradient(ctx, &s.o, 1000.0, 1.0, true, n);
+    worst = fit(n, gc, gs, &a2, &b2);
+    cr_expect_lt(worst, 1e-4);
+    cr_expect_lt(fabs(a2 / (1000.0 * ac) - 1.0), 1e-3, "content factor %g at weight 1000", a2);
+    cr_expect_lt(fabs(b2 / as - 1.0), 1e-3);
+    free(gc), free(gs), free(n);
+    done(&s);
+    nst_ctx_destroy(ctx);
 }
 
 Test(render_controls, style_blend_targets) {

@@ -108,6 +108,11 @@ typedef struct {
                                           (as neural-style); NULL = equal */
     bool histogram_match;              /* match each style's colours to the content's
                                           (nst_histogram_match) before its targets */
+    bool normalize_gradients;          /* neural-style's -normalize_gradients: each content
+                                          and style loss's gradient at its layer divided by its
+                                          L1 norm (+ 1e-8), then scaled by its weight; the
+                                          image's gradient is then no longer the total loss's
+                                          (two feature-sized temporaries per loss planned) */
     bool original_colors;              /* the result's luminance with the content's chroma
                                           (BT.601 YUV), clamped to [0, 1] */
     nst_render_optimizer optimizer;    /* Adam (default) or L-BFGS (torch.optim.LBFGS;

@@ -9,6 +9,7 @@
  * lists: comma-separated VGG19 names, the brief's defaults when NULL.
  * Tested by tests/test_vgg19.c (the total loss and the image gradient against PyTorch) and
  * tests/test_render.c (layer lists and their refusals). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +125,21 @@ nst_status nst__gatys_losses_declare(nst_mem_pass *pass, const nst__gatys_layers
                              &out->dgram[k]));
         NST__TRY(scalar(pass, "style", t->name, &out->style_loss[k]));
     }
+    if (out->normalize) {
+        for (int k = 0; k < L->n_content + L->n_style; k++) {
+            const nst__tap *t = k < L->n_content ? &L->content[k] : &L->style[k - L->n_content];
+            const nst_tensor *f = nst__vgg19_feature(it, t->conv, t->relu);
+            char label[64];
+            snprintf(label, sizeof label, "%s normalised grad", t->name);
+            NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_GRADIENTS, NST_F32, f->ndim, f->shape, 0,
+                                         label, &out->norm_u[k]));
+            snprintf(label, sizeof label, "%s normalised grad, positive part", t->name);
+            NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_GRADIENTS, NST_F32, f->ndim, f->shape, 0,
+                                         label, &out->norm_pos[k]));
+        }
+        NST__TRY(scalar(pass, "normalisation", "sum", &out->norm_sum[0]));
+        NST__TRY(scalar(pass, "normalisation", "positive sum", &out->norm_sum[1]));
+    }
     return scalar(pass, "tv", "image", &out->tv_loss);
 }
 
@@ -187,6 +203,7 @@ static bool nonfinite(double v, const char *name, char *bad) {
 nst_status nst__gatys_forward(nst_ctx *ctx, nst_mem_pass *pass, nst__gatys_losses *g,
                               const nst__vgg19_pass *it, const nst_tensor *x, char *bad) {
     const nst__gatys_layers *L = g->L;
+    g->pass = pass;
     NST__TRY(run_forwards(ctx, g, it, x));
     g->content = g->style = 0.0;
     bool failed = false;
@@ -212,6 +229,26 @@ nst_status nst__gatys_forward(nst_ctx *ctx, nst_mem_pass *pass, nst__gatys_losse
     return NST_OK;
 }
 
+/* Under normalize: u (the loss's unscaled gradient at the feature, in norm_u[k]) into grad as
+ * weight * u / (|u|_1 + 1e-8), |u|_1 = 2 sum(clamp(u, 0, inf)) - sum(u), the two sums read back. */
+static nst_status add_normalised(nst_ctx *ctx, nst__gatys_losses *g, int k, double weight,
+                                 nst_tensor *grad, bool *written) {
+    nst_clamp_params c = {.x = &g->norm_u[k], .y = &g->norm_pos[k], .lo = 0.0f, .hi = FLT_MAX};
+    NST__TRY(nst_clamp(ctx, &c));
+    nst_reduce_params all = {.x = &g->norm_u[k], .y = &g->norm_sum[0]};
+    nst_reduce_params pos = {.x = &g->norm_pos[k], .y = &g->norm_sum[1]};
+    NST__TRY(nst_reduce_sum(ctx, &all));
+    NST__TRY(nst_reduce_sum(ctx, &pos));
+    double sum = 0.0, positive = 0.0;
+    NST__TRY(read_scalar(ctx, g->pass, &g->norm_sum[0], &sum));
+    NST__TRY(read_scalar(ctx, g->pass, &g->norm_sum[1], &positive));
+    const double l1 = fmax(2.0 * positive - sum, 0.0);
+    nst_scale_params sp = {.x = &g->norm_u[k], .y = grad, .alpha = (float)(weight / (l1 + 1e-8))};
+    NST__TRY(*written ? nst_axpy(ctx, &sp) : nst_scale(ctx, &sp));
+    *written = true;
+    return NST_OK;
+}
+
 nst_status nst__gatys_grad(nst_ctx *ctx, void *user, int i, bool relu, const nst_tensor *feature,
                            nst_tensor *grad, bool *written) {
     nst__gatys_losses *g = user;
@@ -219,21 +256,30 @@ nst_status nst__gatys_grad(nst_ctx *ctx, void *user, int i, bool relu, const nst
     for (int k = 0; k < L->n_content; k++) {
         if (L->content[k].conv != i || L->content[k].relu != relu)
             continue;
-        nst_mse_params m = {.a = feature, .b = &g->content_target[k], .da = grad,
-                            .scale = (float)(g->content_weight * L->content[k].weight),
-                            .accumulate = *written};
+        const double w = g->content_weight * L->content[k].weight;
+        nst_mse_params m = {.a = feature, .b = &g->content_target[k],
+                            .da = g->normalize ? &g->norm_u[k] : grad,
+                            .scale = g->normalize ? 1.0f : (float)w,
+                            .accumulate = !g->normalize && *written};
         NST__TRY(nst_mse_backward(ctx, &m));
+        if (g->normalize)
+            NST__TRY(add_normalised(ctx, g, k, w, grad, written));
         *written = true;
     }
     for (int k = 0; k < L->n_style; k++) {
         if (L->style[k].conv != i || L->style[k].relu != relu)
             continue;
+        const double w = g->style_weight * L->style[k].weight;
         nst_mse_params m = {.a = &g->gram[k], .b = &g->style_target[k], .da = &g->dgram[k],
-                            .scale = (float)(g->style_weight * L->style[k].weight)};
+                            .scale = g->normalize ? 1.0f : (float)w};
         NST__TRY(nst_mse_backward(ctx, &m));
-        nst_gram_params gp = {.x = feature, .dg = &g->dgram[k], .dx = grad,
-                              .accumulate = *written};
+        const int n = L->n_content + k;
+        nst_gram_params gp = {.x = feature, .dg = &g->dgram[k],
+                              .dx = g->normalize ? &g->norm_u[n] : grad,
+                              .accumulate = !g->normalize && *written};
         NST__TRY(nst_gram_backward(ctx, &gp));
+        if (g->normalize)
+            NST__TRY(add_normalised(ctx, g, n, w, grad, written));
         *written = true;
     }
     return NST_OK;

@@ -205,6 +205,7 @@ static nst_status declare(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
     s->loss.content_weight = (float)o->content_weight;
     s->loss.style_weight = (float)nst__geometry_style_weight(o);
     s->loss.tv_weight = (float)o->tv_weight;
+    s->loss.normalize = o->normalize_gradients;
     NST__TRY(nst__gatys_losses_declare(pass, &s->L, &s->it, &s->loss));
     const nst__geometry_env e = geo_env(s);
     return nst__geometry_declare(pass, &e, &s->geo);

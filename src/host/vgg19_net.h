@@ -110,6 +110,13 @@ typedef struct {
     nst_tensor content_loss[NST__MAX_TAPS], style_loss[NST__MAX_TAPS], tv_loss; /* (1) */
     double content_value[NST__MAX_TAPS], style_value[NST__MAX_TAPS], tv_value;
     double content, style, tv, total; /* weighted sums of the values */
+    /* normalize: neural-style's -normalize_gradients: each loss's gradient at its feature is
+       divided by its L1 norm (+ 1e-8) before its weight scales it; set before
+       nst__gatys_losses_declare, which then plans two feature-sized temporaries per loss */
+    bool normalize;
+    nst_tensor norm_u[2 * NST__MAX_TAPS], norm_pos[2 * NST__MAX_TAPS]; /* content, then style */
+    nst_tensor norm_sum[2];                                             /* (1) */
+    nst_mem_pass *pass; /* the pass of the last nst__gatys_forward (the gradient's reads) */
 } nst__gatys_losses;
 
 nst_status nst__gatys_losses_declare(nst_mem_pass *pass, const nst__gatys_layers *L,

@@ -181,6 +181,9 @@ static void print_help(const nst_render_options *d) {
            "      --style-layers L   comma list, equal weights (default\n"
            "                         relu1_1,relu2_1,relu3_1,relu4_1,relu5_1)\n"
            "      --pooling max|avg  VGG19's pooling (default max)\n"
+           "      --normalize-gradients  neural-style's: each loss's gradient at its layer\n"
+           "                         divided by its L1 norm, then weighted (the image's\n"
+           "                         gradient is then not the total loss's)\n"
            "  Layer names:\n",
            d->iterations, d->lr, d->content_weight, d->style_weight, d->tv_weight);
     print_layer_names();
@@ -194,7 +197,8 @@ static void print_help(const nst_render_options *d) {
            "                         512M); default: the device's free memory. Checked before\n"
            "                         anything is allocated; the message names the biggest\n"
            "                         consumers and what to change\n"
-           "      --workspace-limit B  cap on convolution scratch memory (default: none)\n"
+           "      --workspace-limit B  cap on each cuDNN convolution's workspace (default\n"
+           "                         512M; the CPU's convolutions ignore it)\n"
            "      --deterministic    the same bits on every run (slower convolutions on GPUs)\n"
            "\n"
            "Output:\n"
@@ -256,7 +260,7 @@ static bool image_extension_ok(const char *path) {
 enum {
     OPT_SIZE = 256, OPT_LR, OPT_SEED, OPT_CW, OPT_SW, OPT_TVW, OPT_CL, OPT_SL, OPT_POOL,
     OPT_INIT, OPT_VRAM, OPT_WS, OPT_DET, OPT_JSON, OPT_BLEND, OPT_SSCALE, OPT_HIST, OPT_ORIG,
-    OPT_OPTIM, OPT_HISTORY, OPT_SAVE, OPT_SCALES, OPT_SCALE_ITERS, OPT_LINE_SEARCH
+    OPT_OPTIM, OPT_HISTORY, OPT_SAVE, OPT_SCALES, OPT_SCALE_ITERS, OPT_LINE_SEARCH, OPT_NORMGRAD
 };
 
 /* A comma list of numbers in [lo, hi] into v (at most max); the count, or -1. */
@@ -294,6 +298,7 @@ static int parse_option(int c, const char *v, render_args *a) {
     case 's': return add_styles(a, v);
     case OPT_HIST: o->histogram_match = true; break;
     case OPT_ORIG: o->original_colors = true; break;
+    case OPT_NORMGRAD: o->normalize_gradients = true; break;
     case OPT_BLEND:
         if ((a->n_blend = parse_list(v, 0, 1e30, a->blend, NST_RENDER_MAX_STYLES)) < 0)
             return usage_error("--style-blend wants a comma list of weights >= 0, one per style "
@@ -473,6 +478,7 @@ static int parse_args(int argc, char **argv, render_args *a) {
         {"histogram-match", no_argument, NULL, OPT_HIST},
         {"original-colors", no_argument, NULL, OPT_ORIG},
         {"original-colours", no_argument, NULL, OPT_ORIG},
+        {"normalize-gradients", no_argument, NULL, OPT_NORMGRAD},
         {"optimizer", required_argument, NULL, OPT_OPTIM},
         {"lbfgs-history", required_argument, NULL, OPT_HISTORY},
         {"line-search", required_argument, NULL, OPT_LINE_SEARCH},
@@ -684,6 +690,7 @@ static void json_fields_of(nst_cli_json *j, const render_args *a, const nst_rend
     nst_cli_json_num_array(j, "style_blend", blend, (size_t)a->n_styles);
     nst_cli_json_num(j, "style_scale", a->style_scale);
     nst_cli_json_bool(j, "original_colors", a->o.original_colors);
+    nst_cli_json_bool(j, "normalize_gradients", a->o.normalize_gradients);
     nst_cli_json_bool(j, "histogram_match", a->o.histogram_match);
     nst_cli_json_int(j, "scales", a->scales);
     nst_cli_json_bool(j, "cancelled", r->cancelled);
