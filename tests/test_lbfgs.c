@@ -63,6 +63,8 @@ struct problem {
     host_lbfgs *h;
     double losses[MAXE];
     int evals;
+    volatile int *cancel; /* set to 1 by evaluation number cancel_at (from 1) */
+    int cancel_at;
 };
 
 static double quadratic(const problem *p, const float *x, float *g) {
@@ -113,6 +115,8 @@ static nst_status eval_problem(nst_ctx *ctx, nst_mem_pass *pass, void *user,
     if (p->evals < MAXE)
         p->losses[p->evals] = f[0];
     p->evals++;
+    if (p->cancel && p->evals == p->cancel_at)
+        *p->cancel = 1;
     return NST_OK;
 }
 
@@ -281,6 +285,51 @@ Test(lbfgs, strong_wolfe_least_squares_and_rosenbrock_match_torch) {
     against_torch(ctx, f, "rb10", &rb10, rb0, 10.0); /* its last line search runs past 20 */
     cr_expect_eq(rb10.evals, 21);
     free(A), free(b), free(x0), free(rb0);
+    nst_st_close(f);
+    nst_ctx_destroy(ctx);
+}
+
+/* The cancel flag, raised by a trial evaluation inside a line search (lr 10 on the Rosenbrock
+ * function extrapolates, so its line searches take several trials), ends that search at once:
+ * no evaluation after the one that raised it, and x is left at the lowest point the search
+ * evaluated, with that point's loss, no higher than the loss it started from. */
+Test(lbfgs, cancel_ends_a_line_search_after_the_current_trial) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_file *f = nst_test_open_golden(ctx, "lbfgs.safetensors");
+    enum { NR = 8 };
+    float *rb0 = nst_test_golden_f32(f, "rb_x0", NR);
+    for (int at = 2; at <= 8; at++) {
+        host_lbfgs h;
+        host_setup(ctx, &h, NR, 5, 10.0);
+        for (int i = 0; i < NR; i++)
+            h.x[i] = rb0[i];
+        volatile int cancel = 0;
+        problem p = {.f = rosenbrock, .n = NR, .cancel = &cancel, .cancel_at = at};
+        h.L.strong_wolfe = true, h.L.eval = eval_problem, h.L.eval_user = &p, h.L.cancel = &cancel;
+        p.h = &h;
+        cr_assert_eq(eval_problem(ctx, NULL, &p, h.L.f), NST_OK);
+        bool done = false;
+        double before = h.L.f[0];
+        while (!cancel && !done) {
+            before = h.L.f[0];
+            cr_assert_eq(nst__lbfgs_step(ctx, NULL, &h.L, h.L.f[0], &done), NST_OK, "%s",
+                         nst_last_error(ctx));
+        }
+        cr_expect_eq(p.evals, at, "cancelled at evaluation %d, the step went on to %d", at,
+                     p.evals);
+        float g[NR];
+        const double here = rosenbrock(&p, h.x, g);
+        cr_expect(fabs(here - h.L.f[0]) <= 1e-9 * fmax(here, 1.0),
+                  "cancelled at %d: the loss kept %.9g, the loss at x %.9g", at, h.L.f[0], here);
+        cr_expect_leq(h.L.f[0], before, "cancelled at %d: the loss rose from %.9g to %.9g", at,
+                      before, h.L.f[0]);
+        for (int i = 0; i < NR; i++)
+            cr_expect(fabs(g[i] - h.g[i]) <= 1e-5f * fmaxf(1.0f, fabsf(g[i])),
+                      "cancelled at %d: g[%d] %g is not the gradient at x (%g)", at, i, h.g[i],
+                      g[i]);
+        nst__lbfgs_free(&h.L);
+    }
+    free(rb0);
     nst_st_close(f);
     nst_ctx_destroy(ctx);
 }

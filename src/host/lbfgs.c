@@ -332,6 +332,10 @@ static nst_status strong_wolfe(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, 
             br[0] = prev, br[1] = cur, n_br = 2;
             break;
         }
+        if (L->cancel && *L->cancel) { /* stop at the lower of the start and this trial */
+            br[0] = cur.f[0] <= start.f[0] ? cur : start, n_br = 1, done = true;
+            break;
+        }
         const double bounds[2] = {t + 0.01 * (t - prev.t), t * 10};
         t = cubic_interpolate(prev.t, prev.f[0], prev.gtd, t, cur.f[0], cur.gtd, bounds);
         prev = cur;
@@ -346,6 +350,8 @@ static nst_status strong_wolfe(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, 
     int low = n_br == 2 && !(br[0].f[0] <= br[1].f[0]) ? 1 : 0, high = 1 - low;
     double d_norm = -1.0; /* max |d|, read back when first needed */
     while (!done && ls_iter < max_ls) {
+        if (L->cancel && *L->cancel) /* stop at the bracket's lower end */
+            break;
         if (d_norm < 0)
             NST__TRY(max_abs(ctx, pass, &L->d, &d_norm));
         if (fabs(br[1].t - br[0].t) * d_norm < tolerance_change)

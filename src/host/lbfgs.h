@@ -33,6 +33,8 @@ typedef struct {
     bool strong_wolfe;       /* torch's line_search_fn="strong_wolfe" (set before declare) */
     nst__lbfgs_eval_fn eval; /* strong Wolfe: evaluates the trial points */
     void *eval_user;
+    const volatile int *cancel; /* strong Wolfe: non-zero ends a line search after the current
+                                   trial, at the lowest point it has evaluated (NULL: never) */
     /* the caller's tensors, all of one shape */
     nst_tensor *x; /* the parameters, stepped in place */
     nst_tensor *g; /* the gradient at x, written by the caller before each step (strong Wolfe:

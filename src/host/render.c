@@ -178,7 +178,7 @@ static nst_status declare(nst_ctx *ctx, nst_mem_pass *pass, render_state *s) {
             .lr = o->lr, .tolerance_grad = o->lbfgs_tolerance_grad,
             .tolerance_change = o->lbfgs_tolerance_change,
             .strong_wolfe = o->lbfgs_line_search == NST_LINE_SEARCH_STRONG_WOLFE,
-            .eval = lbfgs_evaluate, .eval_user = s};
+            .eval = lbfgs_evaluate, .eval_user = s, .cancel = o->cancel};
         NST__TRY(nst__lbfgs_declare(ctx, pass, &s->image, &s->image_grad,
                                     o->lbfgs_history, &s->lbfgs));
     } else {
