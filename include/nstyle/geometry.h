@@ -37,12 +37,12 @@ extern "C" {
 #endif
 
 typedef struct {
-  bool set;                /* false: the identity, nothing is resampled */
-  double rotate_deg;       /* counter-clockwise on screen */
-  double scale_x, scale_y; /* > 0 */
-  double translate_x, translate_y;
-  bool raw;       /* use theta below as it is (library callers) */
-  float theta[6]; /* row-major 2x3, as affine_grid takes it */
+    bool set;                /* false: the identity, nothing is resampled */
+    double rotate_deg;       /* counter-clockwise on screen */
+    double scale_x, scale_y; /* > 0 */
+    double translate_x, translate_y;
+    bool raw;       /* use theta below as it is (library callers) */
+    float theta[6]; /* row-major 2x3, as affine_grid takes it */
 } nst_geometry;
 
 /* The identity (set false, scale 1). */
@@ -51,20 +51,17 @@ nst_geometry nst_geometry_identity(void);
 /* Parses the text form into *out. On failure returns NST_ERR_INVALID_ARG with a
  * message in err (may be NULL) naming the key and the value and saying what is
  * wanted. */
-nst_status nst_geometry_parse(const char *text, nst_geometry *out, char *err,
-                              size_t err_size);
+nst_status nst_geometry_parse(const char *text, nst_geometry *out, char *err, size_t err_size);
 
 /* theta (2x3, row-major) of g for an image of width x height (the identity when
  * !g->set). */
-void nst_geometry_theta(const nst_geometry *g, int width, int height,
-                        float theta[6]);
+void nst_geometry_theta(const nst_geometry *g, int width, int height, float theta[6]);
 
 /* dst = grid_sample(src, affine_grid(theta)) on host images (H, W, C) of the
  * same size, bilinear, align_corners false, on a CPU context of its own. ctx
  * takes the error message. */
-nst_status nst_geometry_apply(nst_ctx *ctx, const float theta[6],
-                              nst_grid_padding padding, const float *src,
-                              int width, int height, int channels, float *dst);
+nst_status nst_geometry_apply(nst_ctx *ctx, const float theta[6], nst_grid_padding padding,
+                              const float *src, int width, int height, int channels, float *dst);
 
 /* The padding mode's name ("zeros", "border", "reflection"), and back (-1 when
  * unknown). */
