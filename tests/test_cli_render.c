@@ -424,77 +424,71 @@ Test(cli_render, real_partial_vgg19_styles_chelsea_like_starry_night) {
  * ------------------------------------------------ */
 
 Test(cli_render, geometry_options_in_help_and_bad_values_are_usage_errors) {
-  cr_assert_eq(RUN("render", "--help"), 0, "%s", err);
-  const char *words[] = {"--content-transform",
-                         "--style-transform",
-                         "--transform-padding",
-                         "--robust",
-                         "--style-augment",
-                         "--learn-style-transform",
-                         "--style-transform-penalty",
-                         "--style-transform-lr",
-                         "rotate=DEG",
-                         "counter-clockwise",
-                         "default reflection",
-                         "align_corners false"};
-  for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-    cr_expect(strstr(out, words[i]), "help lacks '%s'", words[i]);
-  const char *bad[][3] = {
-      {"--content-transform", "scale=0", "scale"},
-      {"--style-transform", "rotate=nan", "rotate"},
-      {"--content-transform", "zoom=2", "zoom"},
-      {"--content-transform", "rotate=1,rotate=2", "rotate"},
-      {"--style-transform", "translate=0.1", "translate"},
-      {"--content-transform", "scale=", "scale"},
-      {"--transform-padding", "wrap", "wrap"},
-      {"--robust", "-1", "-1"},
-      {"--style-augment", "many", "many"},
-      {"--style-transform-penalty", "-3", "-3"}};
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    cr_expect_eq(RENDER(bad[i][0], bad[i][1]), 2, "%s %s: %s", bad[i][0],
-                 bad[i][1], err);
-    cr_expect(strstr(err, bad[i][0]) && strstr(err, bad[i][2]),
-              "%s %s: the message should name the option and '%s': %s",
-              bad[i][0], bad[i][1], bad[i][2], err);
-  }
-  cr_expect_eq(RENDER("--robust", "2", "--optimizer", "lbfgs"), 2, "%s", err);
-  cr_expect(strstr(err, "--robust") && strstr(err, "adam"), "%s", err);
-  cr_expect_eq(RUN("render", "-c", content, "-s", style, "-s", content, "-o",
-                   result, "--learn-style-transform"),
-               2, "%s", err);
-  cr_expect(strstr(err, "one style image"), "%s", err);
-  assert_no_output();
+    cr_assert_eq(RUN("render", "--help"), 0, "%s", err);
+    const char *words[] = {"--content-transform",
+                           "--style-transform",
+                           "--transform-padding",
+                           "--robust",
+                           "--style-augment",
+                           "--learn-style-transform",
+                           "--style-transform-penalty",
+                           "--style-transform-lr",
+                           "rotate=DEG",
+                           "counter-clockwise",
+                           "default reflection",
+                           "align_corners false"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        cr_expect(strstr(out, words[i]), "help lacks '%s'", words[i]);
+    const char *bad[][3] = {{"--content-transform", "scale=0", "scale"},
+                            {"--style-transform", "rotate=nan", "rotate"},
+                            {"--content-transform", "zoom=2", "zoom"},
+                            {"--content-transform", "rotate=1,rotate=2", "rotate"},
+                            {"--style-transform", "translate=0.1", "translate"},
+                            {"--content-transform", "scale=", "scale"},
+                            {"--transform-padding", "wrap", "wrap"},
+                            {"--robust", "-1", "-1"},
+                            {"--style-augment", "many", "many"},
+                            {"--style-transform-penalty", "-3", "-3"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_expect_eq(RENDER(bad[i][0], bad[i][1]), 2, "%s %s: %s", bad[i][0], bad[i][1], err);
+        cr_expect(strstr(err, bad[i][0]) && strstr(err, bad[i][2]),
+                  "%s %s: the message should name the option and '%s': %s", bad[i][0], bad[i][1],
+                  bad[i][2], err);
+    }
+    cr_expect_eq(RENDER("--robust", "2", "--optimizer", "lbfgs"), 2, "%s", err);
+    cr_expect(strstr(err, "--robust") && strstr(err, "adam"), "%s", err);
+    cr_expect_eq(RUN("render", "-c", content, "-s", style, "-s", content, "-o", result,
+                     "--learn-style-transform"),
+                 2, "%s", err);
+    cr_expect(strstr(err, "one style image"), "%s", err);
+    assert_no_output();
 }
 
 Test(cli_render, geometry_renders_write_their_json_fields) {
-  cr_assert_eq(RENDER("--iters", "3", "--content-transform", "rotate=90",
-                      "--style-transform", "scale=0.8", "--transform-padding",
-                      "border", "--robust", "2", "--style-augment", "2",
-                      "--json", json),
-               0, "%s", err);
-  assert_image(result, 64, 48);
-  char *j = read_json();
-  cr_expect(strstr(j, "\"content_transform\": \"rotate=90\"") &&
-                strstr(j, "\"style_transform\": \"scale=0.8\"") &&
-                strstr(j, "\"transform_padding\": \"border\""),
-            "%s", j);
-  cr_expect_eq(json_num(j, "robust_views"), 2);
-  cr_expect_eq(json_num(j, "style_augment"), 2);
-  cr_expect(json_num(j, "robust_style_loss") > 0, "%s", j);
-  cr_expect(strstr(out, "robust   style loss of the 2 views"), "%s", out);
-  free(j);
-  cr_assert_eq(RENDER("--iters", "5", "--learn-style-transform",
-                      "--style-transform-penalty", "0", "--json", json),
-               0, "%s", err);
-  j = read_json();
-  cr_expect(strstr(j, "\"learn_style_transform\": true") &&
-                strstr(j, "\"style_theta\": ["),
-            "%s", j);
-  cr_expect_eq(json_num(j, "style_transform_penalty"), 0);
-  const char *t =
-      strstr(j, "\"style_theta\": [") + strlen("\"style_theta\": [");
-  cr_expect(fabs(strtod(t, NULL) - 1.0) > 1e-4,
-            "theta must have moved from 1: %s", t);
-  cr_expect(strstr(out, "style theta ["), "%s", out);
-  free(j);
+    cr_assert_eq(RENDER("--iters", "3", "--content-transform", "rotate=90", "--style-transform",
+                        "scale=0.8", "--transform-padding", "border", "--robust", "2",
+                        "--style-augment", "2", "--json", json),
+                 0, "%s", err);
+    assert_image(result, 64, 48);
+    char *j = read_json();
+    cr_expect(strstr(j, "\"content_transform\": \"rotate=90\"") &&
+                  strstr(j, "\"style_transform\": \"scale=0.8\"") &&
+                  strstr(j, "\"transform_padding\": \"border\""),
+              "%s", j);
+    cr_expect_eq(json_num(j, "robust_views"), 2);
+    cr_expect_eq(json_num(j, "style_augment"), 2);
+    cr_expect(json_num(j, "robust_style_loss") > 0, "%s", j);
+    cr_expect(strstr(out, "robust   style loss of the 2 views"), "%s", out);
+    free(j);
+    cr_assert_eq(RENDER("--iters", "5", "--learn-style-transform", "--style-transform-penalty", "0",
+                        "--json", json),
+                 0, "%s", err);
+    j = read_json();
+    cr_expect(strstr(j, "\"learn_style_transform\": true") && strstr(j, "\"style_theta\": ["), "%s",
+              j);
+    cr_expect_eq(json_num(j, "style_transform_penalty"), 0);
+    const char *t = strstr(j, "\"style_theta\": [") + strlen("\"style_theta\": [");
+    cr_expect(fabs(strtod(t, NULL) - 1.0) > 1e-4, "theta must have moved from 1: %s", t);
+    cr_expect(strstr(out, "style theta ["), "%s", out);
+    free(j);
 }
