@@ -3,7 +3,8 @@
  * writes the same total in the shared summary schema; --help lists the layer names; bad sizes,
  * pooling and layers are refused with exit codes 2 and 1; L-BFGS's history is 2 (m + 1) image
  * vectors; one --style-size per style; --scales plans the largest and lists each; --train plans
- * nst_train_plan's run, growing with the batch and the crop, and refuses render options. */
+ * nst_train_plan's run, growing with the batch and the crop, and refuses render options; the
+ * geometry, line-search and normalised-gradient controls plan what the library plans. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -320,4 +321,67 @@ Test(cli_plan, train_usage_errors) {
     cr_expect_not_null(strstr(err, "add --train"), "%s", err);
     cr_expect_eq(RUN("plan", "--train", "--style-layers", "relu6_1"), 1);
     cr_expect_not_null(strstr(err, "relu6_1"), "%s", err);
+}
+
+/* The library's plan of a 96x64 render with one control set by f. */
+static unsigned long long controlled_total(void (*f)(nst_render_options *)) {
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    nst_render_options o;
+    nst_render_options_default(&o);
+    o.width = o.style_width = 96;
+    o.height = o.style_height = 64;
+    f(&o);
+    nst_plan *plan = NULL;
+    return total_of(ctx, nst_render_plan(ctx, &o, &plan), &plan);
+}
+
+static void robust2(nst_render_options *o) { o->robust_views = 2; }
+static void augment4(nst_render_options *o) { o->style_augment = 4; }
+static void learn(nst_render_options *o) { o->learn_style_transform = true; }
+static void normalize(nst_render_options *o) { o->normalize_gradients = true; }
+static void wolfe(nst_render_options *o) {
+    o->optimizer = NST_OPTIMIZER_LBFGS, o->lbfgs_line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+}
+
+/* The controls that change memory plan as the render plans them: each printed total is the
+ * library's for the same options; the robust views and the learned transform's style pass add
+ * memory; strong Wolfe adds exactly 3 image vectors to the optimiser's row; refusals. */
+Test(cli_plan, the_geometry_and_gradient_controls_plan_as_render_does) {
+    cr_assert_eq(RUN("plan", "--size", "96x64"), 0, "%s", err);
+    const unsigned long long plain = printed_total();
+    const struct {
+        const char *flag, *value;
+        void (*f)(nst_render_options *);
+        bool grows;
+    } cases[] = {{"--robust", "2", robust2, true},
+                 {"--style-augment", "4", augment4, false},
+                 {"--learn-style-transform", NULL, learn, true},
+                 {"--normalize-gradients", NULL, normalize, false}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const int rc = cases[i].value ? RUN("plan", "--size", "96x64", cases[i].flag,
+                                            cases[i].value)
+                                      : RUN("plan", "--size", "96x64", cases[i].flag);
+        cr_assert_eq(rc, 0, "%s: %s", cases[i].flag, err);
+        const unsigned long long got = printed_total(), want = controlled_total(cases[i].f);
+        cr_expect_eq(got, want, "%s: printed %llu, the library plans %llu", cases[i].flag, got,
+                     want);
+        if (cases[i].grows)
+            cr_expect_gt(got, plain, "%s: %llu, plain %llu", cases[i].flag, got, plain);
+    }
+    cr_assert_eq(RUN("plan", "--size", "96x64", "--optimizer", "lbfgs"), 0, "%s", err);
+    const unsigned long long none = row_at_peak("optimiser");
+    cr_assert_eq(RUN("plan", "--size", "96x64", "--optimizer", "lbfgs", "--line-search",
+                     "strong-wolfe"), 0, "%s", err);
+    cr_expect_eq(printed_total(), controlled_total(wolfe));
+    cr_expect_eq(row_at_peak("optimiser") - none, 3ull * 96 * 64 * 3 * 4,
+                 "strong Wolfe's optimiser row %llu, without %llu", row_at_peak("optimiser"),
+                 none);
+    cr_expect_eq(RUN("plan", "--size", "96x64", "--line-search", "strong-wolfe"), 2);
+    cr_expect(strstr(err, "--optimizer lbfgs"), "%s", err);
+    cr_expect_eq(RUN("plan", "--size", "96x64", "--optimizer", "lbfgs", "--line-search", "wolfe"),
+                 2);
+    cr_expect_eq(RUN("plan", "--size", "96x64", "--optimizer", "lbfgs", "--robust", "2"), 2);
+    cr_expect(strstr(err, "nstyle plan:"), "%s", err);
+    cr_expect_eq(RUN("plan", "--size", "96x64", "--robust", "many"), 2);
+    cr_expect_eq(RUN("plan", "--train", "--normalize-gradients"), 2);
 }

@@ -1,5 +1,6 @@
 /* `nstyle plan --size WxH [--style-size WxH ...] [--content-layers L] [--style-layers L]
- * [--pooling max|avg] [--optimizer adam|lbfgs] [--lbfgs-history N] [--scales N] [--device D]
+ * [--pooling max|avg] [--optimizer adam|lbfgs] [--lbfgs-history N] [--line-search L] [--scales N]
+ * [--normalize-gradients] [--robust N] [--style-augment K] [--learn-style-transform] [--device D]
  * [--workspace-limit B] [--buffers] [--json FILE]`: the memory plan of a Gatys render
  * (nst_render_plan, the render's own dry run), with no weights and no images: the layer shapes
  * come from the VGG19 table. One --style-size per style image (each style's target pass has its
@@ -22,6 +23,7 @@
 #include "nstyle/render.h"
 #include "nstyle/train.h"
 #include "nstyle/vgg19.h"
+#include "render_geometry.h"
 #include "report.h"
 
 static void print_help(void) {
@@ -51,6 +53,10 @@ static void print_help(void) {
            "                            the image's size\n"
            "      --scales N            coarse to fine as render runs it: each scale's total,\n"
            "                            and the plan of the largest (--size)\n"
+           "      --line-search none|strong-wolfe  L-BFGS's (strong-wolfe: 3 vectors more)\n"
+           "      --normalize-gradients  two temporaries of each loss layer's size\n"
+           "      --robust N, --style-augment K, --learn-style-transform  the views and the\n"
+           "                            style pass's backward, as render plans them\n"
            "\n"
            "Training (the plan of `nstyle train` with the same settings):\n"
            "      --train               plan a training run instead of a render\n"
@@ -89,6 +95,7 @@ typedef struct {
     const char *device, *json;
     bool buffers;
     size_t workspace_limit; /* 0 = the default */
+    nst_cli_geo_text geo;
 } plan_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -98,7 +105,10 @@ static int usage_error(const char *fmt, const char *arg) {
     return NST_EXIT_USAGE;
 }
 
-enum { OPT_OPTIMIZER = 256, OPT_HISTORY, OPT_SCALES, OPT_TRAIN, OPT_CROP, OPT_BATCH, OPT_WIDTH };
+enum {
+    OPT_OPTIMIZER = 256, OPT_HISTORY, OPT_SCALES, OPT_TRAIN, OPT_CROP, OPT_BATCH, OPT_WIDTH,
+    OPT_LINE_SEARCH, OPT_NORMGRAD
+};
 
 /* optarg as a whole number lo..hi into *out: -1, else the usage error's exit code. */
 static int whole(const char *opt, long lo, long hi, int *out) {
@@ -143,7 +153,10 @@ static int finish_args(plan_args *a) {
         a->o.styles_width = a->style_w;
         a->o.styles_height = a->style_h;
     }
-    return -1;
+    if (a->o.lbfgs_line_search != NST_LINE_SEARCH_NONE && a->o.optimizer != NST_OPTIMIZER_LBFGS)
+        return usage_error("%s", "--line-search is L-BFGS's: add --optimizer lbfgs");
+    nst_cli_geo_set_command("plan");
+    return nst_cli_geo_check(&a->o, a->n_styles);
 }
 
 /* Returns -1 when parsed, else the exit code (help or usage error). */
@@ -158,6 +171,11 @@ static int parse_args(int argc, char **argv, plan_args *a) {
         {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
         {"lbfgs-history", required_argument, NULL, OPT_HISTORY},
         {"scales", required_argument, NULL, OPT_SCALES},
+        {"line-search", required_argument, NULL, OPT_LINE_SEARCH},
+        {"normalize-gradients", no_argument, NULL, OPT_NORMGRAD},
+        {"robust", required_argument, NULL, NST_CLI_GEO_ROBUST},
+        {"style-augment", required_argument, NULL, NST_CLI_GEO_AUGMENT},
+        {"learn-style-transform", no_argument, NULL, NST_CLI_GEO_LEARN},
         {"train", no_argument, NULL, OPT_TRAIN},      {"crop", required_argument, NULL, OPT_CROP},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"width", required_argument, NULL, OPT_WIDTH},
@@ -207,6 +225,26 @@ static int parse_args(int argc, char **argv, plan_args *a) {
         case OPT_SCALES:
             rc = whole("--scales", 1, MAX_SCALES, &a->scales);
             a->render_only = "--scales";
+            break;
+        case OPT_LINE_SEARCH:
+            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "strong-wolfe") != 0)
+                return usage_error("--line-search wants none or strong-wolfe (got '%s')", optarg);
+            a->o.lbfgs_line_search = optarg[0] == 'n' ? NST_LINE_SEARCH_NONE
+                                                      : NST_LINE_SEARCH_STRONG_WOLFE;
+            a->render_only = "--line-search";
+            break;
+        case OPT_NORMGRAD:
+            a->o.normalize_gradients = true;
+            a->render_only = "--normalize-gradients";
+            break;
+        case NST_CLI_GEO_ROBUST:
+        case NST_CLI_GEO_AUGMENT:
+        case NST_CLI_GEO_LEARN:
+            nst_cli_geo_set_command("plan");
+            rc = nst_cli_geo_option(c, optarg, &a->o, &a->geo);
+            a->render_only = c == NST_CLI_GEO_ROBUST    ? "--robust"
+                             : c == NST_CLI_GEO_AUGMENT ? "--style-augment"
+                                                        : "--learn-style-transform";
             break;
         case OPT_TRAIN: a->train = true; break;
         case OPT_CROP:

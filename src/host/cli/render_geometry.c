@@ -8,8 +8,12 @@
 #include "cli.h"
 #include "render_geometry.h"
 
+static const char *command = "render"; /* whose usage errors these are */
+
+void nst_cli_geo_set_command(const char *name) { command = name; }
+
 static int usage(const char *fmt, const char *arg) {
-    return nst_cli_usage_error("render", fmt, arg);
+    return nst_cli_usage_error(command, fmt, arg);
 }
 
 int nst_cli_geo_option(int c, const char *v, nst_render_options *o, nst_cli_geo_text *t) {

@@ -45,6 +45,8 @@ typedef struct {
     const char *content, *style;
 } nst_cli_geo_text;
 
+/* The command named in the usage errors below (default "render"). */
+void nst_cli_geo_set_command(const char *name);
 /* One geometry option into o: -1 when fine, else the usage error's exit code.
  */
 int nst_cli_geo_option(int c, const char *v, nst_render_options *o, nst_cli_geo_text *t);
