@@ -423,6 +423,27 @@ Test(cli_render, real_partial_vgg19_styles_chelsea_like_starry_night) {
 /* ---- geometry (src/host/cli/render_geometry.c)
  * ------------------------------------------------ */
 
+/* A neural-style user finds each of its flags mapped in --help, and each option named there
+ * exists. */
+Test(cli_render, help_maps_neural_styles_flags) {
+    cr_assert_eq(RUN("render", "--help"), 0, "%s", err);
+    const char *theirs[] = {"-style_blend_weights", "-image_size", "-num_iterations",
+                            "-init_image", "-learning_rate", "-lbfgs_num_correction",
+                            "-normalize_gradients", "-original_colors", "-save_iter",
+                            "-print_iter", "-gpu", "-cudnn_autotune", "-model_file",
+                            "-multigpu_strategy"};
+    for (size_t i = 0; i < sizeof theirs / sizeof *theirs; i++)
+        cr_expect(strstr(out, theirs[i]), "--help does not map %s", theirs[i]);
+    const char *ours[][2] = {{"--normalize-gradients", NULL}, {"--original-colors", NULL},
+                             {"--style-scale", "1"},           {"--lbfgs-history", "5"},
+                             {"--save-every", "10"},           {"--style-blend", "1"}};
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
+        const int rc = ours[i][1] ? RUN("render", ours[i][0], ours[i][1], "--help")
+                                  : RUN("render", ours[i][0], "--help");
+        cr_expect_eq(rc, 0, "%s is not an option: %s", ours[i][0], err);
+    }
+}
+
 Test(cli_render, geometry_options_in_help_and_bad_values_are_usage_errors) {
     cr_assert_eq(RUN("render", "--help"), 0, "%s", err);
     const char *words[] = {"--content-transform",
