@@ -39,47 +39,7 @@
 #include "nstyle/vgg19.h"
 #include "render_geometry.h"
 #include "report.h"
-
-/* ---- signals: the only state the handlers touch -------------------------------------------- */
-
-static volatile sig_atomic_t cancel_signal;   /* the first SIGINT/SIGTERM, read by the library */
-static volatile sig_atomic_t deferred_signal; /* one that came while a file was being written */
-
-static void on_signal(int sig) { cancel_signal = sig; }
-static void on_signal_while_writing(int sig) { deferred_signal = sig; }
-
-static void install_signal_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* the second one takes the default action: exit at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-/* Around a file write: a signal only sets deferred_signal; afterwards the dispositions are put
- * back and a held-back signal is raised again, so it does then what it would have done. */
-typedef struct {
-    struct sigaction old_int, old_term;
-} write_guard;
-
-static void write_guard_begin(write_guard *g) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal_while_writing;
-    sigemptyset(&sa.sa_mask);
-    deferred_signal = 0;
-    sigaction(SIGINT, &sa, &g->old_int);
-    sigaction(SIGTERM, &sa, &g->old_term);
-}
-
-static void write_guard_end(write_guard *g) {
-    sigaction(SIGINT, &g->old_int, NULL);
-    sigaction(SIGTERM, &g->old_term, NULL);
-    if (deferred_signal)
-        raise(deferred_signal);
-}
+#include "signals.h"
 
 /* ---- arguments ------------------------------------------------------------------------------- */
 
@@ -588,13 +548,13 @@ static float *to_float(nst_ctx *ctx, const nst_image *img) {
 /* Writes the float image to path; false after printing why. */
 static bool save_float_image(nst_ctx *ctx, const char *path, const float *rgb, int w, int h) {
     nst_image img = {0};
-    write_guard g;
-    write_guard_begin(&g);
+    nst_cli_write_guard g = {0};
+    nst_cli_write_guard_begin(&g);
     nst_status s = nst_image_from_float(ctx, rgb, w, h, 3, &img);
     if (s == NST_OK)
         s = nst_image_save(ctx, path, &img, 95);
     nst_image_free(&img);
-    write_guard_end(&g);
+    nst_cli_write_guard_end(&g);
     if (s != NST_OK)
         fprintf(stderr, "nstyle render: %s\n", nst_last_error(ctx));
     return s == NST_OK;
@@ -775,14 +735,14 @@ static int finish(nst_ctx *ctx, run_data *d, const render_args *a, nst_status s,
     if (d->json) {
         json_fields(d->json, a, d, ssim);
         nst_cli_json_memory(d->json, ctx);
-        write_guard g;
-        write_guard_begin(&g);
+        nst_cli_write_guard g = {0};
+        nst_cli_write_guard_begin(&g);
         if (nst_cli_json_write(d->json, ctx, s, a->json) != 0 && rc == NST_EXIT_OK)
             rc = NST_EXIT_FAILURE;
-        write_guard_end(&g);
+        nst_cli_write_guard_end(&g);
     }
-    if (rc == NST_EXIT_OK && cancel_signal)
-        rc = 128 + cancel_signal;
+    if (rc == NST_EXIT_OK && nst_cli_cancel_signal)
+        rc = 128 + nst_cli_cancel_signal;
     nst_cli_json_free(d->json);
     nst_render_result_free(&d->r);
     free_images(d);
@@ -903,7 +863,7 @@ int nst_cli_render(int argc, char **argv) {
         !folder_writable(a.output, "the output") ||
         (a.json && strcmp(a.json, "-") != 0 && !folder_writable(a.json, "the JSON summary")))
         return NST_EXIT_FAILURE;
-    install_signal_handlers();
+    nst_cli_signals_install();
     nst_ctx *ctx = nst_ctx_create();
     if (!ctx) {
         fprintf(stderr, "nstyle render: out of memory\n");
@@ -929,10 +889,10 @@ int nst_cli_render(int argc, char **argv) {
     a.o.weights_path = d.weights;
     a.o.progress = on_progress;
     a.o.progress_user = &st;
-    a.o.cancel = &cancel_signal;
+    a.o.cancel = &nst_cli_cancel_signal;
     a.o.snapshot = a.o.save_every > 0 ? on_snapshot : NULL;
     a.o.snapshot_user = &st;
-    for (int k = 0; k < a.scales && !cancel_signal; k++) {
+    for (int k = 0; k < a.scales && !nst_cli_cancel_signal; k++) {
         if ((s = prepare_scale(ctx, &a, &d, k)) != NST_OK)
             return fail(ctx, &d, &a, s);
         snprintf(st.label, sizeof st.label, a.scales > 1 ? "scale %d/%d" : "iter", k + 1,

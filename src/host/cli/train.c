@@ -20,35 +20,15 @@
 #include "nstyle/nstyle.h"
 #include "nstyle/train.h"
 #include "report.h"
+#include "signals.h"
 
-/* ---- signals ---------------------------------------------------------------------------------
- * The first SIGINT/SIGTERM only sets cancel_signal; the progress callback after the current step
- * sees it, blocks both signals and stops the run, so the checkpoint, the model and the JSON are
- * written whole; the signals are unblocked at the end, and a second one that came meanwhile then
- * ends the process (SA_RESETHAND: its default action). Before the writes begin a second one ends
- * it at once, as in nstyle render. The library's cancel flag is not used: a signal between the
- * callback and the flag's check would start the writes unguarded. */
-
-static volatile sig_atomic_t cancel_signal;
-static void on_signal(int sig) { cancel_signal = sig; }
-
-static void install_signal_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-static void block_signals(int how) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(how, &set, NULL);
-}
+/* Signals (signals.h): the first SIGINT/SIGTERM only sets nst_cli_cancel_signal; the progress
+ * callback after the current step sees it, puts up a write guard and stops the run, so the
+ * checkpoint, the model and the JSON are written whole; the guard comes down at the end, and a
+ * second signal that came meanwhile then ends the process. Before the writes begin a second one
+ * ends it at once, as in nstyle render. The library's cancel flag is not used: a signal between
+ * the callback and the flag's check would start the writes unguarded. */
+static nst_cli_write_guard writes_guard; /* up from the stop to the end */
 
 typedef struct {
     const char *style, *output, *model, *json, *device, *checkpoint;
@@ -259,9 +239,9 @@ static bool on_progress(const nst_train_progress *p, void *user) {
     snprintf(text, sizeof text, "loss %.4g (content %.3g style %.3g tv %.3g)", p->total_loss,
              p->content_loss, p->style_loss, p->tv_loss);
     nst_cli_progress_update(&st->bar, p->step, text);
-    if (!cancel_signal)
+    if (!nst_cli_cancel_signal)
         return true;
-    block_signals(SIG_BLOCK); /* until the files are written */
+    nst_cli_write_guard_begin(&writes_guard); /* until the files are written */
     return false;
 }
 
@@ -326,7 +306,7 @@ int nst_cli_train(int argc, char **argv) {
     if (s == NST_OK)
         s = load_style(ctx, a.style, a.style_size ? a.style_size : a.o.size, &style, &sw, &sh);
     if (s == NST_OK) {
-        install_signal_handlers();
+        nst_cli_signals_install();
         run_state st;
         a.o.weights_path = weights;
         a.o.style = style, a.o.style_width = sw, a.o.style_height = sh;
@@ -348,7 +328,7 @@ int nst_cli_train(int argc, char **argv) {
                r.style_weight, r.tv_weight, a.output);
         if (r.checkpointed)
             printf("interrupted by %s after step %ld of %ld: wrote %s (continue with --resume "
-                   "%s)\n", cancel_signal == SIGTERM ? "SIGTERM" : "SIGINT", r.steps_done,
+                   "%s)\n", nst_cli_cancel_signal == SIGTERM ? "SIGTERM" : "SIGINT", r.steps_done,
                    a.o.steps, a.checkpoint, a.checkpoint);
         nst_cli_print_memory(stdout, ctx, 0);
     }
@@ -361,8 +341,8 @@ int nst_cli_train(int argc, char **argv) {
     }
     free(style);
     nst_ctx_destroy(ctx);
-    if (rc == NST_EXIT_OK && cancel_signal)
-        rc = 128 + cancel_signal; /* 130 SIGINT, 143 SIGTERM */
-    block_signals(SIG_UNBLOCK);   /* a second signal held back acts now */
+    if (rc == NST_EXIT_OK && nst_cli_cancel_signal)
+        rc = 128 + nst_cli_cancel_signal; /* 130 SIGINT, 143 SIGTERM */
+    nst_cli_write_guard_end(&writes_guard); /* a second signal held back acts now */
     return rc;
 }
