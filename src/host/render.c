@@ -55,51 +55,6 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- plan, then run ------------------------------------------------------------------------- */
-
-/* Runs fn in a pass that began with status `begun`, then ends it (or aborts it on failure). */
-static nst_status in_pass(nst_ctx *ctx, nst_status begun, nst_mem_pass *pass, nst__pass_fn fn,
-                          void *user) {
-    if (begun != NST_OK)
-        return begun;
-    nst_status st = fn(ctx, pass, user);
-    if (st != NST_OK) {
-        nst_mem_pass_abort(pass);
-        return st;
-    }
-    return nst_mem_pass_end(pass);
-}
-
-nst_status nst__plan_record(nst_ctx *ctx, nst__pass_fn fn, void *user, nst_plan **out) {
-    *out = NULL;
-    nst_plan *plan = nst_plan_create();
-    if (!plan)
-        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "memory plan: no host memory");
-    nst_mem_pass *pass = NULL;
-    nst_status st = nst_mem_pass_record(ctx, plan, &pass);
-    st = in_pass(ctx, st, pass, fn, user);
-    if (st == NST_OK)
-        st = nst_plan_solve(ctx, plan);
-    if (st != NST_OK) {
-        nst_plan_destroy(plan);
-        return st;
-    }
-    *out = plan;
-    return NST_OK;
-}
-
-nst_status nst__plan_run(nst_ctx *ctx, const nst_plan *plan, size_t limit, nst__pass_fn fn,
-                         void *user) {
-    NST__TRY(nst_plan_check_budget(ctx, plan, limit));
-    nst_arena *arena = NULL;
-    NST__TRY(nst_arena_create(ctx, plan, &arena));
-    nst_mem_pass *pass = NULL;
-    nst_status st = nst_mem_pass_run(ctx, plan, arena, &pass);
-    st = in_pass(ctx, st, pass, fn, user);
-    nst_arena_destroy(ctx, arena);
-    return st;
-}
-
 /* ---- the render's state ----------------------------------------------------------------------- */
 
 typedef struct {

@@ -1,5 +1,5 @@
 /* Internal: VGG19 forward/backward over the op table (src/host/vgg19.c), the Gatys losses on its
- * features (src/host/losses.c) and the plan-then-run driver the render uses (src/host/render.c).
+ * features (src/host/losses.c); the plan-then-run driver is memory_internal.h's (mem_pass.c).
  * Every buffer comes from a memory pass (include/nstyle/memory.h), so the same code records the
  * plan and then runs over the arena. Not installed. Tested by tests/test_vgg19.c and
  * tests/test_render.c. */
@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "memory_internal.h" /* nst__plan_record / nst__plan_run */
 #include "nstyle/memory.h"
 #include "nstyle/ops.h"
 #include "nstyle/render.h"
@@ -135,15 +136,6 @@ nst_status nst__gatys_grad(nst_ctx *ctx, void *user, int i, bool relu, const nst
 nst_status nst__gatys_tv_backward(nst_ctx *ctx, const nst__gatys_losses *g, const nst_tensor *x,
                                   nst_tensor *dx);
 
-/* ---- plan, then run ------------------------------------------------------------------------------- */
-
-/* Code that runs the same way in a recording pass and in a run pass. */
-typedef nst_status (*nst__pass_fn)(nst_ctx *ctx, nst_mem_pass *pass, void *user);
-/* Records fn's plan and solves it. */
-nst_status nst__plan_record(nst_ctx *ctx, nst__pass_fn fn, void *user, nst_plan **out);
-/* Checks plan against limit (0 = free memory), makes its arena and runs fn over it. */
-nst_status nst__plan_run(nst_ctx *ctx, const nst_plan *plan, size_t limit, nst__pass_fn fn,
-                         void *user);
 
 /* The render evaluated once at its initial image without a step: losses into r, the gradient of
  * the total loss w.r.t. the image into grad (H, W, 3). For tests against PyTorch. */
