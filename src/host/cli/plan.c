@@ -23,6 +23,7 @@
 #include "nstyle/render.h"
 #include "nstyle/train.h"
 #include "nstyle/vgg19.h"
+#include "render_args.h" /* MAX_SCALES */
 #include "render_geometry.h"
 #include "report.h"
 
@@ -81,7 +82,6 @@ static void print_help(void) {
            NST_RENDER_MAX_STYLES, names);
 }
 
-#define MAX_SCALES 8 /* as nstyle render */
 #define TRAIN_CONTENT "relu2_2"
 #define TRAIN_STYLE "relu1_2,relu2_2,relu3_4,relu4_4"
 
