@@ -482,6 +482,10 @@ Test(cli_render, geometry_options_in_help_and_bad_values_are_usage_errors) {
                      "--learn-style-transform"),
                  2, "%s", err);
     cr_expect(strstr(err, "one style image"), "%s", err);
+    cr_expect_eq(RENDER("--robust", "2", "--normalize-gradients"), 2, "%s", err);
+    cr_expect(strstr(err, "--normalize-gradients") && strstr(err, "--robust"), "%s", err);
+    cr_expect_eq(RENDER("--learn-style-transform", "--normalize-gradients"), 2, "%s", err);
+    cr_expect(strstr(err, "--learn-style-transform"), "%s", err);
     assert_no_output();
 }
 

@@ -137,6 +137,16 @@ Test(render_controls, normalize_gradients_divides_each_loss_by_its_norm) {
     cr_expect_lt(worst, 1e-4);
     cr_expect_lt(fabs(a2 / (1000.0 * ac) - 1.0), 1e-3, "content factor %g at weight 1000", a2);
     cr_expect_lt(fabs(b2 / as - 1.0), 1e-3);
+    /* the views' and the learned transform's gradients are the plain losses': refused */
+    nst_render_result r;
+    s.o.normalize_gradients = true, s.o.robust_views = 1;
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG,
+                           "normalize_gradients", "robust_views");
+    nst_render_result_free(&r);
+    s.o.robust_views = 0, s.o.learn_style_transform = true;
+    nst_test_expect_status(ctx, nst_render_gatys(ctx, &s.o, &r), NST_ERR_INVALID_ARG,
+                           "normalize_gradients", "learn_style_transform");
+    nst_render_result_free(&r);
     free(gc), free(gs), free(n);
     done(&s);
     nst_ctx_destroy(ctx);

@@ -37,6 +37,11 @@ nst_status nst__geometry_check(nst_ctx *ctx, const nst_render_options *o) {
                         "render: a %s transform has a non-finite value "
                         "or a scale <= 0",
                         transform_ok(&o->content_transform) ? "style" : "content");
+    if (o->normalize_gradients && (o->robust_views > 0 || o->learn_style_transform))
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG,
+                        "render: normalize_gradients does not combine with %s (their gradients "
+                        "are taken from the unnormalised losses)",
+                        o->robust_views > 0 ? "robust_views" : "learn_style_transform");
     if ((unsigned)o->transform_padding > NST_PAD_REFLECTION)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: unknown transform padding %d",
                         (int)o->transform_padding);

@@ -74,6 +74,10 @@ int nst_cli_geo_check(const nst_render_options *o, int n_styles) {
                      "cannot follow: use "
                      "--optimizer adam (got %s)",
                      "--optimizer lbfgs");
+    if (o->normalize_gradients && (o->robust_views > 0 || o->learn_style_transform))
+        return usage("--normalize-gradients does not combine with %s (its gradients are taken "
+                     "from the unnormalised losses)",
+                     o->robust_views > 0 ? "--robust" : "--learn-style-transform");
     if (!o->learn_style_transform)
         return -1;
     if (lbfgs)
