@@ -29,9 +29,7 @@
 
 #define GOLDEN NST_SOURCE_DIR "/tests/golden/vgg19.safetensors"
 
-/* ---- the parser
- * ---------------------------------------------------------------------------
- */
+/* ---- the parser ------------------------------------------------------------------------------ */
 
 static void expect_theta(const char *text, int w, int h, const double want[6]) {
     nst_geometry g;
@@ -93,8 +91,7 @@ Test(geometry, refusals_name_the_key_and_value) {
     expect_refused("", "empty transform", NULL);
 }
 
-/* ---- the content transform
- * ------------------------------------------------------------------ */
+/* ---- the content transform ------------------------------------------------------------------- */
 
 Test(geometry, rotate_90_moves_pixels_a_quarter_turn) {
     nst_ctx *ctx = nst_test_cpu_ctx();
@@ -164,9 +161,7 @@ Test(geometry, the_render_starts_from_the_transformed_content) {
     nst_ctx_destroy(ctx);
 }
 
-/* ---- robust views
- * ---------------------------------------------------------------------------
- */
+/* ---- robust views ---------------------------------------------------------------------------- */
 
 static double evaluate(nst_ctx *ctx, const nst_render_options *o, float *grad,
                        nst_render_result *r) {
@@ -239,8 +234,7 @@ Test(geometry, robust_render_runs_and_differs_from_plain) {
     nst_ctx_destroy(ctx);
 }
 
-/* ---- style augmentation
- * ------------------------------------------------------------------------ */
+/* ---- style augmentation ---------------------------------------------------------------------- */
 
 Test(geometry, style_augment_identity_reproduces_the_targets) {
     nst_ctx *ctx = nst_test_cpu_ctx();
@@ -276,8 +270,7 @@ Test(geometry, style_augment_identity_reproduces_the_targets) {
     nst_ctx_destroy(ctx);
 }
 
-/* ---- the learned style theta
- * ------------------------------------------------------------------ */
+/* ---- the learned style theta ----------------------------------------------------------------- */
 
 static double theta_dev(const float *t) {
     const float id[6] = {1, 0, 0, 0, 1, 0};

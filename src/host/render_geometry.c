@@ -106,9 +106,7 @@ nst_status nst__geometry_prepare_images(nst_ctx *ctx, const nst_render_options *
     return NST_OK;
 }
 
-/* ---- random views
- * ------------------------------------------------------------------------------
- */
+/* ---- random views ---------------------------------------------------------------------------- */
 
 static double uniform(uint64_t *s) { /* xorshift64*, [0, 1) */
     *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
@@ -126,9 +124,7 @@ static void random_theta(const nst_render_options *o, uint64_t *rng, int w, int 
     nst_geometry_theta(&g, w, h, theta);
 }
 
-/* ---- tensors
- * ------------------------------------------------------------------------------------
- */
+/* ---- tensors --------------------------------------------------------------------------------- */
 
 static nst_status tensor(nst_mem_pass *pass, nst_mem_tag tag, int h, int w, int c, unsigned flags,
                          const char *label, nst_tensor *out) {
