@@ -504,7 +504,7 @@ nst_status nst_train_plan(nst_ctx *ctx, const nst_train_options *o, nst_plan **o
     nst_status st = parse_layers(t);
     if (st == NST_OK)
         st = nst__plan_record(ctx, build_all, t, out);
-    free(t);
+    nst_trainer_destroy(t);
     return st;
 }
 
