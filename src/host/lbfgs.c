@@ -103,15 +103,15 @@ static nst_status max_abs(nst_ctx *ctx, nst_mem_pass *pass, const nst_tensor *v,
     return st;
 }
 
-/* |g|_1 = sum(2 clamp(g, 0, inf) - g), with tmp as the scratch vector. */
-static nst_status l1_norm(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, double *out) {
-    nst_clamp_params c = {.x = L->g, .y = &L->tmp, .lo = 0.0f, .hi = FLT_MAX};
+nst_status nst__l1_norm(nst_ctx *ctx, nst_mem_pass *pass, const nst_tensor *x, nst_tensor *tmp,
+                        nst_tensor *scalar, double *out) {
+    nst_clamp_params c = {.x = x, .y = tmp, .lo = 0.0f, .hi = FLT_MAX};
     NST__TRY(nst_clamp(ctx, &c));
-    NST__TRY(scale(ctx, &L->tmp, &L->tmp, 2.0));
-    NST__TRY(axpy(ctx, L->g, &L->tmp, -1.0));
-    nst_reduce_params r = {.x = &L->tmp, .y = &L->scalar[1]};
+    NST__TRY(scale(ctx, tmp, tmp, 2.0));
+    NST__TRY(axpy(ctx, x, tmp, -1.0));
+    nst_reduce_params r = {.x = tmp, .y = scalar};
     NST__TRY(nst_reduce_sum(ctx, &r));
-    return read_scalar(ctx, pass, &L->scalar[1], out);
+    return read_scalar(ctx, pass, scalar, out);
 }
 
 nst_status nst__lbfgs_init_host(nst_ctx *ctx, nst__lbfgs *L) {
@@ -414,7 +414,7 @@ nst_status nst__lbfgs_step(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, doub
     }
     double l1 = 1.0;
     if (L->n_iter == 0 || rec) {
-        NST__TRY(l1_norm(ctx, pass, L, &l1));
+        NST__TRY(nst__l1_norm(ctx, pass, L->g, &L->tmp, &L->scalar[1], &l1));
         NST__TRY(scale(ctx, L->g, &L->d, -1.0));
         L->num_old = 0, L->first = 0, L->h_diag = 1.0;
     }

@@ -81,4 +81,10 @@ nst_status nst__lbfgs_step(nst_ctx *ctx, nst_mem_pass *pass, nst__lbfgs *L, doub
                            bool *done);
 void nst__lbfgs_free(nst__lbfgs *L);
 
+/* |x|_1 = sum(2 clamp(x, 0, inf) - x) through the op table (tmp: x's shape, scratch; scalar: a
+ * (1) tensor), read back into *out (1 when recording). Also the normalised gradients' norm
+ * (src/host/losses.c). */
+nst_status nst__l1_norm(nst_ctx *ctx, nst_mem_pass *pass, const nst_tensor *x, nst_tensor *tmp,
+                        nst_tensor *scalar, double *out);
+
 #endif

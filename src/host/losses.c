@@ -9,12 +9,12 @@
  * lists: comma-separated VGG19 names, the brief's defaults when NULL.
  * Tested by tests/test_vgg19.c (the total loss and the image gradient against PyTorch) and
  * tests/test_render.c (layer lists and their refusals). */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "lbfgs.h"
 #include "vgg19_net.h"
 
 #define DEFAULT_CONTENT "relu4_2"
@@ -133,12 +133,11 @@ nst_status nst__gatys_losses_declare(nst_mem_pass *pass, const nst__gatys_layers
             snprintf(label, sizeof label, "%s normalised grad", t->name);
             NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_GRADIENTS, NST_F32, f->ndim, f->shape, 0,
                                          label, &out->norm_u[k]));
-            snprintf(label, sizeof label, "%s normalised grad, positive part", t->name);
+            snprintf(label, sizeof label, "%s normalised grad, norm scratch", t->name);
             NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_GRADIENTS, NST_F32, f->ndim, f->shape, 0,
-                                         label, &out->norm_pos[k]));
+                                         label, &out->norm_tmp[k]));
         }
-        NST__TRY(scalar(pass, "normalisation", "sum", &out->norm_sum[0]));
-        NST__TRY(scalar(pass, "normalisation", "positive sum", &out->norm_sum[1]));
+        NST__TRY(scalar(pass, "normalisation", "L1 norm", &out->norm_sum));
     }
     return scalar(pass, "tv", "image", &out->tv_loss);
 }
@@ -230,20 +229,13 @@ nst_status nst__gatys_forward(nst_ctx *ctx, nst_mem_pass *pass, nst__gatys_losse
 }
 
 /* Under normalize: u (the loss's unscaled gradient at the feature, in norm_u[k]) into grad as
- * weight * u / (|u|_1 + 1e-8), |u|_1 = 2 sum(clamp(u, 0, inf)) - sum(u), the two sums read back. */
+ * weight * u / (|u|_1 + 1e-8). */
 static nst_status add_normalised(nst_ctx *ctx, nst__gatys_losses *g, int k, double weight,
                                  nst_tensor *grad, bool *written) {
-    nst_clamp_params c = {.x = &g->norm_u[k], .y = &g->norm_pos[k], .lo = 0.0f, .hi = FLT_MAX};
-    NST__TRY(nst_clamp(ctx, &c));
-    nst_reduce_params all = {.x = &g->norm_u[k], .y = &g->norm_sum[0]};
-    nst_reduce_params pos = {.x = &g->norm_pos[k], .y = &g->norm_sum[1]};
-    NST__TRY(nst_reduce_sum(ctx, &all));
-    NST__TRY(nst_reduce_sum(ctx, &pos));
-    double sum = 0.0, positive = 0.0;
-    NST__TRY(read_scalar(ctx, g->pass, &g->norm_sum[0], &sum));
-    NST__TRY(read_scalar(ctx, g->pass, &g->norm_sum[1], &positive));
-    const double l1 = fmax(2.0 * positive - sum, 0.0);
-    nst_scale_params sp = {.x = &g->norm_u[k], .y = grad, .alpha = (float)(weight / (l1 + 1e-8))};
+    double l1 = 0.0;
+    NST__TRY(nst__l1_norm(ctx, g->pass, &g->norm_u[k], &g->norm_tmp[k], &g->norm_sum, &l1));
+    nst_scale_params sp = {.x = &g->norm_u[k], .y = grad,
+                           .alpha = (float)(weight / (fmax(l1, 0.0) + 1e-8))};
     NST__TRY(*written ? nst_axpy(ctx, &sp) : nst_scale(ctx, &sp));
     *written = true;
     return NST_OK;

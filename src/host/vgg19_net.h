@@ -115,8 +115,8 @@ typedef struct {
        divided by its L1 norm (+ 1e-8) before its weight scales it; set before
        nst__gatys_losses_declare, which then plans two feature-sized temporaries per loss */
     bool normalize;
-    nst_tensor norm_u[2 * NST__MAX_TAPS], norm_pos[2 * NST__MAX_TAPS]; /* content, then style */
-    nst_tensor norm_sum[2];                                             /* (1) */
+    nst_tensor norm_u[2 * NST__MAX_TAPS], norm_tmp[2 * NST__MAX_TAPS]; /* content, then style */
+    nst_tensor norm_sum;                                                /* (1) */
     nst_mem_pass *pass; /* the pass of the last nst__gatys_forward (the gradient's reads) */
 } nst__gatys_losses;
 
