@@ -1,24 +1,36 @@
 /* nst_parity: every op of the table that has cases (tests/support/op_cases.c, then
  * tests/emul/extra_cases.c), forward and backward, run on CUDA and on the CPU in one process on
- * one CUDA context, in the style of ggml's test-backend-ops. Each device tensor sits between
- * guard regions (the case's guard bytes, uploaded with it) that must come back unchanged; outputs
- * start as NaN, so an element the op does not write fails. Results must agree within DESIGN.md's
- * fp32 tolerances (|cuda - cpu| <= atol + rtol * |cpu|, rtol 1e-5, atol 1e-6 * max|cpu|), NaN
- * and inf only where the CPU has them; each op also runs twice on the GPU and must give the same
- * bits (both runs start from the same inputs), in deterministic mode; grid_sample_backward also
- * runs on its default atomic dx path, within the tolerances only. Prints one line per case (ok,
- * or FAIL with the first mismatches; an op without a CUDA implementation fails), the ops
+ * one CUDA context, in the style of ggml's test-backend-ops, in three passes whose context
+ * settings come from tests/parity/parity_setup.c:
+ *  - fp32: strict fp32 (TF32 off for convolutions and GEMMs), deterministic mode, every case;
+ *  - fp32-atomic: TF32 off, deterministic mode off: grid_sample_backward's cases with dx again,
+ *    on its default atomic dx path;
+ *  - tf32: TF32 on for convolutions and GEMMs (PyTorch's allow_tf32 both true), deterministic
+ *    mode: the ops TF32 can change, conv2d forward/backward_data/backward_filter and linear
+ *    forward/backward (no other op's CUDA code reads the setting, so the others are not rerun).
+ * Each pass starts from fresh cases. Each device tensor sits between guard regions (the case's
+ * guard bytes, uploaded with it) that must come back unchanged; outputs start as NaN, so an
+ * element the op does not write fails. Results must agree with the CPU within the tolerances of
+ * tests/parity/parity_bound.h: for the reductions over products (convolutions, linear, Gram)
+ * |cuda - cpu| <= 2 u M per element, M the op run on the CPU on absolute values and u the
+ * pass's unit (fp32: L 2^-23 for a reduction of L roundings; TF32: 2^-10 + 2^-21 + L 2^-23);
+ * for the other ops DESIGN.md's fp32 form (|cuda - cpu| <= atol + rtol * |cpu|, rtol 1e-5,
+ * atol 1e-6 * max|cpu|); NaN and inf only where the CPU has them. In the deterministic passes
+ * each op also runs twice on the GPU and must give the same bits (both runs start from the same
+ * inputs); the atomic pass checks the tolerances only. Prints one line per case with its pass
+ * (ok, or FAIL with the first mismatches; an op without a CUDA implementation fails), the ops
  * without one (each counted as a failure too), then `N passed, N failed` as the last line.
  * Exit status: 0 when nothing failed, 77 when there is no GPU, 1 otherwise.
  * Run it under compute-sanitizer (memcheck, racecheck, synccheck) on a GPU machine; wrapped for
  * ctest by tests/parity/test_parity.c. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "extra_cases.h"
 #include "op_cases.h"
+#include "parity_bound.h"
+#include "parity_setup.h"
 
 #define SKIP_CODE 77
 
@@ -105,42 +117,22 @@ static bool guards_intact(const unsigned char *b, size_t data_bytes) {
     return true;
 }
 
-/* Compares one output; prints up to 3 mismatches after the case's FAIL line. */
-static int compare(const char *arg, const float *got, const float *ref, size_t n, char *msg,
-                   size_t size) {
-    double max_ref = 0.0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(ref[i]) && fabs(ref[i]) > max_ref)
-            max_ref = fabs(ref[i]);
-    const double atol = 1e-6 * max_ref, rtol = 1e-5;
-    int bad = 0;
-    size_t used = strlen(msg);
-    for (size_t i = 0; i < n; i++) {
-        const double g = got[i], r = ref[i];
-        bool ok;
-        if (!isfinite(r) || !isfinite(g))
-            ok = (isnan(r) && isnan(g)) || g == r;
-        else
-            ok = fabs(g - r) <= atol + rtol * fabs(r);
-        if (!ok && bad++ < 3 && used < size)
-            used += (size_t)snprintf(msg + used, size - used, "\n    %s[%zu] = %.9g, cpu %.9g", arg,
-                                     i, g, r);
-    }
-    return bad;
-}
-
-/* A case whose op has no CUDA implementation fails: every op of the table must have one. With
- * `relaxed`, only the tolerances apply (no two-run bits check): grid_sample_backward's atomic dx
- * path, whose float adds may come in any order. */
-static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_test_op_case *c, tally *t, bool relaxed) {
+/* Runs case c in the pass the CUDA context is set up for (a case whose op has no CUDA
+ * implementation fails: every op of the table must have one). Outside the deterministic passes
+ * only the tolerances apply (no two-run bits check): grid_sample_backward's atomic dx path,
+ * whose float adds may come in any order. */
+static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_parity_pass pass, nst_test_op_case *c,
+                     tally *t) {
+    const nst_parity_pass_info *info = nst_parity_pass_get(pass);
     if (!nst_op_supported_on(NST_BACKEND_CUDA, c->op)) {
-        printf("FAIL     %s\n    no cuda implementation\n", c->what);
+        printf("FAIL     [%s] %s\n    no cuda implementation\n", info->name, c->what);
         t->failed++;
         return;
     }
     nst_op_arg args[NST_TEST_CASE_TENSORS];
     const int n_args = nst_op_args(c->op, &c->p, args, NST_TEST_CASE_TENSORS);
     unsigned char *first[NST_TEST_CASE_TENSORS] = {0}, *second[NST_TEST_CASE_TENSORS] = {0};
+    float *mag[NST_TEST_CASE_TENSORS] = {0}; /* the bound form's M per output argument */
     char msg[2048] = "";
     bool ok = n_args >= 0;
     for (int k = 0; ok && k < c->n_tensors; k++) {
@@ -155,6 +147,13 @@ static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_test_op_case *c, tally *t,
         snprintf(msg, sizeof msg, "\n    cuda: %s: %s", nst_status_name(s), nst_last_error(cuda));
         ok = false;
     }
+    /* M from the inputs as the GPU had them, before the CPU run overwrites (or adds to) them */
+    if (ok && nst_parity_bound_applies(c->op) &&
+        (s = nst_parity_magnitudes(cpu, c->op, &c->p, mag, NST_TEST_CASE_TENSORS)) != NST_OK) {
+        snprintf(msg, sizeof msg, "\n    cpu on absolute values: %s: %s", nst_status_name(s),
+                 nst_last_error(cpu));
+        ok = false;
+    }
     if (ok && (s = nst_op_run(cpu, c->op, &c->p)) != NST_OK) {
         snprintf(msg, sizeof msg, "\n    cpu: %s: %s", nst_status_name(s), nst_last_error(cpu));
         ok = false;
@@ -166,7 +165,7 @@ static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_test_op_case *c, tally *t,
                      "\n    a guard byte around tensor %d changed on the GPU", k);
             ok = false;
         }
-        if (!relaxed && memcmp(first[k], second[k], block_bytes(c, k)) != 0) {
+        if (info->deterministic && memcmp(first[k], second[k], block_bytes(c, k)) != 0) {
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
                      "\n    tensor %d differs between two GPU runs", k);
             ok = false;
@@ -179,18 +178,42 @@ static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_test_op_case *c, tally *t,
         while (k < c->n_tensors && args[a].t != &c->t[k])
             k++;
         const float *got = (const float *)(first[k] + NST_TEST_GUARD_BYTES);
-        if (compare(args[a].name, got, c->t[k].data, (size_t)nst_tensor_numel(&c->t[k]), msg,
-                    sizeof msg) > 0)
+        nst_parity_tol tol = {0}; /* DESIGN.md's fp32 form unless the bound form applies */
+        if (mag[a])
+            tol = (nst_parity_tol){
+                .magnitude = mag[a],
+                .length = nst_parity_reduction_length(c->op, &c->p, args[a].name),
+                .tf32 = info->tf32 && nst_parity_tf32_applies(c->op)};
+        if (nst_parity_compare(args[a].name, got, c->t[k].data,
+                               (size_t)nst_tensor_numel(&c->t[k]), &tol, msg, sizeof msg) > 0)
             ok = false;
     }
     if (ok)
-        printf("ok       %s\n", c->what);
+        printf("ok       [%s] %s\n", info->name, c->what);
     else
-        printf("FAIL     %s%s\n", c->what, msg);
+        printf("FAIL     [%s] %s%s\n", info->name, c->what, msg);
     ok ? t->passed++ : t->failed++;
     for (int k = 0; k < c->n_tensors; k++)
         free(first[k]), free(second[k]);
+    nst_parity_magnitudes_free(mag, NST_TEST_CASE_TENSORS);
     fflush(stdout);
+}
+
+/* One pass over fresh cases (outputs NaN again, accumulators at their first values): the
+ * context set up for it, then every case it runs. */
+static void run_pass(nst_ctx *cpu, nst_ctx *cuda, nst_parity_pass pass, tally *t) {
+    nst_parity_ctx_setup(cuda, pass);
+    int n_shared = 0, n_extra = 0;
+    nst_test_op_case *shared = nst_test_op_cases(&n_shared);
+    nst_test_op_case *extra = nst_test_extra_cases(&n_extra);
+    for (int i = 0; i < n_shared; i++)
+        if (nst_parity_pass_runs(pass, shared[i].op, &shared[i].p))
+            run_case(cpu, cuda, pass, &shared[i], t);
+    for (int i = 0; i < n_extra; i++)
+        if (nst_parity_pass_runs(pass, extra[i].op, &extra[i].p))
+            run_case(cpu, cuda, pass, &extra[i], t);
+    nst_test_op_cases_free(shared, n_shared);
+    nst_test_op_cases_free(extra, n_extra);
 }
 
 int main(void) {
@@ -210,29 +233,8 @@ int main(void) {
         return 1;
     }
     tally t = {0, 0};
-    int n_shared = 0, n_extra = 0;
-    nst_test_op_case *shared = nst_test_op_cases(&n_shared);
-    nst_test_op_case *extra = nst_test_extra_cases(&n_extra);
-    /* deterministic mode first (every op gives the same bits twice), then grid_sample_backward
-     * again on its default atomic dx path, within the tolerances */
-    nst_ctx_set_deterministic(cuda, true);
-    for (int i = 0; i < n_shared; i++)
-        run_case(cpu, cuda, &shared[i], &t, false);
-    for (int i = 0; i < n_extra; i++)
-        run_case(cpu, cuda, &extra[i], &t, false);
-    nst_ctx_set_deterministic(cuda, false);
-    for (int set = 0; set < 2; set++) {
-        nst_test_op_case *cases = set ? extra : shared;
-        for (int i = 0; i < (set ? n_extra : n_shared); i++) {
-            if (cases[i].op != NST_OP_GRID_SAMPLE_BACKWARD || !cases[i].p.sample.dx)
-                continue;
-            char what[sizeof cases[i].what];
-            memcpy(what, cases[i].what, sizeof what);
-            snprintf(cases[i].what, sizeof cases[i].what, "%.70s (atomic dx)", what);
-            run_case(cpu, cuda, &cases[i], &t, true);
-            memcpy(cases[i].what, what, sizeof what);
-        }
-    }
+    for (int pass = 0; pass < NST_PARITY_PASSES; pass++)
+        run_pass(cpu, cuda, (nst_parity_pass)pass, &t);
     printf("ops without a CUDA implementation:");
     int missing = 0;
     for (int op = 0; op < NST_OP_COUNT; op++)
@@ -241,8 +243,6 @@ int main(void) {
     printf("%s\n", missing ? "" : " none");
     t.failed += missing; /* each one a failure: the CUDA backend must run the whole table */
     printf("%d passed, %d failed\n", t.passed, t.failed);
-    nst_test_op_cases_free(shared, n_shared);
-    nst_test_op_cases_free(extra, n_extra);
     nst_ctx_destroy(cuda);
     nst_ctx_destroy(cpu);
     return t.failed ? 1 : 0;

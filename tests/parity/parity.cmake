@@ -4,7 +4,7 @@ add_executable(nst_parity ${CMAKE_CURRENT_LIST_DIR}/parity.c
                           ${CMAKE_SOURCE_DIR}/tests/emul/extra_cases.c)
 target_compile_options(nst_parity PRIVATE -Wall -Wextra -Wshadow)
 target_include_directories(nst_parity PRIVATE ${CMAKE_SOURCE_DIR}/tests/emul)
-target_link_libraries(nst_parity PRIVATE nst_test_support)
+target_link_libraries(nst_parity PRIVATE nst_test_support nst_parity_support)
 
 add_executable(test_parity ${CMAKE_CURRENT_LIST_DIR}/test_parity.c $<TARGET_OBJECTS:nst_test_main>)
 target_compile_options(test_parity PRIVATE -Wall -Wextra)
