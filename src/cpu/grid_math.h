@@ -11,9 +11,13 @@
  * clip or reflection border get a zero gradient multiplier, as in ATen.
  *
  * Every function is marked NST_HD (empty for C) so the CUDA kernels can compile the same code as
- * __host__ __device__ and keep identical semantics. Loops live in src/cpu/affine_grid.c and
- * src/cpu/grid_sample.c. Tested by tests/test_cpu_grid_sample.c and
- * tests/test_cpu_affine_grid.c (PyTorch goldens, finite differences). */
+ * __host__ __device__ and keep identical semantics: each operation here rounds once, as written
+ * (C11 in ISO mode does not contract a*b + c), and the kernel sources that include this header
+ * are compiled with -fmad=false so that nvcc does not fuse them either (tests/ptx/ checks their
+ * PTX; tests/emul/emul_rounding.c shows a border point that one fused rounding moves). Loops
+ * live in src/cpu/affine_grid.c and src/cpu/grid_sample.c. Tested by
+ * tests/test_cpu_grid_sample.c and tests/test_cpu_affine_grid.c (PyTorch goldens, finite
+ * differences). */
 #ifndef NSTYLE_GRID_MATH_H
 #define NSTYLE_GRID_MATH_H
 

@@ -3,7 +3,9 @@
  *   partial sums   N * chunks * tiles blocks of 256 threads (channel lanes x pixel rows),
  *                  coalesced over channels, a shared-memory tree per block, one double partial
  *                  per (n, chunk, c) in scratch; no atomics
- *   finalize       one thread per (n, c) (forward) or per c (backward), chunks added in order
+ *   finalize       one 32-thread block per (n, c) (forward) or per c (backward): the block
+ *                  loads the chunk partials into shared memory, 256 at a time, and one thread
+ *                  adds them in chunk order (instance_norm.cuh says why)
  *   elementwise    y or dx, 1-D grid-stride over channel vectors (float4 when C % 4 == 0)
  * forward: sums -> mean -> squares -> stats -> normalize; backward: gradient sums -> finalize
  * (dgamma, dbeta, per-(n, c) constants) -> dx. The same bits on every run. The phases live in
@@ -12,10 +14,7 @@
 #include "instance_norm.cuh"
 #include "kernel_launch.cuh"
 
-NST_K_GLOBAL(nst_k_norm_mean, nst_k_norm)
-NST_K_GLOBAL(nst_k_norm_stats, nst_k_norm)
 NST_K_GLOBAL(nst_k_norm_apply, nst_k_norm)
-NST_K_GLOBAL(nst_k_norm_grad_finalize, nst_k_norm)
 NST_K_GLOBAL(nst_k_norm_dx, nst_k_norm)
 
 static nst_status partial_sums(nst_ctx *ctx, const char *op, const nst_k_norm *k) {
@@ -46,13 +45,12 @@ extern "C" nst_status nst__cuda_instance_norm_forward(nst_ctx *ctx, const void *
     k.rstd_out = p->rstd ? (float *)p->rstd->data : NULL;
     k.eps = p->eps;
     k.v = nst_k_norm_vec(&k);
-    const int64_t nc = d.N * d.C;
     k.mode = NST_K_NORM_SUM;
     NST__TRY(partial_sums(ctx, op, &k));
-    NST_K_LAUNCH_1D(ctx, op, nst_k_norm_mean, nc, k);
+    NST_K_LAUNCH_GRID(ctx, op, nst_k_norm_finalize, nst_k_norm_fin_grid(&k), k);
     k.mode = NST_K_NORM_SQUARES;
     NST__TRY(partial_sums(ctx, op, &k));
-    NST_K_LAUNCH_1D(ctx, op, nst_k_norm_stats, nc, k);
+    NST_K_LAUNCH_GRID(ctx, op, nst_k_norm_finalize, nst_k_norm_fin_grid(&k), k);
     NST_K_LAUNCH_1D(ctx, op, nst_k_norm_apply, nst_k_norm_elem_work(&k), k);
     return NST_OK;
 }
@@ -77,7 +75,7 @@ extern "C" nst_status nst__cuda_instance_norm_backward(nst_ctx *ctx, const void 
     k.v = nst_k_norm_vec(&k);
     k.mode = NST_K_NORM_GRAD;
     NST__TRY(partial_sums(ctx, op, &k));
-    NST_K_LAUNCH_1D(ctx, op, nst_k_norm_grad_finalize, d.C, k);
+    NST_K_LAUNCH_GRID(ctx, op, nst_k_norm_finalize, nst_k_norm_fin_grid(&k), k);
     if (k.dx)
         NST_K_LAUNCH_1D(ctx, op, nst_k_norm_dx, nst_k_norm_elem_work(&k), k);
     return NST_OK;

@@ -10,13 +10,22 @@
  * pixel chunk s, channel tile); its 256 threads are `ct` channel lanes (a power of two, up to
  * 32) times `rt` = 256/ct pixel rows; thread (row, lane) adds pixels lo+row, lo+row+rt, ... of
  * its chunk for channel tile*ct + lane in double, the block adds its rows with a shared-memory
- * tree, and row 0 stores the chunk's partial (N, chunks, C). A finalize kernel (one thread per
- * (n, c), or per c in backward) adds the chunks in order. The chunk count depends only on the
- * shape (nst_k_norm_shape_make), so the bits never change between runs; they agree with the CPU
- * within fp32 rounding (the double sums are added in another order). Loads are coalesced over
- * channels (a warp covers 32 consecutive channels of a pixel, or ct channels of 32/ct
- * consecutive pixels). The elementwise kernels (normalize, dx) are 1-D grid-stride over channel
- * vectors (float4 when C % 4 == 0 and aligned) with per-(n, c) constants from scratch.
+ * tree, and row 0 stores the chunk's partial (N, chunks, C). The finalize kernel adds each
+ * (n, c)'s chunks in order (backward: per c, the images in order). The chunk count depends only
+ * on the shape (nst_k_norm_shape_make), so the bits never change between runs; they agree with
+ * the CPU within fp32 rounding (the double sums are added in another order). Loads are coalesced
+ * over channels (a warp covers 32 consecutive channels of a pixel, or ct channels of 32/ct
+ * consecutive pixels).
+ * Finalize launch (nst_k_norm_fin_grid): one block of 32 threads per item, (n, c) forward and c
+ * backward. One thread per item, as a 1-D grid would have it, gives N*C threads (32 to a few
+ * hundred for C = 32..128): one or two blocks of 256, each thread waiting on L2 for its up to
+ * 1024 partials a few loads at a time. An item's additions cannot be split between threads
+ * without changing their order, and with it the bits, but its loads can: the block's threads
+ * load a stage of 256 partials into shared memory at once (coalescing is lost, the partials of an
+ * item being C apart, but they are few), then thread 0 adds them in chunk order from shared
+ * memory. N*C blocks (C backward) spread over the SMs, and an item waits on L2 once per stage.
+ * The elementwise kernels (normalize, dx) are 1-D grid-stride over channel vectors (float4 when
+ * C % 4 == 0 and aligned) with per-(n, c) constants from scratch.
  * Scratch (nst_k_norm_layout): the partials, the double means, three float (N, C) tables.
  * Tested by tests/emul/test_kernel_emul.c and, on a GPU, by tests/parity/. */
 #ifndef NSTYLE_INSTANCE_NORM_CUH
@@ -30,6 +39,12 @@
 #define NST_K_NORM_MAX_CHUNKS 1024
 /* Pixels per thread in a chunk before the launch adds chunks. */
 #define NST_K_NORM_PER_THREAD 16
+/* The finalize kernel: threads per block, chunk partials per stage, shared memory (doubles: a
+ * stage of part1, one of part2, then four sums from NST_K_NORM_FIN_ACC). */
+#define NST_K_NORM_FIN_THREADS 32
+#define NST_K_NORM_FIN_STAGE 256
+#define NST_K_NORM_FIN_ACC (2 * NST_K_NORM_FIN_STAGE)
+#define NST_K_NORM_FIN_SM (NST_K_NORM_FIN_ACC + 4)
 
 typedef struct {
     int64_t N, M, C;      /* images, pixels per plane, channels */
@@ -182,30 +197,75 @@ NST_HDI void nst_k_norm_partial_store(int64_t block, int thread, const nst_k_nor
         p->part2[at] = sm[NST_K_NORM_THREADS + lane];
 }
 
-/* Chunk partials of (n, c) added in chunk order. */
-NST_HDI double nst_k_norm_chunks_sum(const nst_k_norm *p, const double *part, int64_t n,
-                                     int64_t c) {
-    double s = 0.0;
-    for (int64_t k = 0; k < p->d.chunks; k++)
-        s += part[(n * p->d.chunks + k) * p->d.C + c];
-    return s;
+/* ---- finalize: blocks of NST_K_NORM_FIN_THREADS threads, one item per block (grid-stride over
+ * the items: (n, c) forward, c backward); an item's chunk partials are taken NST_K_NORM_FIN_STAGE
+ * at a time: phase 1, the block loads them into shared memory; phase 2, thread 0 adds them in
+ * chunk order to the item's sums, which stay in shared memory, and finishes the item (n, c)
+ * after its last stage. Shared memory NST_K_NORM_FIN_SM doubles. ---- */
+NST_HDI int64_t nst_k_norm_fin_items(const nst_k_norm *p) {
+    return p->mode == NST_K_NORM_GRAD ? p->d.C : p->d.N * p->d.C;
 }
 
-/* ---- forward finalize kernels: one thread per (n, c), grid-stride ---- */
-NST_HDI void nst_k_norm_mean_body(int64_t block, int thread, int threads, int64_t blocks,
-                                  const nst_k_norm *p) {
-    const int64_t nc = p->d.N * p->d.C, stride = nst_k_stride(blocks, threads);
-    for (int64_t i = nst_k_first(block, thread, threads); i < nc; i += stride)
-        p->mean[i] = nst_k_norm_chunks_sum(p, p->part1, i / p->d.C, i % p->d.C) / (double)p->d.M;
+/* Stages of one image's chunks, and of an item (backward: its images one after another). */
+NST_HDI int64_t nst_k_norm_fin_image_stages(const nst_k_norm *p) {
+    return (p->d.chunks + NST_K_NORM_FIN_STAGE - 1) / NST_K_NORM_FIN_STAGE;
+}
+NST_HDI int64_t nst_k_norm_fin_stages(const nst_k_norm *p) {
+    return nst_k_norm_fin_image_stages(p) * (p->mode == NST_K_NORM_GRAD ? p->d.N : 1);
 }
 
-NST_HDI void nst_k_norm_stats_body(int64_t block, int thread, int threads, int64_t blocks,
-                                   const nst_k_norm *p) {
-    const int64_t nc = p->d.N * p->d.C, stride = nst_k_stride(blocks, threads);
-    for (int64_t i = nst_k_first(block, thread, threads); i < nc; i += stride) {
-        const int64_t c = i % p->d.C;
-        const double var = nst_k_norm_chunks_sum(p, p->part1, i / p->d.C, c);
-        const double rstd = 1.0 / sqrt(var / (double)p->d.M + (double)p->eps);
+NST_HDI nst_k_grid nst_k_norm_fin_grid(const nst_k_norm *p) {
+    const int64_t items = nst_k_norm_fin_items(p);
+    nst_k_grid g;
+    g.threads = NST_K_NORM_FIN_THREADS;
+    g.blocks = items < NST_K_MAX_BLOCKS ? items : NST_K_MAX_BLOCKS;
+    return g;
+}
+
+/* Stage s of an item: the image n, channel c and chunks [*lo, *hi) it covers. */
+NST_HDI void nst_k_norm_fin_at(const nst_k_norm *p, int64_t item, int64_t s, int64_t *n,
+                               int64_t *c, int64_t *lo, int64_t *hi) {
+    const int64_t per = nst_k_norm_fin_image_stages(p);
+    *n = p->mode == NST_K_NORM_GRAD ? s / per : item / p->d.C;
+    *c = p->mode == NST_K_NORM_GRAD ? item : item % p->d.C;
+    *lo = (s % per) * NST_K_NORM_FIN_STAGE;
+    *hi = *lo + NST_K_NORM_FIN_STAGE < p->d.chunks ? *lo + NST_K_NORM_FIN_STAGE : p->d.chunks;
+}
+
+/* Phase 1 of stage s: thread t loads chunks lo + t, lo + t + threads, ... into sm (part1's at
+ * sm[k - lo], part2's NST_K_NORM_FIN_STAGE further): a fixed number of loads per thread, all
+ * issued before the first store (blocks of at least NST_K_NORM_FIN_THREADS threads). */
+NST_HDI void nst_k_norm_fin_load(int64_t item, int thread, int threads, int64_t s,
+                                 const nst_k_norm *p, double *sm) {
+    enum { J = NST_K_NORM_FIN_STAGE / NST_K_NORM_FIN_THREADS };
+    int64_t n, c, lo, hi;
+    nst_k_norm_fin_at(p, item, s, &n, &c, &lo, &hi);
+    const int64_t C = p->d.C, first = n * p->d.chunks * C + c; /* chunk k at first + k * C */
+    const bool grad = p->mode == NST_K_NORM_GRAD;
+    double a[J], b[J];
+    for (int j = 0; j < J; j++) {
+        const int64_t k = lo + thread + (int64_t)j * threads;
+        a[j] = k < hi ? p->part1[first + k * C] : 0.0;
+        b[j] = grad && k < hi ? p->part2[first + k * C] : 0.0;
+    }
+    for (int j = 0; j < J; j++) {
+        const int64_t k = lo + thread + (int64_t)j * threads;
+        if (k < hi) {
+            sm[k - lo] = a[j];
+            if (grad)
+                sm[NST_K_NORM_FIN_STAGE + k - lo] = b[j];
+        }
+    }
+}
+
+/* What an item's sums give, after the last stage of image n (acc: s1, s2 of that image; sg, sb,
+ * backward, the images' s2 and s1 added in image order). */
+NST_HDI void nst_k_norm_fin_item(const nst_k_norm *p, int64_t n, int64_t c, double *acc) {
+    const int64_t i = n * p->d.C + c;
+    if (p->mode == NST_K_NORM_SUM) {
+        p->mean[i] = acc[0] / (double)p->d.M;
+    } else if (p->mode == NST_K_NORM_SQUARES) {
+        const double rstd = 1.0 / sqrt(acc[0] / (double)p->d.M + (double)p->eps);
         p->t0[i] = (float)p->mean[i];
         p->t1[i] = (float)NST_DMUL(rstd, p->gamma ? (double)p->gamma[c] : 1.0);
         p->t2[i] = p->beta ? p->beta[c] : 0.0f;
@@ -213,29 +273,39 @@ NST_HDI void nst_k_norm_stats_body(int64_t block, int thread, int threads, int64
             p->mean_out[i] = p->t0[i];
         if (p->rstd_out)
             p->rstd_out[i] = (float)rstd;
+    } else {
+        acc[2] = (n == 0 ? 0.0 : acc[2]) + acc[1];
+        acc[3] = (n == 0 ? 0.0 : acc[3]) + acc[0];
+        p->t0[i] = (float)NST_DMUL(p->gamma ? (double)p->gamma[c] : 1.0, (double)p->rstd_in[i]);
+        p->t1[i] = (float)(acc[0] / (double)p->d.M);
+        p->t2[i] = (float)(acc[1] / (double)p->d.M);
+        if (n < p->d.N - 1)
+            return;
+        if (p->dgamma)
+            p->dgamma[c] = (float)(p->accumulate ? p->dgamma[c] + acc[2] : acc[2]);
+        if (p->dbeta)
+            p->dbeta[c] = (float)(p->accumulate ? p->dbeta[c] + acc[3] : acc[3]);
     }
 }
 
-/* ---- backward finalize: one thread per channel, images in order ---- */
-NST_HDI void nst_k_norm_grad_finalize_body(int64_t block, int thread, int threads,
-                                           int64_t blocks, const nst_k_norm *p) {
-    const int64_t C = p->d.C, stride = nst_k_stride(blocks, threads);
-    for (int64_t c = nst_k_first(block, thread, threads); c < C; c += stride) {
-        double sg = 0.0, sb = 0.0;
-        for (int64_t n = 0; n < p->d.N; n++) {
-            const double s1 = nst_k_norm_chunks_sum(p, p->part1, n, c);
-            const double s2 = nst_k_norm_chunks_sum(p, p->part2, n, c);
-            sg += s2, sb += s1;
-            const int64_t i = n * C + c;
-            p->t0[i] = (float)NST_DMUL(p->gamma ? (double)p->gamma[c] : 1.0, (double)p->rstd_in[i]);
-            p->t1[i] = (float)(s1 / (double)p->d.M);
-            p->t2[i] = (float)(s2 / (double)p->d.M);
-        }
-        if (p->dgamma)
-            p->dgamma[c] = (float)(p->accumulate ? p->dgamma[c] + sg : sg);
-        if (p->dbeta)
-            p->dbeta[c] = (float)(p->accumulate ? p->dbeta[c] + sb : sb);
-    }
+/* Phase 2 of stage s: thread 0 adds the stage's partials to the image's sums in chunk order
+ * (from 0 at the image's first stage) and, after its last, finishes (n, c). */
+NST_HDI void nst_k_norm_fin_add(int64_t item, int thread, int64_t s, const nst_k_norm *p,
+                                double *sm) {
+    if (thread != 0)
+        return;
+    int64_t n, c, lo, hi;
+    nst_k_norm_fin_at(p, item, s, &n, &c, &lo, &hi);
+    double *acc = sm + NST_K_NORM_FIN_ACC;
+    double s1 = lo == 0 ? 0.0 : acc[0], s2 = lo == 0 ? 0.0 : acc[1];
+    for (int64_t k = 0; k < hi - lo; k++)
+        s1 += sm[k];
+    if (p->mode == NST_K_NORM_GRAD)
+        for (int64_t k = 0; k < hi - lo; k++)
+            s2 += sm[NST_K_NORM_FIN_STAGE + k];
+    acc[0] = s1, acc[1] = s2;
+    if (hi == p->d.chunks)
+        nst_k_norm_fin_item(p, n, c, acc);
 }
 
 /* ---- elementwise kernels: 1-D grid-stride over (N, M, C / v) ---- */
@@ -302,6 +372,30 @@ static __global__ void nst_k_norm_partial_kernel(nst_k_norm p) {
     nst_k_norm_partial_store(blockIdx.x, threadIdx.x, &p, sm);
 }
 
+/* The finalize of p->mode on any 1-D grid: the block walks items block, block + blocks, ...,
+ * each stage by stage, the phases split by barriers (every thread of the block calls it). */
+static __device__ void nst_k_norm_fin_block(int64_t block, int thread, int threads,
+                                            int64_t blocks, const nst_k_norm *p) {
+    __shared__ double sm[NST_K_NORM_FIN_SM];
+    const int64_t items = nst_k_norm_fin_items(p), stages = nst_k_norm_fin_stages(p);
+    for (int64_t item = block; item < items; item += blocks) {
+        for (int64_t s = 0; s < stages; s++) {
+            nst_k_norm_fin_load(item, thread, threads, s, p, sm);
+            __syncthreads();
+            nst_k_norm_fin_add(item, thread, s, p, sm);
+            __syncthreads();
+        }
+    }
+}
+
+static __global__ void nst_k_norm_finalize_kernel(nst_k_norm p) {
+    nst_k_norm_fin_block(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p);
+}
+
+/* The forward finalize under its earlier names, which bench/bench_gpu_kernels.cu launches on
+ * grids of 256-thread blocks: the same bits on any grid, more slowly on that one. */
+#define nst_k_norm_mean_body nst_k_norm_fin_block
+#define nst_k_norm_stats_body nst_k_norm_fin_block
 #endif
 
 #endif

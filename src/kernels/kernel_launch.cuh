@@ -37,14 +37,18 @@ static inline nst_status nst_k_launched(nst_ctx *ctx, const char *op, const char
         return nst_k_launched((ctx), (op), #K);                                          \
     } while (0)
 
-/* Launches NAME_kernel over `work` items with a grid-stride grid (nothing when work is 0). */
-#define NST_K_LAUNCH_1D(ctx, op, NAME, work, p)                                          \
+/* Launches NAME_kernel on the 1-D grid `grid` (nothing when it has no blocks). */
+#define NST_K_LAUNCH_GRID(ctx, op, NAME, grid, p)                                        \
     do {                                                                                 \
-        const nst_k_grid g_ = nst_k_grid_for(work);                                      \
+        const nst_k_grid g_ = (grid);                                                    \
         if (g_.blocks > 0) {                                                             \
             NAME##_kernel<<<(unsigned)g_.blocks, g_.threads, 0, nst__cuda_stream(ctx)>>>(p); \
             NST__TRY(nst_k_launched((ctx), (op), #NAME "_kernel"));                      \
         }                                                                                \
     } while (0)
+
+/* Launches NAME_kernel over `work` items with a grid-stride grid (nothing when work is 0). */
+#define NST_K_LAUNCH_1D(ctx, op, NAME, work, p)                                          \
+    NST_K_LAUNCH_GRID(ctx, op, NAME, nst_k_grid_for(work), p)
 
 #endif

@@ -5,6 +5,8 @@
 # sanitize variant of scripts/test.sh builds everything that way).
 set(NST_EMUL_SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_kernel_emul.c
                      ${CMAKE_CURRENT_LIST_DIR}/emul_stn_loss_ops.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_norm_finalize.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_rounding.c
                      ${CMAKE_CURRENT_LIST_DIR}/extra_cases.c)
 add_executable(test_kernel_emul ${NST_EMUL_SOURCES} $<TARGET_OBJECTS:nst_test_main>)
 target_compile_options(test_kernel_emul PRIVATE -Wall -Wextra -Wshadow)

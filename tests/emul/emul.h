@@ -1,6 +1,7 @@
-/* What the CPU emulation's files share (test_kernel_emul.c, emul_stn_loss_ops.c): how a grid is
- * walked (grid order, reverse order, scalar path, a 2-block grid), the 1-D grid-stride walk, and
- * the launchers of the optimiser, spatial-transformer, loss and colour ops emulated. */
+/* What the CPU emulation's files share (test_kernel_emul.c, emul_stn_loss_ops.c,
+ * emul_norm_finalize.c): how a grid is walked (grid order, reverse order, scalar path, a 2-block
+ * grid), the 1-D grid-stride walk, instance norm's finalize kernel, and the launchers of the
+ * optimiser, spatial-transformer, loss and colour ops emulated. */
 #ifndef NSTYLE_TEST_EMUL_H
 #define NSTYLE_TEST_EMUL_H
 
@@ -8,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../src/kernels/instance_norm.cuh"
 #include "../../src/kernels/kernel_common.cuh"
 #include "nstyle/nstyle.h"
 
@@ -49,6 +51,10 @@ static inline void fill_nan(double *sm, int n) {
 #define F(t) ((float *)(t)->data)
 #define CF(t) ((t) ? (const float *)(t)->data : NULL)
 #define OF(t) ((t) ? (float *)(t)->data : NULL)
+
+/* instance_norm.cu's finalize kernel for k->mode over its grid, phase by phase
+ * (emul_norm_finalize.c). */
+void emul_norm_finalize(const emul_mode *m, const nst_k_norm *k);
 
 /* The launcher of op (Adam, affine grid, grid sample, Gram, MSE, TV, colour ops) over params
  * in host memory, emulated; false for another op. grid_sample_backward takes the deterministic

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/grid_math.h"
 #include "extra_cases.h"
 #include "test_support.h"
 
@@ -39,6 +40,18 @@ static nst_tensor *tensor(nst_test_op_case *c, nst_test_rng *r, int fill, const 
             x[k] = (float)nst_test_rng_uniform(r, -1.0, 1.0);
     }
     return t;
+}
+
+/* g (N, H, W, 2) := F.affine_grid of the identity theta, align_corners false: with border padding
+ * the first row and column land exactly on the clip border, where the gradient multiplier is 0
+ * only when the unnormalising rounds as the CPU does (tests/emul/emul_rounding.c). */
+static void identity_grid(nst_tensor *g) {
+    const int64_t N = g->shape[0], H = g->shape[1], W = g->shape[2];
+    float *p = g->data;
+    for (int64_t i = 0; i < N * H * W; i++) {
+        p[2 * i + 0] = nst__affine_base(i % W, W, false);
+        p[2 * i + 1] = nst__affine_base((i / W) % H, H, false);
+    }
 }
 
 #define D(...) (const int64_t[]){__VA_ARGS__}, (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
@@ -167,6 +180,12 @@ nst_test_op_case *nst_test_extra_cases(int *count) {
                                            .dy = U(1, 40, 31, 3), .dx = O(1, 70, 65, 3),
                                            .dgrid = O(1, 40, 31, 2),
                                            .padding = NST_PAD_REFLECTION, .align_corners = true};
+    CASE(GRID_SAMPLE_BACKWARD, "border, identity grid 97 x 97 (edge points on the clip border)");
+    nst_tensor *identity = U(1, 97, 97, 2);
+    identity_grid(identity);
+    c->p.sample = (nst_grid_sample_params){.x = U(1, 97, 97, 3), .grid = identity,
+                                           .dy = U(1, 97, 97, 3), .dx = O(1, 97, 97, 3),
+                                           .dgrid = O(1, 97, 97, 2), .padding = NST_PAD_BORDER};
     CASE(AFFINE_GRID_FORWARD, "align_corners true, 1 x W");
     c->p.affine = (nst_affine_grid_params){.theta = U(3, 2, 3), .grid = O(3, 1, 9, 2),
                                            .align_corners = true};

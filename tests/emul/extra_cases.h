@@ -3,9 +3,10 @@
  * counts that take the float4 path, several pixel chunks and channel tiles in instance norm,
  * absent optional tensors, accumulation, multi-block reductions; grid sampling in every padding
  * mode with align_corners both ways and 1, 8 and 32 channel lanes, points well outside [-1, 1],
- * several scan tiles; split-K and several tiles in the Gram; Adam with several chunks, a tail
- * and an empty slot; the other input conventions). The emulation test and the
- * parity tool run them after the shared cases. Same layout and guard bytes as op_cases.h. */
+ * several scan tiles, an identity grid whose edge points lie exactly on the border clip;
+ * split-K and several tiles in the Gram; Adam with several chunks, a tail and an empty slot; the
+ * other input conventions). The emulation test and the parity tool run them after the shared
+ * cases. Same layout and guard bytes as op_cases.h. */
 #ifndef NSTYLE_TEST_EXTRA_CASES_H
 #define NSTYLE_TEST_EXTRA_CASES_H
 

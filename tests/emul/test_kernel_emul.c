@@ -200,10 +200,10 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         k.v = m->scalar ? 1 : nst_k_norm_vec(&k);
         k.mode = NST_K_NORM_SUM;
         emul_norm_partial(m, &k);
-        EMUL_1D(m, nst_k_norm_mean_body, d.N * d.C, &k);
+        emul_norm_finalize(m, &k);
         k.mode = NST_K_NORM_SQUARES;
         emul_norm_partial(m, &k);
-        EMUL_1D(m, nst_k_norm_stats_body, d.N * d.C, &k);
+        emul_norm_finalize(m, &k);
         EMUL_1D(m, nst_k_norm_apply_body, nst_k_norm_elem_work(&k), &k);
         free(scratch);
         return true;
@@ -221,7 +221,7 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         k.v = m->scalar ? 1 : nst_k_norm_vec(&k);
         k.mode = NST_K_NORM_GRAD;
         emul_norm_partial(m, &k);
-        EMUL_1D(m, nst_k_norm_grad_finalize_body, d.C, &k);
+        emul_norm_finalize(m, &k);
         if (k.dx)
             EMUL_1D(m, nst_k_norm_dx_body, nst_k_norm_elem_work(&k), &k);
         free(scratch);
