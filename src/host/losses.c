@@ -95,6 +95,16 @@ static nst_status scalar(nst_mem_pass *pass, const char *what, const char *name,
                                out);
 }
 
+/* Element i of the (n) losses buffer as a (1) tensor: the same planned buffer (a use of the
+ * view is a use of the whole buffer), its data the element's address when running. */
+static nst_tensor loss_view(const nst_tensor *all, int i) {
+    nst_tensor v = *all;
+    v.ndim = 1;
+    v.shape[0] = 1;
+    v.data = all->data ? (float *)all->data + i : NULL;
+    return v;
+}
+
 static nst_status gram_tensor(nst_mem_pass *pass, nst_mem_tag tag, const char *label,
                               const char *name, int64_t c, unsigned flags, nst_tensor *out) {
     char text[48];
@@ -113,7 +123,6 @@ nst_status nst__gatys_losses_declare(nst_mem_pass *pass, const nst__gatys_layers
         snprintf(label, sizeof label, "%s content target", t->name);
         NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_ACTIVATIONS, NST_F32, f->ndim, f->shape,
                                      NST_MEM_PERSISTENT, label, &out->content_target[k]));
-        NST__TRY(scalar(pass, "content", t->name, &out->content_loss[k]));
     }
     for (int k = 0; k < L->n_style; k++) {
         const nst__tap *t = &L->style[k];
@@ -123,7 +132,6 @@ nst_status nst__gatys_losses_declare(nst_mem_pass *pass, const nst__gatys_layers
         NST__TRY(gram_tensor(pass, NST_TAG_ACTIVATIONS, "gram", t->name, c, 0, &out->gram[k]));
         NST__TRY(gram_tensor(pass, NST_TAG_GRADIENTS, "gram grad", t->name, c, 0,
                              &out->dgram[k]));
-        NST__TRY(scalar(pass, "style", t->name, &out->style_loss[k]));
     }
     if (out->normalize) {
         for (int k = 0; k < L->n_content + L->n_style; k++) {
@@ -139,7 +147,16 @@ nst_status nst__gatys_losses_declare(nst_mem_pass *pass, const nst__gatys_layers
         }
         NST__TRY(scalar(pass, "normalisation", "L1 norm", &out->norm_sum));
     }
-    return scalar(pass, "tv", "image", &out->tv_loss);
+    /* every loss value in one buffer (content, style, tv), read back in one copy */
+    const int n = L->n_content + L->n_style + 1;
+    NST__TRY(nst_mem_pass_tensor(pass, NST_TAG_OTHER, NST_F32, 1, (const int64_t[]){n}, 0,
+                                 "loss values", &out->losses));
+    for (int k = 0; k < L->n_content; k++)
+        out->content_loss[k] = loss_view(&out->losses, out->content_at[k] = k);
+    for (int k = 0; k < L->n_style; k++)
+        out->style_loss[k] = loss_view(&out->losses, out->style_at[k] = L->n_content + k);
+    out->tv_loss = loss_view(&out->losses, out->tv_at = n - 1);
+    return NST_OK;
 }
 
 nst_status nst__gatys_targets(nst_ctx *ctx, nst__gatys_losses *g, const nst__vgg19_pass *content,
@@ -159,17 +176,15 @@ nst_status nst__gatys_targets(nst_ctx *ctx, nst__gatys_losses *g, const nst__vgg
     return NST_OK;
 }
 
-/* Copies a (1) loss to the host (a use of it, when recording). */
-static nst_status read_scalar(nst_ctx *ctx, nst_mem_pass *pass, const nst_tensor *t, double *v) {
+/* Copies the loss values to the host in one copy (a use of them, when recording). */
+static nst_status read_losses(nst_ctx *ctx, nst_mem_pass *pass, const nst_tensor *t,
+                              float *out) {
     if (nst_mem_pass_recording(pass)) {
         nst_mem_pass_touch(pass, t);
-        *v = 0.0;
+        memset(out, 0, nst_tensor_bytes(t));
         return NST_OK;
     }
-    float f = 0.0f;
-    NST__TRY(nst_copy_to_host(ctx, &f, t->data, sizeof f));
-    *v = f;
-    return NST_OK;
+    return nst_copy_to_host(ctx, out, t->data, nst_tensor_bytes(t));
 }
 
 /* Runs each loss's forward op; the values are read back afterwards. */
@@ -207,17 +222,19 @@ nst_status nst__gatys_forward(nst_ctx *ctx, nst_mem_pass *pass, nst__gatys_losse
     g->content = g->style = 0.0;
     bool failed = false;
     bad[0] = '\0';
+    float v[2 * NST__MAX_TAPS + 1];
+    NST__TRY(read_losses(ctx, pass, &g->losses, v));
     for (int k = 0; k < L->n_content; k++) {
-        NST__TRY(read_scalar(ctx, pass, &g->content_loss[k], &g->content_value[k]));
+        g->content_value[k] = v[g->content_at[k]];
         g->content += L->content[k].weight * g->content_value[k];
         failed |= nonfinite(g->content_value[k], L->content[k].name, bad);
     }
     for (int k = 0; k < L->n_style; k++) {
-        NST__TRY(read_scalar(ctx, pass, &g->style_loss[k], &g->style_value[k]));
+        g->style_value[k] = v[g->style_at[k]];
         g->style += L->style[k].weight * g->style_value[k];
         failed |= nonfinite(g->style_value[k], L->style[k].name, bad);
     }
-    NST__TRY(read_scalar(ctx, pass, &g->tv_loss, &g->tv_value));
+    g->tv_value = v[g->tv_at];
     failed |= nonfinite(g->tv_value, "tv", bad);
     g->tv = g->tv_value;
     g->total = g->content_weight * g->content + g->style_weight * g->style + g->tv_weight * g->tv;

@@ -108,7 +108,10 @@ typedef struct {
     nst_tensor style_target[NST__MAX_TAPS];   /* (1, C, C), persistent */
     nst_tensor gram[NST__MAX_TAPS];           /* (1, C, C) of the image being optimised */
     nst_tensor dgram[NST__MAX_TAPS];          /* (1, C, C) */
-    nst_tensor content_loss[NST__MAX_TAPS], style_loss[NST__MAX_TAPS], tv_loss; /* (1) */
+    nst_tensor losses; /* (n_content + n_style + 1): every loss value, read back in one copy */
+    nst_tensor content_loss[NST__MAX_TAPS], style_loss[NST__MAX_TAPS], tv_loss; /* (1) views */
+    int content_at[NST__MAX_TAPS], style_at[NST__MAX_TAPS], tv_at; /* their places in losses:
+                                 kept by a copy that taps fewer layers (the robust views) */
     double content_value[NST__MAX_TAPS], style_value[NST__MAX_TAPS], tv_value;
     double content, style, tv, total; /* weighted sums of the values */
     /* normalize: neural-style's -normalize_gradients: each loss's gradient at its feature is
