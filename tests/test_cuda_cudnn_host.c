@@ -3,8 +3,11 @@
  * the TransformerNet's 9x9 s1, 3x3 s2 and 3x3 s1 convolutions after reflection padding, the
  * STN's 7x7, 5x5 and 3x3 without padding) with cuDNN's own output size
  * (cudnnGetConvolutionNdForwardOutputDim) against sizes worked out here, NHWC strides and the
- * NHWC filter format; and the algorithm selection (workspace limit, determinism, TF32) through
- * a fake function table standing in for cudnnGet*Algorithm_v7. Links libnstyle_cuda.so. */
+ * NHWC filter format; the algorithm selection (workspace limit, determinism, TF32, no
+ * conversion to half precision, the math type reset before each direction's query) through a
+ * fake function table standing in for cudnnGet*Algorithm_v7; and the fused bias+ReLU forward's
+ * fallback through the candidates and to the unfused path, through a fake call table. Links
+ * libnstyle_cuda.so. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -139,12 +142,30 @@ typedef struct {
     size_t exact_extra;     /* added to each candidate's reported workspace by the exact query */
     int workspace_queries;  /* how many exact queries were made */
     bool fail_candidates;
+    char calls[64];         /* 'b' begin, 'c' candidates, 'w' workspace, in order */
+    bool begin_tf32;        /* what the last begin was told */
 } fake_cudnn;
+
+static void fake_log(fake_cudnn *f, char c) {
+    size_t n = strlen(f->calls);
+    if (n + 1 < sizeof f->calls)
+        f->calls[n] = c, f->calls[n + 1] = '\0';
+}
+
+static nst_status fake_begin(nst_ctx *ctx, void *user, nst__conv_kind kind,
+                             const nst__conv_algo_rules *rules) {
+    fake_cudnn *f = user;
+    (void)ctx, (void)kind;
+    fake_log(f, 'b');
+    f->begin_tf32 = rules->allow_tf32;
+    return NST_OK;
+}
 
 static nst_status fake_candidates(nst_ctx *ctx, void *user, nst__conv_kind kind,
                                   nst__conv_algo_perf *perf, int max, int *n) {
     fake_cudnn *f = user;
     (void)kind;
+    fake_log(f, 'c');
     if (f->fail_candidates)
         return nst__error(ctx, NST_ERR_CUDA, "fake", 1, "cudnnGet: CUDNN_STATUS_BAD_PARAM");
     *n = f->n < max ? f->n : max;
@@ -157,15 +178,16 @@ static nst_status fake_workspace(nst_ctx *ctx, void *user, nst__conv_kind kind,
     fake_cudnn *f = user;
     (void)ctx, (void)kind;
     f->workspace_queries++;
+    fake_log(f, 'w');
     *bytes = c->workspace + f->exact_extra;
     return NST_OK;
 }
 
-static const nst__conv_algo_api fake_api = {fake_candidates, fake_workspace};
+static const nst__conv_algo_api fake_api = {fake_begin, fake_candidates, fake_workspace};
 
 #define MiB ((size_t)1 << 20)
 /* algo, ok, workspace, deterministic, tensor_op */
-#define CAND(a, ok, ws, det, tc) {(a), (ok), (ws), (det), (tc), (tc) ? 1 : 3, 0.1f}
+#define CAND(a, ok, ws, det, tc) {(a), (ok), (ws), (det), (tc), (tc) ? 1 : 3, 0.1f, false}
 
 static nst_status pick(nst_ctx *ctx, fake_cudnn *f, size_t limit, bool det, bool tf32,
                        nst__conv_algo_choice *c) {
@@ -177,7 +199,7 @@ static nst_status pick(nst_ctx *ctx, fake_cudnn *f, size_t limit, bool det, bool
 Test(cudnn_host, selection_keeps_cudnn_order_within_the_workspace_limit) {
     nst_ctx *ctx = module_ctx();
     fake_cudnn f = {{CAND(1, true, 1024 * MiB, true, false), CAND(0, true, 100 * MiB, true, false),
-                     CAND(3, true, 0, true, false)}, 3, 0, 0, false};
+                     CAND(3, true, 0, true, false)}, 3, 0, 0, false, "", false};
     nst__conv_algo_choice c;
     cr_assert_eq(pick(ctx, &f, 512 * MiB, false, true, &c), NST_OK, "%s", nst_last_error(ctx));
     cr_assert_eq(c.algo, 0, "the first candidate under 512 MiB");
@@ -194,7 +216,7 @@ Test(cudnn_host, selection_filters_determinism_tf32_and_failures) {
     nst_ctx *ctx = module_ctx();
     fake_cudnn f = {{CAND(5, false, 0, true, false), CAND(0, true, 0, false, false),
                      CAND(4, true, MiB, true, true), CAND(1, true, 2 * MiB, true, false)},
-                    4, 0, 0, false};
+                    4, 0, 0, false, "", false};
     nst__conv_algo_choice c;
     cr_assert_eq(pick(ctx, &f, 512 * MiB, false, true, &c), NST_OK);
     cr_assert_eq(c.algo, 0, "a failed candidate is passed over");
@@ -210,7 +232,7 @@ Test(cudnn_host, selection_filters_determinism_tf32_and_failures) {
 Test(cudnn_host, exact_workspace_over_the_limit_moves_to_the_next) {
     nst_ctx *ctx = module_ctx();
     fake_cudnn f = {{CAND(2, true, 500 * MiB, true, false), CAND(6, true, 0, true, false)}, 2,
-                    20 * MiB, 0, false};
+                    20 * MiB, 0, false, "", false};
     nst__conv_algo_choice c;
     cr_assert_eq(pick(ctx, &f, 512 * MiB, false, true, &c), NST_OK);
     cr_assert_eq(c.algo, 6);
@@ -222,7 +244,7 @@ Test(cudnn_host, exact_workspace_over_the_limit_moves_to_the_next) {
 Test(cudnn_host, nothing_passes_names_every_candidate_and_the_setting) {
     nst_ctx *ctx = module_ctx();
     fake_cudnn f = {{CAND(0, true, 0, false, false), CAND(1, true, 900 * MiB, true, false)}, 2, 0,
-                    0, false};
+                    0, false, "", false};
     nst__conv_algo_choice c;
     cr_assert_eq(pick(ctx, &f, 512 * MiB, true, true, &c), NST_ERR_UNSUPPORTED);
     const char *msg = nst_last_error(ctx);
@@ -237,6 +259,171 @@ Test(cudnn_host, nothing_passes_names_every_candidate_and_the_setting) {
     f.fail_candidates = true;
     cr_assert_eq(pick(ctx, &f, 512 * MiB, false, true, &c), NST_ERR_CUDA);
     cr_assert(strstr(nst_last_error(ctx), "CUDNN_STATUS_BAD_PARAM"), "%s", nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
+Test(cudnn_host, the_math_type_is_reset_before_each_directions_query) {
+    nst_ctx *ctx = module_ctx();
+    fake_cudnn f = {{CAND(1, true, 0, true, true), CAND(0, true, 0, true, false)}, 2, 0, 0, false,
+                    "", false};
+    nst__conv_algo_choice c;
+    const nst__conv_algo_rules tf32 = {512 * MiB, false, true}, strict = {512 * MiB, false, false};
+    for (int kind = 0; kind < NST__CONV_KINDS; kind++) {
+        f.calls[0] = '\0';
+        const nst__conv_algo_rules *r = kind == 1 ? &strict : &tf32;
+        cr_assert_eq(nst__conv_algo_select(ctx, &fake_api, &f, (nst__conv_kind)kind, r, "conv", &c),
+                     NST_OK, "%s", nst_last_error(ctx));
+        /* begin, then the list, then the exact workspace of each that passes */
+        cr_assert_str_eq(f.calls, kind == 1 ? "bcw" : "bcww", "kind %d: calls %s", kind, f.calls);
+        cr_assert_eq(f.begin_tf32, r->allow_tf32);
+    }
+    /* the real reset on real descriptors: a tensor-op type left by a workspace query goes */
+    nst__conv_shape s = {1, 16, 16, 8, 8, 3, 3, 1, 1};
+    nst__conv_descs d;
+    cr_assert_eq(nst__cudnn_conv_descs_make(ctx, &s, CUDNN_FMA_MATH, &d), NST_OK);
+    cudnnMathType_t m;
+    for (int allow = 0; allow < 2; allow++) {
+        cr_assert_eq(cudnnSetConvolutionMathType(d.conv, CUDNN_TENSOR_OP_MATH), CUDNN_STATUS_SUCCESS);
+        cr_assert_eq(nst__cudnn_conv_math_reset(ctx, &d, allow, "conv"), NST_OK);
+        cr_assert_eq(cudnnGetConvolutionMathType(d.conv, &m), CUDNN_STATUS_SUCCESS);
+        cr_assert_eq(m, allow ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, "allow %d: math %d", allow,
+                     (int)m);
+    }
+    nst__cudnn_conv_descs_free(&d);
+    nst_ctx_destroy(ctx);
+}
+
+Test(cudnn_host, conversion_to_half_precision_is_refused_for_f32) {
+    nst_ctx *ctx = module_ctx();
+    fake_cudnn f = {{CAND(7, true, 0, true, true), CAND(1, true, 0, true, true)}, 2, 0, 0, false,
+                    "", false};
+    f.perf[0].converts = true;
+    f.perf[0].math_type = (int)CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    nst__conv_algo_choice c;
+    cr_assert_eq(pick(ctx, &f, 512 * MiB, false, true, &c), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_eq(c.algo, 1, "the converting candidate is passed over, even with TF32 on");
+    f.n = 1;
+    cr_assert_eq(pick(ctx, &f, 512 * MiB, false, true, &c), NST_ERR_UNSUPPORTED);
+    cr_assert(strstr(nst_last_error(ctx), "algorithm 7: converts F32 data to half precision"), "%s",
+              nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
+/* ---- the fused bias+ReLU forward's fallback, through a fake call table ----------------------- */
+
+typedef struct {
+    int fused_status[4]; /* cuDNN's answer to the fused call with candidate i */
+    char tried[16];      /* the candidates' algorithms the fused call was tried with, in order */
+    int unfused_algo;    /* the algorithm the unfused path ran with, -1 if it did not run */
+    nst_status unfused_result;
+    bool fused_hard_failure;
+} fake_fwd;
+
+static nst_status fake_fused(nst_ctx *ctx, void *user, const nst__conv_algo_choice *c, int *st) {
+    fake_fwd *f = user;
+    size_t n = strlen(f->tried);
+    f->tried[n] = (char)('0' + c->algo);
+    f->tried[n + 1] = '\0';
+    if (f->fused_hard_failure)
+        return nst__error(ctx, NST_ERR_CUDA, "fake", 1, "cudaMemsetAsync: an illegal address");
+    *st = f->fused_status[c->algo];
+    return NST_OK;
+}
+
+static nst_status fake_unfused(nst_ctx *ctx, void *user, const nst__conv_algo_choice *c) {
+    fake_fwd *f = user;
+    f->unfused_algo = c->algo;
+    if (f->unfused_result != NST_OK)
+        return nst__error(ctx, f->unfused_result, "fake", 1, "cudnnConvolutionForward failed");
+    return NST_OK;
+}
+
+static const nst__conv_fwd_api fake_fwd_api = {fake_fused, fake_unfused};
+
+/* Candidates 0..3 (algorithm = index), workspace 0, 1, 2, 3 MiB. */
+static void four_candidates(nst__conv_algo_choice c[4]) {
+    for (int i = 0; i < 4; i++)
+        c[i] = (nst__conv_algo_choice){i, 3, false, (size_t)i * MiB};
+}
+
+static void reset(fake_fwd *f) {
+    f->tried[0] = '\0';
+    f->unfused_algo = -1;
+}
+
+Test(cudnn_host, fused_forward_falls_back_through_the_candidates) {
+    nst_ctx *ctx = module_ctx();
+    nst__conv_algo_choice c[4];
+    four_candidates(c);
+    /* the first refuses (CUDNN_STATUS_NOT_SUPPORTED), the second runs */
+    fake_fwd f = {{9, 0, 0, 0}, "", -1, NST_OK, false};
+    int state = NST__FUSED_UNTRIED;
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, true, &state),
+                 NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_str_eq(f.tried, "01");
+    cr_assert_eq(f.unfused_algo, -1, "the fused call ran: no unfused path");
+    cr_assert_eq(state, 1);
+    /* later calls go straight to the one that ran */
+    reset(&f);
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, true, &state),
+                 NST_OK);
+    cr_assert_str_eq(f.tried, "1");
+    /* a candidate whose workspace is over the planned scratch is never tried */
+    f = (fake_fwd){{9, 9, 0, 0}, "", -1, NST_OK, false};
+    state = NST__FUSED_UNTRIED;
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 1 * MiB, true, &state),
+                 NST_OK);
+    cr_assert_str_eq(f.tried, "01", "candidates 2 and 3 need more than the 1 MiB planned");
+    cr_assert_eq(f.unfused_algo, 0, "none fit and ran: unfused with the first");
+    cr_assert_eq(state, NST__FUSED_NONE);
+    nst_ctx_destroy(ctx);
+}
+
+Test(cudnn_host, fused_forward_runs_unfused_when_no_candidate_runs) {
+    nst_ctx *ctx = module_ctx();
+    nst__conv_algo_choice c[4];
+    four_candidates(c);
+    /* CUDNN_STATUS_NOT_SUPPORTED, _BAD_PARAM, _EXECUTION_FAILED, _NOT_SUPPORTED */
+    fake_fwd f = {{9, 3, 8, 9}, "", -1, NST_OK, false};
+    int state = NST__FUSED_UNTRIED;
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, true, &state),
+                 NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_str_eq(f.tried, "0123");
+    cr_assert_eq(f.unfused_algo, 0);
+    cr_assert_eq(state, NST__FUSED_NONE);
+    /* remembered: the next call tries nothing fused */
+    reset(&f);
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, true, &state),
+                 NST_OK);
+    cr_assert_str_eq(f.tried, "");
+    cr_assert_eq(f.unfused_algo, 0);
+    /* the unfused path's own failure is the op's */
+    f.unfused_result = NST_ERR_CUDA;
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, true, &state),
+                 NST_ERR_CUDA);
+    cr_assert(strstr(nst_last_error(ctx), "cudnnConvolutionForward failed"), "%s",
+              nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
+Test(cudnn_host, fused_forward_switch_and_hard_failures) {
+    nst_ctx *ctx = module_ctx();
+    nst__conv_algo_choice c[4];
+    four_candidates(c);
+    fake_fwd f = {{0, 0, 0, 0}, "", -1, NST_OK, false};
+    int state = NST__FUSED_UNTRIED;
+    /* the switch off (NSTYLE_CUDNN_FUSED=0): unfused only */
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, false, &state),
+                 NST_OK);
+    cr_assert_str_eq(f.tried, "");
+    cr_assert_eq(f.unfused_algo, 0);
+    /* a CUDA failure around the fused call (not a cuDNN refusal) fails the op, no fallback */
+    reset(&f);
+    f.fused_hard_failure = true;
+    cr_assert_eq(nst__conv_forward_bias_relu(ctx, &fake_fwd_api, &f, c, 4, 3 * MiB, true, &state),
+                 NST_ERR_CUDA);
+    cr_assert_eq(f.unfused_algo, -1);
+    cr_assert(strstr(nst_last_error(ctx), "cudaMemsetAsync"), "%s", nst_last_error(ctx));
     nst_ctx_destroy(ctx);
 }
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_support.h"
 
@@ -53,7 +55,7 @@ Test(cuda_loader, stale_module_is_refused_naming_both_abis) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     const char *msg = cuda_refused(ctx, "stale CUDA module");
     ASSERT_HAS(msg, "ABI 0");
-    ASSERT_HAS(msg, "this nstyle has ABI 1");
+    ASSERT_HAS(msg, "this nstyle has ABI 2");
     ASSERT_HAS(msg, "Rebuild");
     nst_ctx_destroy(ctx);
 }
@@ -135,6 +137,40 @@ Test(cuda_loader, search_path_folders_are_listed_when_cudnn_is_missing) {
     ASSERT_HAS(out, "not in $NSTYLE_CUDA_LIBRARY_PATH either");
     ASSERT_HAS(out, elsewhere);
     ASSERT_HAS(out, "nvidia/cudnn/lib");
+}
+
+/* PyPI's CUDA 13 cuBLAS wheel (nvidia-cublas 13.x) puts its libraries in nvidia/cu13/lib of
+ * site-packages: with the system's cuBLAS out of reach (broken copies first on
+ * LD_LIBRARY_PATH), a site-packages folder on NSTYLE_CUDA_LIBRARY_PATH holding them there is
+ * enough. */
+Test(cuda_loader, cublas_from_the_cuda13_wheel_layout) {
+    char dir[512], site[512], lib[700], file[800], real[800];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_test_tmpdir(site, sizeof site);
+    snprintf(lib, sizeof lib, "%s/nvidia", site);
+    cr_assert_eq(mkdir(lib, 0755), 0);
+    snprintf(lib, sizeof lib, "%s/nvidia/cu13", site);
+    cr_assert_eq(mkdir(lib, 0755), 0);
+    snprintf(lib, sizeof lib, "%s/nvidia/cu13/lib", site);
+    cr_assert_eq(mkdir(lib, 0755), 0);
+    static const char *const names[] = {NST_CUBLAS_SONAME, NST_CUBLASLT_SONAME};
+    for (int i = 0; i < 2; i++) {
+        snprintf(file, sizeof file, "%s/%s", dir, names[i]);
+        FILE *f = fopen(file, "w"); /* an empty file: the soname search fails on it */
+        cr_assert_not_null(f);
+        fclose(f);
+        snprintf(real, sizeof real, "%s/%s", NST_TEST_CUDA_LIB_DIR, names[i]);
+        snprintf(file, sizeof file, "%s/%s", lib, names[i]);
+        cr_assert_eq(symlink(real, file), 0, "%s -> %s", file, real);
+    }
+    setenv("LD_LIBRARY_PATH", dir, 1);
+    cr_assert_eq(RUN("info"), 0, "%s", err);
+    ASSERT_HAS(out, "could not be loaded"); /* the control: without the folder, it is missing */
+    setenv("NSTYLE_CUDA_LIBRARY_PATH", site, 1);
+    cr_assert_eq(RUN("info"), 0, "%s", err);
+    cr_assert(!strstr(out, "could not be loaded"), "%s", out);
+    ASSERT_HAS(out, "CUDA: module ");
+    ASSERT_HAS(out, "cuBLAS 13.");
 }
 
 Test(cuda_loader, cudnn_of_another_major_version_is_refused_with_both_versions) {

@@ -2,6 +2,7 @@
  * missing implementation reports NST_ERR_UNSUPPORTED and names the op and backend; the add op
  * runs through the table on the CPU. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/internal.h"
@@ -85,5 +86,46 @@ Test(ops_table, add_through_dispatch) {
     cr_assert_eq(nst_add(ctx, &p), NST_ERR_SHAPE);
     cr_assert(strstr(nst_last_error(ctx), "(1, 3, 2, 1)") != NULL, "%s", nst_last_error(ctx));
     cr_assert(strstr(nst_last_error(ctx), "(1, 2, 3, 1)") != NULL, "%s", nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
+/* NSTYLE_CUDA_SYNC=1 (sync_each_op): the dispatch synchronises after each op, and a failure the
+ * device reports there names the op, its tensors' shapes and the backend's last launch, with the
+ * device's own message. A backend whose synchronize fails stands in for a faulting kernel. */
+static nst_status failing_sync(nst_ctx *ctx) {
+    return nst__error(ctx, NST_ERR_CUDA, "fake", 1,
+                      "cudaStreamSynchronize: an illegal memory access was encountered");
+}
+static const char *fake_last_launch(const nst_ctx *ctx) {
+    (void)ctx;
+    return "nst_k_add_kernel";
+}
+
+Test(ops_table, sync_each_op_pins_an_asynchronous_failure_on_the_op) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    float a[6] = {1, 2, 3, 4, 5, 6}, y[6] = {0};
+    nst_tensor ta = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, a, 1, 2, 3, 1);
+    nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, 1, 2, 3, 1);
+    nst_add_params p = {&ta, &ta, &ty};
+    nst__backend faulty = nst__cpu_backend;
+    faulty.synchronize = failing_sync;
+    faulty.last_launch = fake_last_launch;
+    const nst__backend *saved = ctx->backend;
+    ctx->backend = &faulty;
+    /* off (the default): the op returns before the device is asked */
+    cr_assert_eq(nst_add(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+    ctx->sync_each_op = true;
+    cr_assert_eq(nst_add(ctx, &p), NST_ERR_CUDA);
+    const char *msg = nst_last_error(ctx);
+    cr_assert(strstr(msg, "op add (a (1, 2, 3, 1), b (1, 2, 3, 1), y (1, 2, 3, 1))"), "%s", msg);
+    cr_assert(strstr(msg, "NSTYLE_CUDA_SYNC=1"), "%s", msg);
+    cr_assert(strstr(msg, "the last launch: nst_k_add_kernel"), "%s", msg);
+    cr_assert(strstr(msg, "an illegal memory access"), "%s", msg);
+    ctx->backend = saved;
+    ctx->sync_each_op = false;
+    /* the variable applies to CUDA contexts only: a CPU device ignores it */
+    setenv("NSTYLE_CUDA_SYNC", "1", 1);
+    cr_assert_eq(nst_ctx_set_device(ctx, "cpu"), NST_OK);
+    cr_assert_not(ctx->sync_each_op);
     nst_ctx_destroy(ctx);
 }

@@ -427,3 +427,27 @@ Test(stn, forward_refuses_another_channel_count) {
     nst_stn_destroy(s);
     nst_ctx_destroy(ctx);
 }
+
+/* A plan made for CUDA without a GPU counts each linear call's cuBLAS workspace at the largest
+ * any card takes (32 MiB, sm_90), as it counts cuDNN's at --workspace-limit: the localisation
+ * network's fully connected layers run through cuBLAS. */
+Test(stn, a_plan_for_cuda_counts_the_cublas_workspace) {
+    nst_ctx *ctx = nst_test_bare_cpu_ctx();
+    nst_stn *s = NULL;
+    cr_assert_eq(nst_stn_create(ctx, 3, 2, &s), NST_OK, "%s", nst_last_error(ctx));
+    const int N = 2, H = 23, W = 31;
+    const size_t n = (size_t)N * H * W * 3;
+    float *x = calloc(n, sizeof *x), *y = calloc(n, sizeof *y);
+    nst_stn_io io = {.x = x, .y = y};
+    nst_plan_summary cpu, cuda;
+    cr_assert_eq(nst_stn_plan(s, N, H, W, &io, &cpu), NST_OK, "%s", nst_last_error(ctx));
+    nst_ctx_set_workspace_limit(ctx, (size_t)1 << 20); /* cuDNN's bound below cuBLAS's */
+    nst_ctx_plan_for_cuda(ctx, true);
+    cr_assert_eq(nst_stn_plan(s, N, H, W, &io, &cuda), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert_geq(cuda.total_bytes, cpu.total_bytes + ((size_t)31 << 20),
+                  "cuda plan %zu, cpu plan %zu: the 32 MiB cuBLAS workspace is missing",
+                  cuda.total_bytes, cpu.total_bytes);
+    free(x), free(y);
+    nst_stn_destroy(s);
+    nst_ctx_destroy(ctx);
+}

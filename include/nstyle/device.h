@@ -37,7 +37,9 @@ typedef struct {
     char name[256];
     int cc_major, cc_minor;   /* compute capability */
     int multiprocessors;
-    size_t free_bytes, total_bytes;
+    size_t total_bytes;       /* cudaDeviceProp.totalGlobalMem */
+    size_t free_bytes;        /* from NVML, valid when free_known */
+    bool free_known;          /* false without NVML (libnvidia-ml.so.1): not guessed */
     int clock_khz;            /* cudaDevAttrClockRate: the SM clock's peak */
     int l2_bytes;             /* cudaDevAttrL2CacheSize */
 } nst_gpu_info;

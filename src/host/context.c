@@ -138,6 +138,8 @@ nst_status nst_ctx_set_device(nst_ctx *ctx, const char *device) {
         return s;
     }
     void *new_state = ctx->backend_state;
+    const char *sync = getenv("NSTYLE_CUDA_SYNC");
+    ctx->sync_each_op = kind == NST_BACKEND_CUDA && sync && strcmp(sync, "1") == 0;
     ctx->backend = old;
     ctx->backend_state = old_state;
     old->close(ctx);

@@ -47,6 +47,9 @@ typedef struct nst__backend {
     /* Scratch bytes op needs for these (already checked) params on this context (thread
      * count, algorithm choice); what nst__scratch_take() then hands out must fit in them. */
     nst_status (*scratch)(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes);
+    /* The last kernel or library call the backend launched, for messages after a
+     * synchronisation finds an error (NULL: the backend runs everything synchronously). */
+    const char *(*last_launch)(const nst_ctx *ctx);
 } nst__backend;
 
 extern const nst__backend nst__cpu_backend;
@@ -110,7 +113,14 @@ struct nst_ctx {
     bool conv_tf32_off;     /* TF32 in convolutions: on unless turned off (as PyTorch) */
     bool gemm_tf32_on;      /* TF32 in GEMMs (cuBLAS): off unless turned on (as PyTorch) */
     bool plan_for_cuda;     /* recording counts convolutions' scratch at workspace_limit */
+    /* NSTYLE_CUDA_SYNC=1 when the CUDA device was opened: synchronise and check after every op,
+     * naming the op, its shapes and the last launch (for debugging a first GPU run). */
+    bool sync_each_op;
 };
+
+/* The most cuBLAS workspace a linear call takes on any GPU (32 MiB, sm_90 and newer): what a
+ * plan made without a GPU counts for it (src/host/cuda/cuda_internal.h has the rule). */
+#define NST__CUBLAS_WORKSPACE_MAX ((size_t)32 << 20)
 
 /* Records status and a formatted message (prefixed with the source location) in ctx and
  * returns status, so failures read `return NST__ERR(ctx, NST_ERR_SHAPE, "...", ...)`. */

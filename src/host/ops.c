@@ -1,5 +1,7 @@
 /* The op table's metadata and the dispatch through the context's backend (include/nstyle/ops.h).
- * Also the small pieces of op parameters every backend shares (Adam step constants, input
+ * With sync_each_op (NSTYLE_CUDA_SYNC=1 on a CUDA context) the dispatch synchronises after every
+ * op, so an asynchronous failure is pinned on the op, its shapes and the last launch instead of
+ * surfacing at a later, unrelated call. Also the small pieces of op parameters every backend shares (Adam step constants, input
  * conventions), so no backend computes them its own way. Tested by tests/test_ops_table.c. */
 #include <math.h>
 #include <string.h>
@@ -111,6 +113,44 @@ void nst__scratch_end(nst_ctx *ctx) {
     ctx->scratch.left = 0;
 }
 
+/* "x (1, 64, 64, 3), w (8, 3, 3, 3), y (1, 64, 64, 8)": the present tensors of op's params. */
+static void describe_args(nst_ctx *ctx, nst_op op, const void *params, char *buf, size_t size) {
+    nst_op_arg stack[NST__OP_ARGS_STACK], *args = NULL;
+    const int n = nst__op_args_collect(ctx, op, params, stack, &args);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && len + 1 < size; i++) {
+        const nst_tensor *t = args[i].t;
+        if (!t)
+            continue;
+        int k = snprintf(buf + len, size - len, "%s%s (", len ? ", " : "", args[i].name);
+        for (int d = 0; k > 0 && d < t->ndim && len + (size_t)k < size; d++)
+            k += snprintf(buf + len + k, size - len - (size_t)k, "%s%lld", d ? ", " : "",
+                          (long long)t->shape[d]);
+        if (k > 0 && len + (size_t)k < size)
+            k += snprintf(buf + len + k, size - len - (size_t)k, ")");
+        if (k <= 0)
+            break;
+        len = len + (size_t)k < size ? len + (size_t)k : size - 1;
+    }
+    if (n >= 0)
+        nst__op_args_release(stack, args);
+}
+
+/* After op ran without an error: the device's own verdict, pinned on op (sync_each_op). */
+static nst_status sync_after(nst_ctx *ctx, nst_op op, const void *params) {
+    const nst_status st = ctx->backend->synchronize(ctx);
+    if (st == NST_OK)
+        return NST_OK;
+    char why[NST__ERRMSG_SIZE / 2], shapes[NST__ERRMSG_SIZE / 4];
+    snprintf(why, sizeof why, "%s", nst_last_error(ctx));
+    describe_args(ctx, op, params, shapes, sizeof shapes);
+    const char *launch = ctx->backend->last_launch ? ctx->backend->last_launch(ctx) : "?";
+    return NST__ERR(ctx, st, "op %s (%s) failed on %s, found by the synchronisation after it "
+                    "(NSTYLE_CUDA_SYNC=1); the last launch: %s: %s", op_infos[op].name, shapes,
+                    ctx->device_name, launch, why);
+}
+
 nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params) {
     if ((unsigned)op >= NST_OP_COUNT)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "unknown op %d", (int)op);
@@ -128,13 +168,18 @@ nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params) {
     if (nst__recording(ctx)) {
         const bool conv = op == NST_OP_CONV2D_FORWARD || op == NST_OP_CONV2D_BACKWARD_DATA ||
                           op == NST_OP_CONV2D_BACKWARD_FILTER;
+        const bool gemm = op == NST_OP_LINEAR_FORWARD || op == NST_OP_LINEAR_BACKWARD;
         if (ctx->plan_for_cuda && conv) /* no GPU to ask: cuDNN's workspace at its bound */
             need = nst__scratch_bytes(nst_ctx_workspace_limit(ctx));
+        if (ctx->plan_for_cuda && gemm) /* and cuBLAS's at the largest any card takes */
+            need = nst__scratch_bytes(NST__CUBLAS_WORKSPACE_MAX);
         return nst__pass_record_op(ctx, op, params, need);
     }
     NST__TRY(nst__scratch_begin(ctx, name, need));
     nst_status st = fn(ctx, params);
     nst__scratch_end(ctx);
+    if (st == NST_OK && ctx->sync_each_op)
+        st = sync_after(ctx, op, params);
     return st;
 }
 

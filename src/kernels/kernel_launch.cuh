@@ -18,8 +18,10 @@ extern "C" {
 
 #include "kernel_common.cuh"
 
-/* After a launch of `kernel` for `op`: NST_OK, or NST_ERR_CUDA naming both with the error. */
+/* After a launch of `kernel` for `op`: NST_OK, or NST_ERR_CUDA naming both with the error. The
+ * kernel is recorded as the stream's last launch (NSTYLE_CUDA_SYNC=1 names it). */
 static inline nst_status nst_k_launched(nst_ctx *ctx, const char *op, const char *kernel) {
+    nst__cuda_state_of(ctx)->last_launch = kernel; /* named if a later synchronisation fails */
     const cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess)
         return NST_OK;

@@ -17,7 +17,9 @@ int nst_cli_info(int argc, char **argv) {
         if (c == 'h') {
             printf("Usage: nstyle info\n\nPrints this build's version and backends, the CPU "
                    "threads OpenMP will use, and every\nvisible GPU with its compute capability "
-                   "and free/total memory (or why there is none).\n");
+                   "and free/total memory (or why there is none).\nThe CUDA backend needs an "
+                   "NVIDIA driver of branch R580 or newer (CUDA 13); the CUDA line\nsays which "
+                   "driver was found.\n");
             return NST_EXIT_OK;
         }
         fprintf(stderr, "nstyle info: unknown option '%s'\n", argv[optind - 1]);
@@ -53,9 +55,15 @@ int nst_cli_info(int argc, char **argv) {
     printf("GPUs: %d visible\n", count);
     for (int i = 0; i < count && i < 16; i++) {
         const nst_gpu_info *g = &gpus[i];
-        printf("  cuda:%d  %s  compute %d.%d  %d SMs  %.1f GiB free of %.1f GiB\n", g->index,
-               g->name, g->cc_major, g->cc_minor, g->multiprocessors,
-               g->free_bytes / 1073741824.0, g->total_bytes / 1073741824.0);
+        char mem[96];
+        if (g->free_known)
+            snprintf(mem, sizeof mem, "%.1f GiB free of %.1f GiB", g->free_bytes / 1073741824.0,
+                     g->total_bytes / 1073741824.0);
+        else
+            snprintf(mem, sizeof mem, "%.1f GiB (free memory unknown: no NVML)",
+                     g->total_bytes / 1073741824.0);
+        printf("  cuda:%d  %s  compute %d.%d  %d SMs  %s\n", g->index, g->name, g->cc_major,
+               g->cc_minor, g->multiprocessors, mem);
     }
     return NST_EXIT_OK;
 }

@@ -6,13 +6,18 @@
  * (Cout, KH, KW, Cin) weights, which is cuDNN's NHWC filter format, so nothing is transposed.
  * forward: y = [relu](conv(x, w) + b), fused through cudnnConvolutionBiasActivationForward when
  * there are both a bias and a ReLU, else convolution, cudnnAddTensor, cudnnActivationForward.
+ * The fused call supports fewer algorithms than the heuristics list for a plain convolution, so
+ * it is tried with each passing candidate in turn and, when none runs, the unfused path runs
+ * (conv_algo.c; NSTYLE_CUDNN_FUSED=0 skips the fused call, for measuring whether plain FMA math
+ * is faster unfused: a question only a GPU can answer).
  * backward_data: dx = conv_transpose(dy, w), overwritten. backward_filter: dw and the bias
  * gradient (cudnnConvolutionBackwardBias), beta = 1 when `accumulate`.
  *
  * Per convolution shape (and the context's workspace limit, determinism and TF32 settings) the
  * descriptors are made once and kept in the context's CUDA state (freed at close) with the
- * algorithm chosen for each direction: cudnnGet*Algorithm_v7's heuristic list filtered by
- * conv_algo.c; the op's scratch is that algorithm's exact workspace (cudnnGet*WorkspaceSize).
+ * algorithms that pass for each direction: cudnnGet*Algorithm_v7's heuristic list filtered by
+ * conv_algo.c, asked with the descriptor's math type reset to the rules' own first; the op's
+ * scratch is the first one's exact workspace (cudnnGet*WorkspaceSize).
  * Nothing here runs cudnnFind*: no benchmark touches live buffers.
  *
  * Tested without a GPU by tests/test_cuda_cudnn_host.c (descriptors and output sizes of every
@@ -142,7 +147,10 @@ struct nst__conv_plan {
     nst__conv_algo_rules rules;
     nst__conv_descs d;
     bool chosen[NST__CONV_KINDS];
-    nst__conv_algo_choice choice[NST__CONV_KINDS];
+    nst__conv_algo_choice choice[NST__CONV_KINDS]; /* = passing[kind][0] */
+    nst__conv_algo_choice passing[NST__CONV_KINDS][NST__CONV_ALGO_MAX];
+    int n_passing[NST__CONV_KINDS];
+    int fused_state; /* NST__FUSED_UNTRIED, NST__FUSED_NONE or the forward candidate that ran */
     struct nst__conv_plan *next;
 };
 
@@ -205,6 +213,7 @@ static struct nst__conv_plan *plan_for(nst_ctx *ctx, const nst_conv2d_params *pa
     }
     p->shape = shape;
     p->rules = rules;
+    p->fused_state = NST__FUSED_UNTRIED;
     if (nst__cudnn_conv_descs_make(ctx, &shape, rules.allow_tf32 ? CUDNN_DEFAULT_MATH
                                                                  : CUDNN_FMA_MATH,
                                    &p->d) != NST_OK) {
@@ -237,7 +246,22 @@ static bool is_tensor_op(cudnnMathType_t m) {
         (dst).tensor_op = is_tensor_op((src).mathType);                     \
         (dst).math_type = (int)(src).mathType;                              \
         (dst).time_ms = (src).time;                                         \
+        (dst).converts = (src).mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; \
     } while (0)
+
+nst_status nst__cudnn_conv_math_reset(nst_ctx *ctx, const nst__conv_descs *d, bool allow_tf32,
+                                      const char *what) {
+    CUDNN_TRY(ctx, cudnnSetConvolutionMathType(d->conv, allow_tf32 ? CUDNN_DEFAULT_MATH
+                                                                   : CUDNN_FMA_MATH), what);
+    return NST_OK;
+}
+
+static nst_status query_begin(nst_ctx *ctx, void *user, nst__conv_kind kind,
+                              const nst__conv_algo_rules *rules) {
+    query_user *u = user;
+    (void)kind;
+    return nst__cudnn_conv_math_reset(ctx, &u->plan->d, rules->allow_tf32, u->what);
+}
 
 static nst_status query_candidates(nst_ctx *ctx, void *user, nst__conv_kind kind,
                                    nst__conv_algo_perf *perf, int max, int *n) {
@@ -292,7 +316,7 @@ static nst_status query_workspace(nst_ctx *ctx, void *user, nst__conv_kind kind,
     return NST_OK;
 }
 
-static const nst__conv_algo_api cudnn_algo_api = {query_candidates, query_workspace};
+static const nst__conv_algo_api cudnn_algo_api = {query_begin, query_candidates, query_workspace};
 
 static const char *const kind_op[NST__CONV_KINDS] = {"conv2d_forward", "conv2d_backward_data",
                                                      "conv2d_backward_filter"};
@@ -308,8 +332,9 @@ static nst_status plan_with_algo(nst_ctx *ctx, const nst_conv2d_params *params,
         snprintf(what, sizeof what, "%s %s", kind_op[kind],
                  nst__conv_shape_text(&p->shape, shape, sizeof shape));
         query_user u = {nst__cuda_state_of(ctx)->cudnn, p, what};
-        NST__TRY(nst__conv_algo_select(ctx, &cudnn_algo_api, &u, kind, &p->rules, what,
-                                       &p->choice[kind]));
+        NST__TRY(nst__conv_algo_list(ctx, &cudnn_algo_api, &u, kind, &p->rules, what,
+                                     p->passing[kind], &p->n_passing[kind]));
+        p->choice[kind] = p->passing[kind][0];
         p->chosen[kind] = true;
     }
     *out = p;
@@ -344,36 +369,80 @@ static nst_status begin(nst_ctx *ctx, const nst_conv2d_params *params, nst__conv
     return nst__scratch_take(ctx, kind_op[kind], "cuDNN workspace", c->workspace, ws);
 }
 
+/* The forward's calls, for nst__conv_forward_bias_relu and the plain paths. */
+typedef struct {
+    const nst_conv2d_params *p;
+    struct nst__conv_plan *plan;
+    void *ws;
+    const char *what;
+} forward_call;
+
+static nst_status set_math(nst_ctx *ctx, const forward_call *f, const nst__conv_algo_choice *c) {
+    CUDNN_TRY(ctx, cudnnSetConvolutionMathType(f->plan->d.conv, run_math(f->plan, c)), f->what);
+    return NST_OK;
+}
+
+static nst_status forward_fused(nst_ctx *ctx, void *user, const nst__conv_algo_choice *c,
+                                int *cudnn_status) {
+    const forward_call *f = user;
+    const nst_conv2d_params *p = f->p;
+    const nst__conv_descs *d = &f->plan->d;
+    const float one = 1.0f, zero = 0.0f;
+    NST__TRY(set_math(ctx, f, c));
+    /* y = relu(conv + 0 * z + b), z = y: y is cleared first so that whatever the arena held
+     * there (NaN bit patterns included) cannot leak in through 0 * z */
+    NST__CUDA_TRY(ctx, cudaMemsetAsync(p->y->data, 0, nst_tensor_bytes(p->y),
+                                       nst__cuda_stream(ctx)), "cudaMemsetAsync");
+    nst__cuda_state_of(ctx)->last_launch = "cudnnConvolutionBiasActivationForward";
+    *cudnn_status = (int)cudnnConvolutionBiasActivationForward(
+        nst__cuda_state_of(ctx)->cudnn, &one, d->x, p->x->data, d->w, p->w->data, d->conv,
+        (cudnnConvolutionFwdAlgo_t)c->algo, f->ws, c->workspace, &zero, d->y, p->y->data,
+        d->bias, p->b->data, d->relu, d->y, p->y->data);
+    return NST_OK;
+}
+
+static nst_status forward_unfused(nst_ctx *ctx, void *user, const nst__conv_algo_choice *c) {
+    const forward_call *f = user;
+    const nst_conv2d_params *p = f->p;
+    const nst__conv_descs *d = &f->plan->d;
+    nst__cuda_state *s = nst__cuda_state_of(ctx);
+    cudnnHandle_t h = s->cudnn;
+    const float one = 1.0f, zero = 0.0f;
+    NST__TRY(set_math(ctx, f, c));
+    s->last_launch = "cudnnConvolutionForward";
+    CUDNN_TRY(ctx, cudnnConvolutionForward(h, &one, d->x, p->x->data, d->w, p->w->data, d->conv,
+                                           (cudnnConvolutionFwdAlgo_t)c->algo, f->ws,
+                                           c->workspace, &zero, d->y, p->y->data), f->what);
+    if (p->b) {
+        s->last_launch = "cudnnAddTensor (conv2d bias)";
+        CUDNN_TRY(ctx, cudnnAddTensor(h, &one, d->bias, p->b->data, &one, d->y, p->y->data),
+                  f->what);
+    }
+    if (p->relu) {
+        s->last_launch = "cudnnActivationForward (conv2d ReLU)";
+        CUDNN_TRY(ctx, cudnnActivationForward(h, d->relu, &one, d->y, p->y->data, &zero, d->y,
+                                              p->y->data), f->what);
+    }
+    return NST_OK;
+}
+
+static const nst__conv_fwd_api cudnn_fwd_api = {forward_fused, forward_unfused};
+
 nst_status nst__cuda_conv2d_forward(nst_ctx *ctx, const void *params) {
     const nst_conv2d_params *p = params;
     struct nst__conv_plan *plan = NULL;
     void *ws = NULL;
     char what[160];
     NST__TRY(begin(ctx, p, NST__CONV_FORWARD, &plan, &ws, what, sizeof what));
-    const nst__conv_descs *d = &plan->d;
+    const forward_call f = {p, plan, ws, what};
     const nst__conv_algo_choice *c = &plan->choice[NST__CONV_FORWARD];
-    cudnnHandle_t h = nst__cuda_state_of(ctx)->cudnn;
-    const float one = 1.0f, zero = 0.0f;
-    const cudnnConvolutionFwdAlgo_t algo = (cudnnConvolutionFwdAlgo_t)c->algo;
-    if (p->b && p->relu) {
-        /* y = relu(conv + 0 * z + b), z = y: y is cleared first so that whatever the arena held
-         * there (NaN bit patterns included) cannot leak in through 0 * z */
-        NST__CUDA_TRY(ctx, cudaMemsetAsync(p->y->data, 0, nst_tensor_bytes(p->y),
-                                           nst__cuda_stream(ctx)), "cudaMemsetAsync");
-        CUDNN_TRY(ctx, cudnnConvolutionBiasActivationForward(
-                           h, &one, d->x, p->x->data, d->w, p->w->data, d->conv, algo, ws,
-                           c->workspace, &zero, d->y, p->y->data, d->bias, p->b->data, d->relu,
-                           d->y, p->y->data), what);
-        return NST_OK;
-    }
-    CUDNN_TRY(ctx, cudnnConvolutionForward(h, &one, d->x, p->x->data, d->w, p->w->data, d->conv,
-                                           algo, ws, c->workspace, &zero, d->y, p->y->data), what);
-    if (p->b)
-        CUDNN_TRY(ctx, cudnnAddTensor(h, &one, d->bias, p->b->data, &one, d->y, p->y->data), what);
-    if (p->relu)
-        CUDNN_TRY(ctx, cudnnActivationForward(h, d->relu, &one, d->y, p->y->data, &zero, d->y,
-                                              p->y->data), what);
-    return NST_OK;
+    if (p->b && p->relu)
+        return nst__conv_forward_bias_relu(ctx, &cudnn_fwd_api, (void *)&f,
+                                           plan->passing[NST__CONV_FORWARD],
+                                           plan->n_passing[NST__CONV_FORWARD], c->workspace,
+                                           nst__cuda_state_of(ctx)->fuse_bias_relu,
+                                           &plan->fused_state);
+    return forward_unfused(ctx, (void *)&f, c);
 }
 
 nst_status nst__cuda_conv2d_backward_data(nst_ctx *ctx, const void *params) {
@@ -385,6 +454,7 @@ nst_status nst__cuda_conv2d_backward_data(nst_ctx *ctx, const void *params) {
     const nst__conv_descs *d = &plan->d;
     const nst__conv_algo_choice *c = &plan->choice[NST__CONV_BACKWARD_DATA];
     const float one = 1.0f, zero = 0.0f;
+    nst__cuda_state_of(ctx)->last_launch = "cudnnConvolutionBackwardData";
     CUDNN_TRY(ctx, cudnnConvolutionBackwardData(nst__cuda_state_of(ctx)->cudnn, &one, d->w,
                                                 p->w->data, d->y, p->dy->data, d->conv,
                                                 (cudnnConvolutionBwdDataAlgo_t)c->algo, ws,
@@ -403,6 +473,7 @@ nst_status nst__cuda_conv2d_backward_filter(nst_ctx *ctx, const void *params) {
         NST__TRY(begin(ctx, p, NST__CONV_BACKWARD_FILTER, &plan, &ws, what, sizeof what));
         const nst__conv_descs *d = &plan->d;
         const nst__conv_algo_choice *c = &plan->choice[NST__CONV_BACKWARD_FILTER];
+        nst__cuda_state_of(ctx)->last_launch = "cudnnConvolutionBackwardFilter";
         CUDNN_TRY(ctx, cudnnConvolutionBackwardFilter(h, &one, d->x, p->x->data, d->y,
                                                       p->dy->data, d->conv,
                                                       (cudnnConvolutionBwdFilterAlgo_t)c->algo,
@@ -457,6 +528,7 @@ nst_status nst__cudnn_bias_relu(nst_ctx *ctx, float *y, const float *bias, int r
     NST__TRY(matrix_descs_make(ctx, rows, cols, "linear_forward", &d));
     cudnnHandle_t h = nst__cuda_state_of(ctx)->cudnn;
     const float one = 1.0f, zero = 0.0f;
+    nst__cuda_state_of(ctx)->last_launch = "cudnnAddTensor / cudnnActivationForward (linear)";
     if (bias)
         CUDNN_GOTO(ctx, cudnnAddTensor(h, &one, d.v, bias, &one, d.m, y), "linear_forward", fail);
     if (relu)
@@ -474,6 +546,7 @@ nst_status nst__cudnn_bias_grad(nst_ctx *ctx, const char *op, float *db, const f
     matrix_descs d;
     NST__TRY(matrix_descs_make(ctx, rows, cols, op, &d));
     const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+    nst__cuda_state_of(ctx)->last_launch = "cudnnConvolutionBackwardBias";
     CUDNN_GOTO(ctx, cudnnConvolutionBackwardBias(nst__cuda_state_of(ctx)->cudnn, &one, d.m, dy,
                                                  &beta, d.v, db), op, fail);
     matrix_descs_free(&d);

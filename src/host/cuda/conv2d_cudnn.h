@@ -32,6 +32,10 @@ typedef struct {
 NST__CUDA_EXPORT nst_status nst__cudnn_conv_descs_make(nst_ctx *ctx, const nst__conv_shape *shape,
                                                        int math_type, nst__conv_descs *out);
 NST__CUDA_EXPORT void nst__cudnn_conv_descs_free(nst__conv_descs *d);
+/* Puts the convolution descriptor's math type back to the rules' own (cuDNN's default with TF32
+ * allowed, FMA without), as before each direction's algorithm query. */
+NST__CUDA_EXPORT nst_status nst__cudnn_conv_math_reset(nst_ctx *ctx, const nst__conv_descs *d,
+                                                       bool allow_tf32, const char *what);
 /* "(1, 512, 768, 64) * (128, 3, 3, 64) stride 1 pad 1" */
 NST__CUDA_EXPORT const char *nst__conv_shape_text(const nst__conv_shape *s, char *buf, size_t size);
 

@@ -22,6 +22,15 @@ typedef struct {
     struct cudnnContext *cudnn;         /* conv2d_cudnn.c; on the stream */
     struct nst__conv_plan *conv_plans;  /* per convolution shape and settings, conv2d_cudnn.c */
     struct cublasContext *cublas;       /* linear_cublas.c; on the stream */
+    size_t cublas_workspace;            /* bytes of each linear call's cuBLAS workspace */
+    bool fuse_bias_relu;                /* try cudnnConvolutionBiasActivationForward */
+    /* The last kernel or library call launched on the stream ("nst_k_relu_forward_kernel",
+     * "cudnnConvolutionForward"): named when a synchronisation finds an error. */
+    const char *last_launch;
+    /* A failure of a call that returns nothing to its caller (cudaFree): recorded here and
+     * reported by the next call that returns a status, naming the call that failed. */
+    nst_status deferred;
+    char deferred_msg[512];
 } nst__cuda_state;
 
 extern const nst__backend nst__cuda_backend;
@@ -81,7 +90,10 @@ nst_status nst__cublas_open(nst_ctx *ctx, nst__cuda_state *s);
 void nst__cublas_close(nst__cuda_state *s);
 nst_status nst__cuda_linear_forward(nst_ctx *ctx, const void *params);
 nst_status nst__cuda_linear_backward(nst_ctx *ctx, const void *params);
-/* The cuBLAS workspace every linear call takes from its scratch (cublasSetWorkspace). */
-#define NST__CUBLAS_WORKSPACE_BYTES ((size_t)4 << 20)
+/* The cuBLAS workspace every linear call takes from its scratch (cublasSetWorkspace): 32 MiB
+ * on sm_90 and newer (Hopper's GEMM kernels want it, as NVIDIA's cuBLAS notes say), 4 MiB
+ * before. A plan made without a GPU counts the larger (NST__CUBLAS_WORKSPACE_MAX, internal.h). */
+#define NST__CUBLAS_WORKSPACE_BYTES(cc_major) \
+    ((cc_major) >= 9 ? NST__CUBLAS_WORKSPACE_MAX : (size_t)4 << 20)
 
 #endif

@@ -5,8 +5,9 @@
  * Order: cuBLASLt, cuBLAS and cuDNN are opened first (RTLD_GLOBAL, so the module's own
  * references to them resolve to these copies), by soname (LD_LIBRARY_PATH, the system), and
  * when that fails from each folder in $NSTYLE_CUDA_LIBRARY_PATH (a folder holding the library,
- * or a Python site-packages folder holding nvidia/cudnn/lib, nvidia/cublas/lib); cuDNN's major
- * version must be 9. Then the module: $NSTYLE_CUDA_MODULE, else libnstyle_cuda.so next to the
+ * or a Python site-packages folder holding PyPI's NVIDIA wheels: nvidia/cu13/lib, where the
+ * CUDA 13 wheels of cuBLAS put it, nvidia/cublas/lib and nvidia/cudnn/lib, where the older and
+ * cuDNN's do); cuDNN's major version must be 9. Then the module: $NSTYLE_CUDA_MODULE, else libnstyle_cuda.so next to the
  * executable (/proc/self/exe) or in ../lib from it. Its one entry returns a versioned table
  * (cuda_module.h); a stale module is refused. A missing symbol (an older cuDNN than the one
  * built against) fails the module's dlopen (RTLD_NOW), and the message says so with the
@@ -40,17 +41,18 @@
 #define NST_CUDNN_MAJOR_NEEDED 9
 #define NST_CUDA_MODULE_FILE "libnstyle_cuda.so"
 
+#define NST_CUDA_LIB_SUBDIRS 2
 typedef struct {
     const char *what;   /* "cuDNN 9" */
     const char *soname; /* "libcudnn.so.9" */
-    const char *subdir; /* inside a site-packages folder */
+    const char *subdir[NST_CUDA_LIB_SUBDIRS]; /* inside a site-packages folder, in order */
     const char *wheel;  /* the Python package that ships it */
 } nst__cuda_lib;
 
 static const nst__cuda_lib cuda_libs[] = {
-    {"cuBLASLt", NST_CUBLASLT_SONAME, "nvidia/cublas/lib", "nvidia-cublas"},
-    {"cuBLAS", NST_CUBLAS_SONAME, "nvidia/cublas/lib", "nvidia-cublas"},
-    {"cuDNN 9", NST_CUDNN_SONAME, "nvidia/cudnn/lib", "nvidia-cudnn"},
+    {"cuBLASLt", NST_CUBLASLT_SONAME, {"nvidia/cu13/lib", "nvidia/cublas/lib"}, "nvidia-cublas"},
+    {"cuBLAS", NST_CUBLAS_SONAME, {"nvidia/cu13/lib", "nvidia/cublas/lib"}, "nvidia-cublas"},
+    {"cuDNN 9", NST_CUDNN_SONAME, {"nvidia/cudnn/lib", "nvidia/cu13/lib"}, "nvidia-cudnn-cu13"},
 };
 
 /* cuDNN 9 opens these itself, by soname, when first needed; when cuDNN came from a folder of
@@ -104,9 +106,10 @@ static void *open_cuda_lib(const nst__cuda_lib *lib, char *from_dir, size_t from
         char *copy = strdup(path);
         for (char *save = NULL, *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir;
              dir = strtok_r(NULL, ":", &save)) {
-            for (int sub = 0; sub < 2; sub++) {
+            for (int sub = 0; sub <= NST_CUDA_LIB_SUBDIRS; sub++) {
                 char dirbuf[1024], file[1200];
-                snprintf(dirbuf, sizeof dirbuf, "%s%s%s", dir, sub ? "/" : "", sub ? lib->subdir : "");
+                snprintf(dirbuf, sizeof dirbuf, "%s%s%s", dir, sub ? "/" : "",
+                         sub ? lib->subdir[sub - 1] : "");
                 snprintf(file, sizeof file, "%s/%s", dirbuf, lib->soname);
                 if (access(file, F_OK) != 0) {
                     msg_add(&t, "%s%s", t.len ? ", " : "", dirbuf);
@@ -266,6 +269,12 @@ const nst__backend *nst__cuda_backend_get(char *why, size_t why_size) {
     return cm ? cm->backend : NULL;
 }
 
+/* 580 for "580.65.06"; 0 when unreadable. */
+static int nst__driver_release_branch(const char *release) {
+    int branch = 0;
+    return release && sscanf(release, "%d", &branch) == 1 && branch > 0 ? branch : 0;
+}
+
 static void triple(char *out, size_t size, int v, int per_major, int per_minor) {
     if (v <= 0)
         snprintf(out, size, "?");
@@ -285,10 +294,22 @@ nst_status nst_cuda_libraries(char *out, size_t size) {
     char rt[16], rtb[16], drv[16], dnn[16], dnnh[16], blas[16], blash[16];
     triple(rt, sizeof rt, v.runtime, 1000, 10);
     triple(rtb, sizeof rtb, v.runtime_built, 1000, 10);
-    if (v.driver)
+    char driver[160];
+    if (v.driver) {
         triple(drv, sizeof drv, v.driver, 1000, 10);
-    else
-        snprintf(drv, sizeof drv, "none");
+        const int branch = nst__driver_release_branch(v.driver_release);
+        if (!v.driver_release[0])
+            snprintf(driver, sizeof driver, "for CUDA %s (nstyle needs R%d or newer)", drv,
+                     NST__MIN_DRIVER);
+        else if (branch < NST__MIN_DRIVER)
+            snprintf(driver, sizeof driver, "%s for CUDA %s, older than the R%d nstyle needs: "
+                     "update the NVIDIA driver", v.driver_release, drv, NST__MIN_DRIVER);
+        else
+            snprintf(driver, sizeof driver, "%s for CUDA %s (nstyle needs R%d or newer)",
+                     v.driver_release, drv, NST__MIN_DRIVER);
+    } else {
+        snprintf(driver, sizeof driver, "none (nstyle needs R%d or newer)", NST__MIN_DRIVER);
+    }
     triple(dnn, sizeof dnn, v.cudnn, 10000, 100);
     triple(dnnh, sizeof dnnh, v.cudnn_headers, 10000, 100);
     triple(blas, sizeof blas, v.cublas, 10000, 100);
@@ -296,6 +317,6 @@ nst_status nst_cuda_libraries(char *out, size_t size) {
     snprintf(out, size,
              "module %s; CUDA runtime %s (static, built with %s), driver %s; cuDNN %s (headers "
              "%s); cuBLAS %s (headers %s)",
-             path, rt, rtb, drv, dnn, dnnh, blas, blash);
+             path, rt, rtb, driver, dnn, dnnh, blas, blash);
     return NST_OK;
 }

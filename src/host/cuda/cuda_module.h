@@ -15,7 +15,14 @@
 #include "../internal.h"
 
 /* Bump when nst__cuda_host, nst__cuda_module, nst__backend or struct nst_ctx change meaning. */
-#define NST__CUDA_MODULE_ABI 1
+#define NST__CUDA_MODULE_ABI 2
+/* The oldest NVIDIA driver branch the CUDA runtime nstyle is built with runs on: R580 for
+ * CUDA 13 (NVIDIA's CUDA 13.0 release notes), R525 for CUDA 12. */
+#if defined(NST_CUDA_MAJOR) && NST_CUDA_MAJOR < 13
+#define NST__MIN_DRIVER 525
+#else
+#define NST__MIN_DRIVER 580
+#endif
 /* The one function the module exports. */
 #define NST__CUDA_MODULE_ENTRY "nst_cuda_module_entry"
 
@@ -42,6 +49,7 @@ typedef struct {
     int cudnn;           /* cudnnGetVersion() of the loaded library */
     int cublas_headers;  /* CUBLAS_VERSION the module was compiled with */
     int cublas;          /* cublasGetProperty of the loaded library */
+    char driver_release[32]; /* NVML's nvmlSystemGetDriverVersion ("580.65.06"), "" without */
 } nst__cuda_versions;
 
 /* What the module gives back. */

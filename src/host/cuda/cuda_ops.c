@@ -70,7 +70,7 @@ nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t
         return nst__cuda_conv2d_scratch(ctx, op, params, bytes);
     case NST_OP_LINEAR_FORWARD:
     case NST_OP_LINEAR_BACKWARD: /* cuBLAS's workspace (cublasSetWorkspace) */
-        *bytes = nst__scratch_bytes(NST__CUBLAS_WORKSPACE_BYTES);
+        *bytes = nst__scratch_bytes(nst__cuda_state_of(ctx)->cublas_workspace);
         break;
     case NST_OP_INSTANCE_NORM_FORWARD:
     case NST_OP_INSTANCE_NORM_BACKWARD: { /* partial sums and per-(n, c) tables, one piece */

@@ -4,7 +4,7 @@
  *   forward:  y  = x w^T (+ b, ReLU: cuDNN's broadcast add and activation, conv2d_cudnn.c)
  *   backward: dx = dy w;  dw [+]= dy^T x;  db [+]= column sums of dy (cuDNN's bias gradient)
  * cuBLAS's workspace is a piece of the op's scratch (cublasSetWorkspace before each call), so
- * cuBLAS allocates nothing while the op runs. TF32 is off in GEMMs unless the context turns it
+ * cuBLAS allocates nothing while the op runs: 32 MiB on sm_90 and newer, 4 MiB before. TF32 is off in GEMMs unless the context turns it
  * on (CUBLAS_TF32_TENSOR_OP_MATH), as PyTorch's default; parity runs keep it off.
  * Tested on a GPU by the parity tool against the CPU op (scripts/gpu-check.sh). */
 #include <cublas_v2.h>
@@ -48,9 +48,10 @@ void nst__cublas_close(nst__cuda_state *s) {
 /* The handle with this call's workspace and the context's math mode. */
 static nst_status prepare(nst_ctx *ctx, const char *op, cublasHandle_t *out) {
     cublasHandle_t h = nst__cuda_state_of(ctx)->cublas;
+    const size_t bytes = nst__cuda_state_of(ctx)->cublas_workspace;
     void *ws = NULL;
-    NST__TRY(nst__scratch_take(ctx, op, "cuBLAS workspace", NST__CUBLAS_WORKSPACE_BYTES, &ws));
-    CUBLAS_TRY(ctx, cublasSetWorkspace(h, ws, NST__CUBLAS_WORKSPACE_BYTES));
+    NST__TRY(nst__scratch_take(ctx, op, "cuBLAS workspace", bytes, &ws));
+    CUBLAS_TRY(ctx, cublasSetWorkspace(h, ws, bytes));
     CUBLAS_TRY(ctx, cublasSetMathMode(h, nst_ctx_tf32_gemms(ctx) ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                  : CUBLAS_DEFAULT_MATH));
     *out = h;
@@ -63,6 +64,7 @@ nst_status nst__cuda_linear_forward(nst_ctx *ctx, const void *params) {
     cublasHandle_t h;
     NST__TRY(prepare(ctx, "linear_forward", &h));
     const float one = 1.0f, zero = 0.0f;
+    nst__cuda_state_of(ctx)->last_launch = "cublasSgemm (linear_forward)";
     /* y^T (out x n, ld out) = op(w^T as stored: in x out, ld in)^T * x^T (in x n, ld in) */
     CUBLAS_TRY(ctx, cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, p->w->data, in,
                                 p->x->data, in, &zero, p->y->data, out));
@@ -79,6 +81,7 @@ nst_status nst__cuda_linear_backward(nst_ctx *ctx, const void *params) {
     cublasHandle_t h;
     NST__TRY(prepare(ctx, "linear_backward", &h));
     const float one = 1.0f, zero = 0.0f, beta = p->accumulate ? 1.0f : 0.0f;
+    nst__cuda_state_of(ctx)->last_launch = "cublasSgemm (linear_backward)";
     if (p->dx) /* dx^T (in x n, ld in) = w^T (in x out, ld in) * dy^T (out x n, ld out) */
         CUBLAS_TRY(ctx, cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, p->w->data,
                                     in, p->dy->data, out, &zero, p->dx->data, in));

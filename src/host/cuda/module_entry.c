@@ -1,7 +1,8 @@
 /* The CUDA backend module's entry (libnstyle_cuda.so): the one exported function, the library
  * functions the module's code calls, forwarded to the library that opened it (error messages,
- * scratch, op names), and the module's device queries: the GPU listing for `nstyle info` and the
- * versions of the CUDA runtime, driver, cuDNN and cuBLAS. Every CUDA runtime call of the
+ * scratch, op names), and the module's device queries: the GPU listing for `nstyle info` (total
+ * memory from the device properties, free memory from NVML when it is there; no device is made
+ * current) and the versions of the CUDA runtime, driver, cuDNN and cuBLAS. Every CUDA runtime call of the
  * process is in this module, so there is one copy of the static runtime.
  * Tested by tests/test_cuda_loader.c (loading, versions) and, on a GPU, test_cuda_backend.c. */
 #include <cublas_v2.h>
@@ -14,6 +15,7 @@
 #include "cuda_internal.h"
 #include "cuda_module.h"
 #include "cuda_test_hooks.h"
+#include "nvml.h"
 
 /* The library's functions, set once by the entry: the module's import table. */
 static const nst__cuda_host *host;
@@ -43,41 +45,69 @@ static nst_status list_gpus(nst_gpu_info *out, int max, int *count, char *why, s
     cudaError_t err = cudaGetDeviceCount(&n);
     if (err != cudaSuccess) {
         int driver = 0;
-        cudaDriverGetVersion(&driver);
+        if (cudaDriverGetVersion(&driver) != cudaSuccess)
+            driver = 0;
         if (driver == 0)
             snprintf(why, why_size, "no NVIDIA driver found (%s: %s)", cudaGetErrorName(err),
                      cudaGetErrorString(err));
         else
-            snprintf(why, why_size, "%s (%s); the driver supports CUDA %d.%d, nstyle needs %d.%d",
-                     cudaGetErrorString(err), cudaGetErrorName(err), driver / 1000,
-                     (driver % 1000) / 10, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+            snprintf(why, why_size, "%s (%s); the driver supports CUDA %d.%d, nstyle needs %d.%d "
+                     "(NVIDIA driver R%d or newer)", cudaGetErrorString(err),
+                     cudaGetErrorName(err), driver / 1000, (driver % 1000) / 10,
+                     CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10, NST__MIN_DRIVER);
         return NST_ERR_NO_DEVICE;
     }
     if (n == 0) {
         snprintf(why, why_size, "the CUDA driver reports no devices");
         return NST_ERR_NO_DEVICE;
     }
-    *count = n;
+    /* No cudaSetDevice here (it would leave the last device current for the process): the
+     * properties name the total memory, NVML the free memory, by PCI bus id. */
+    nst__nvml nvml;
+    char nvml_why[256];
+    const bool have_nvml = nst__nvml_open(&nvml, NST__NVML_LIBRARY, nvml_why, sizeof nvml_why);
+    nst_status st = NST_OK;
     for (int i = 0; i < n && i < max; i++) {
         struct cudaDeviceProp p;
         nst_gpu_info *g = &out[i];
         memset(g, 0, sizeof *g);
         g->index = i;
-        if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
-            snprintf(g->name, sizeof g->name, "(properties unreadable)");
-            continue;
+        const char *call = "cudaGetDeviceProperties";
+        err = cudaGetDeviceProperties(&p, i);
+        if (err == cudaSuccess) {
+            call = "cudaDeviceGetAttribute(cudaDevAttrClockRate)";
+            err = cudaDeviceGetAttribute(&g->clock_khz, cudaDevAttrClockRate, i);
+        }
+        if (err == cudaSuccess) {
+            call = "cudaDeviceGetAttribute(cudaDevAttrL2CacheSize)";
+            err = cudaDeviceGetAttribute(&g->l2_bytes, cudaDevAttrL2CacheSize, i);
+        }
+        char bus[32] = "";
+        if (err == cudaSuccess) {
+            call = "cudaDeviceGetPCIBusId";
+            err = cudaDeviceGetPCIBusId(bus, (int)sizeof bus, i);
+        }
+        if (err != cudaSuccess) {
+            snprintf(why, why_size, "cuda:%d: %s failed: %s (%s)", i, call,
+                     cudaGetErrorString(err), cudaGetErrorName(err));
+            st = NST_ERR_CUDA;
+            break;
         }
         snprintf(g->name, sizeof g->name, "%s", p.name);
         g->cc_major = p.major;
         g->cc_minor = p.minor;
         g->multiprocessors = p.multiProcessorCount;
-        if (cudaDeviceGetAttribute(&g->clock_khz, cudaDevAttrClockRate, i) != cudaSuccess)
-            g->clock_khz = 0;
-        if (cudaDeviceGetAttribute(&g->l2_bytes, cudaDevAttrL2CacheSize, i) != cudaSuccess)
-            g->l2_bytes = 0;
-        if (cudaSetDevice(i) == cudaSuccess)
-            cudaMemGetInfo(&g->free_bytes, &g->total_bytes);
+        g->total_bytes = p.totalGlobalMem;
+        size_t total = 0;
+        char mem_why[256];
+        g->free_known = have_nvml && nst__nvml_memory(&nvml, bus, &g->free_bytes, &total,
+                                                      mem_why, sizeof mem_why);
     }
+    if (have_nvml)
+        nst__nvml_close(&nvml);
+    if (st != NST_OK)
+        return st;
+    *count = n;
     return NST_OK;
 }
 
@@ -96,6 +126,12 @@ static void versions(nst__cuda_versions *v) {
         cublasGetProperty(MINOR_VERSION, &minor) == CUBLAS_STATUS_SUCCESS &&
         cublasGetProperty(PATCH_LEVEL, &patch) == CUBLAS_STATUS_SUCCESS)
         v->cublas = major * 10000 + minor * 100 + patch;
+    nst__nvml nvml;
+    char why[256];
+    if (nst__nvml_open(&nvml, NST__NVML_LIBRARY, why, sizeof why)) {
+        nst__nvml_driver(&nvml, v->driver_release, sizeof v->driver_release);
+        nst__nvml_close(&nvml);
+    }
 }
 
 static const nst__cuda_module module = {
