@@ -196,38 +196,21 @@ done:
 int main(int argc, char **argv) {
     int threads = 0, quick = 0;
     const char *csv_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            threads = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv_path = argv[++i];
-        } else if (!strcmp(argv[i], "--quick")) {
-            quick = 1;
-        } else {
-            fprintf(stderr, "usage: bench_cpu_nn [--threads N] [--csv PATH] [--quick]\n");
-            return 2;
-        }
-    }
-    nst_ctx *ctx = nst_ctx_create();
-    if (!ctx) {
-        fprintf(stderr, "cannot create a context\n");
+    const bench_opt opts[] = {{"--threads", BENCH_OPT_INT, &threads, 0},
+                              {"--csv", BENCH_OPT_STRING, &csv_path, 0},
+                              {"--quick", BENCH_OPT_SET, &quick, 1}};
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts),
+                         "usage: bench_cpu_nn [--threads N] [--csv PATH] [--quick]"))
+        return 2;
+    /* op scratch, touched as used */
+    nst_ctx *ctx = bench_ctx_open("bench_cpu_nn", NULL, threads, (size_t)1 << 30);
+    if (!ctx)
         return 1;
-    }
-    if (nst_ctx_reserve_scratch(ctx, (size_t)1 << 30) != NST_OK) { /* op scratch, touched as used */
-        fprintf(stderr, "%s\n", nst_last_error(ctx));
+    FILE *csv = NULL;
+    if (csv_path && !(csv = bench_csv_open(csv_path, "w", "op,shape,reps,median_ms,min_ms,max_ms,"
+                                                          "q1_ms,q3_ms,gb_per_s"))) {
         nst_ctx_destroy(ctx);
         return 1;
-    }
-    nst_ctx_set_threads(ctx, threads);
-    FILE *csv = NULL;
-    if (csv_path) {
-        csv = fopen(csv_path, "w");
-        if (!csv) {
-            fprintf(stderr, "cannot write %s\n", csv_path);
-            nst_ctx_destroy(ctx);
-            return 1;
-        }
-        fprintf(csv, "op,shape,reps,median_ms,min_ms,max_ms,q1_ms,q3_ms,gb_per_s\n");
     }
     printf("threads %d (0 = all); times in ms; GB/s = (bytes read + written) / median\n",
            nst_ctx_threads(ctx));

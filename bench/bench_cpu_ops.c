@@ -18,7 +18,6 @@
  * run. Set OPENBLAS_CORETYPE=SkylakeX (or Cooperlake) in the environment on such machines.
  */
 #include <cblas.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,53 +204,30 @@ static int bench_linear(nst_ctx *ctx, FILE *csv, const linear_size *z) {
     return fail;
 }
 
-static void usage(void) {
-    fprintf(stderr, "usage: bench_cpu_ops [--threads N] [--csv PATH] [--quick] [--tile-mb MB] "
-                    "[--workers N]\n");
-}
-
 int main(int argc, char **argv) {
-    int threads = 0, quick = 0;
+    int threads = 0, quick = 0, workers = 0;
+    double tile_mb = 0.0;
     const char *csv_path = NULL;
-    size_t tile_bytes = 0;
-    int workers = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            threads = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv_path = argv[++i];
-        } else if (!strcmp(argv[i], "--tile-mb") && i + 1 < argc) {
-            tile_bytes = (size_t)(atof(argv[++i]) * 1048576.0);
-        } else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-            workers = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--quick")) {
-            quick = 1;
-        } else {
-            usage();
-            return 2;
-        }
-    }
-    nst_ctx *ctx = nst_ctx_create();
-    if (!ctx) {
-        fprintf(stderr, "cannot create a context\n");
+    const bench_opt opts[] = {{"--threads", BENCH_OPT_INT, &threads, 0},
+                              {"--csv", BENCH_OPT_STRING, &csv_path, 0},
+                              {"--tile-mb", BENCH_OPT_DOUBLE, &tile_mb, 0},
+                              {"--workers", BENCH_OPT_INT, &workers, 0},
+                              {"--quick", BENCH_OPT_SET, &quick, 1}};
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts),
+                         "usage: bench_cpu_ops [--threads N] [--csv PATH] [--quick] "
+                         "[--tile-mb MB] [--workers N]"))
+        return 2;
+    const size_t tile_bytes = (size_t)(tile_mb * 1048576.0);
+    /* op scratch, touched as used */
+    nst_ctx *ctx = bench_ctx_open("bench_cpu_ops", NULL, threads, (size_t)1 << 30);
+    if (!ctx)
         return 1;
-    }
-    if (nst_ctx_reserve_scratch(ctx, (size_t)1 << 30) != NST_OK) { /* op scratch, touched as used */
-        fprintf(stderr, "%s\n", nst_last_error(ctx));
-        nst_ctx_destroy(ctx);
-        return 1;
-    }
-    nst_ctx_set_threads(ctx, threads);
     openblas_set_num_threads(threads > 0 ? threads : openblas_get_num_threads());
     FILE *csv = NULL;
-    if (csv_path) {
-        csv = fopen(csv_path, "w");
-        if (!csv) {
-            fprintf(stderr, "cannot write %s: %s\n", csv_path, strerror(errno));
-            nst_ctx_destroy(ctx);
-            return 1;
-        }
-        fprintf(csv, "op,shape,repeats,median_ms,min_ms,max_ms,q1_ms,q3_ms,gflops\n");
+    if (csv_path && !(csv = bench_csv_open(csv_path, "w", "op,shape,repeats,median_ms,min_ms,"
+                                                          "max_ms,q1_ms,q3_ms,gflops"))) {
+        nst_ctx_destroy(ctx);
+        return 1;
     }
     printf("threads %d (0 = all; OpenBLAS %d, core %s), conv schedule: tile %.2f MB "
            "(0 = default), workers %d (0 = automatic)\n", nst_ctx_threads(ctx),

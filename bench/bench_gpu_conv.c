@@ -53,36 +53,22 @@ typedef struct {
     size_t flush_bytes;
 } timed_op;
 
-static int run_flushed(nst_ctx *ctx, timed_op *t, double *seconds) {
-    if (nst_memset_device(ctx, t->flush, 0, t->flush_bytes) != NST_OK ||
-        nst_synchronize(ctx) != NST_OK)
-        return 1;
-    double t0 = bench_now();
-    if (nst_op_run(ctx, t->op, t->params) != NST_OK || nst_synchronize(ctx) != NST_OK)
-        return 1;
-    *seconds = bench_now() - t0;
-    return 0;
+/* Before each run, untimed: the L2 flush, finished. */
+static int flush_l2(void *user) {
+    timed_op *t = user;
+    return nst_memset_device(t->ctx, t->flush, 0, t->flush_bytes) != NST_OK ||
+           nst_synchronize(t->ctx) != NST_OK;
+}
+
+/* The timed run: from launch to nst_synchronize. */
+static int run_op(void *user) {
+    timed_op *t = user;
+    return nst_op_run(t->ctx, t->op, t->params) != NST_OK || nst_synchronize(t->ctx) != NST_OK;
 }
 
 /* warm-up, then reps flushed runs; fills *s. */
 static int measure(timed_op *t, int warmup, int reps, bench_stats *s) {
-    double *times = calloc((size_t)reps, sizeof *times);
-    if (!times)
-        return 1;
-    double dummy;
-    for (int i = 0; i < warmup; i++)
-        if (run_flushed(t->ctx, t, &dummy)) {
-            free(times);
-            return 1;
-        }
-    for (int i = 0; i < reps; i++)
-        if (run_flushed(t->ctx, t, &times[i])) {
-            free(times);
-            return 1;
-        }
-    *s = bench_summarise(times, reps);
-    free(times);
-    return 0;
+    return bench_time_prepared(flush_l2, run_op, t, warmup, reps, reps, 0.0, s);
 }
 
 /* A device tensor of the given shape filled with uniform values in [-1, 1). */
@@ -188,21 +174,15 @@ static int bench_layer(nst_ctx *ctx, const vgg_layer *l, bool tf32, int reps, vo
 }
 
 int main(int argc, char **argv) {
-    int reps = 30;
-    bool quick = false;
+    int reps = 30, quick = 0;
     const char *csv_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0)
-            quick = true, reps = 7;
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
-            csv_path = argv[++i];
-        else {
-            fprintf(stderr, "usage: bench_gpu_conv [--quick] [--reps N] [--csv FILE]\n");
-            return 2;
-        }
-    }
+    const bench_opt opts[] = {{"--quick", BENCH_OPT_SET, &quick, 1},
+                              {"--quick", BENCH_OPT_SET, &reps, 7},
+                              {"--reps", BENCH_OPT_INT, &reps, 0},
+                              {"--csv", BENCH_OPT_STRING, &csv_path, 0}};
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts),
+                         "usage: bench_gpu_conv [--quick] [--reps N] [--csv FILE]"))
+        return 2;
     if (reps < 3)
         reps = 3;
     nst_gpu_info g;
@@ -212,11 +192,9 @@ int main(int argc, char **argv) {
         printf("bench_gpu_conv: no GPU: %s\n", why);
         return 0;
     }
-    nst_ctx *ctx = nst_ctx_create();
-    if (!ctx || nst_ctx_set_device(ctx, "cuda:0") != NST_OK) {
-        fprintf(stderr, "bench_gpu_conv: %s\n", ctx ? nst_last_error(ctx) : "out of memory");
+    nst_ctx *ctx = bench_ctx_open("bench_gpu_conv", "cuda:0", 0, 0);
+    if (!ctx)
         return 1;
-    }
     const int per_sm = fp32_flop_per_clock_per_sm(g.cc_major, g.cc_minor);
     const double peak = (double)g.multiprocessors * g.clock_khz * 1e3 * per_sm / 1e12;
     char libs[1024];
@@ -230,9 +208,9 @@ int main(int argc, char **argv) {
         printf("FP32 peak: compute capability %d.%d is not in the table\n", g.cc_major, g.cc_minor);
     printf("median of %d runs after 3 warm-up runs, L2 flushed before each; ms: median, "
            "min..max, IQR\n\n", reps);
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "layer,direction,math,median_ms,min_ms,max_ms,q1_ms,q3_ms,tflops\n");
+    FILE *csv = csv_path ? bench_csv_open(csv_path, "w", "layer,direction,math,median_ms,min_ms,"
+                                                         "max_ms,q1_ms,q3_ms,tflops")
+                         : NULL;
     size_t flush_bytes = (size_t)(g.l2_bytes > 0 ? g.l2_bytes : 64 << 20) * 2;
     void *flush = NULL;
     int rc = 0;

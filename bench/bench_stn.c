@@ -1,7 +1,7 @@
-/* Spatial transformer benchmark: ms per forward + backward of the STN module (src/host/stn.c:
- * localisation network, affine grid and sampler; backward to the input and every weight) on a
- * large image, median of several runs after warm-up, with the spread (min..max, quartiles),
- * plus the memory plan.
+/* Spatial transformer benchmark: ms per forward + backward of the STN module
+ * (src/host/networks/stn.c: localisation network, affine grid and sampler; backward to the input
+ * and every weight) on a large image, median of several runs after warm-up, with the spread
+   * (min..max, quartiles), plus the memory plan.
  *
  *   build/bench_stn [--size 768x512] [--channels 3,64] [--threads N] [--reps R] [--warmup W]
  *                   [--device D] [--csv FILE]
@@ -71,11 +71,8 @@ static int run_once(void *user) {
     return nst_mem_pass_end(pass) != NST_OK || nst_synchronize(r->ctx) != NST_OK;
 }
 
-static int usage(void) {
-    fprintf(stderr, "usage: bench_stn [--size WxH] [--channels C[,C...]] [--threads N] "
-                    "[--reps R] [--warmup W] [--device D] [--csv FILE]\n");
-    return 2;
-}
+static const char usage[] = "usage: bench_stn [--size WxH] [--channels C[,C...]] [--threads N] "
+                            "[--reps R] [--warmup W] [--device D] [--csv FILE]";
 
 static int fail(nst_ctx *ctx) {
     fprintf(stderr, "bench_stn: %s\n", ctx ? nst_last_error(ctx) : "out of memory");
@@ -83,49 +80,30 @@ static int fail(nst_ctx *ctx) {
 }
 
 int main(int argc, char **argv) {
-    const char *csv = NULL, *device = "cpu", *channels = "3,64";
-    int w = 768, h = 512, threads = 0, reps = 7, warmup = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return usage();
-        if (!strcmp(argv[i], "--size") && sscanf(v, "%dx%d", &w, &h) == 2)
-            ;
-        else if (!strcmp(argv[i], "--channels"))
-            channels = v;
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(v);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(v);
-        else if (!strcmp(argv[i], "--warmup"))
-            warmup = atoi(v);
-        else if (!strcmp(argv[i], "--device"))
-            device = v;
-        else if (!strcmp(argv[i], "--csv"))
-            csv = v;
-        else
-            return usage();
-        i++;
-    }
-    if (reps < 1 || warmup < 0 || w < 1 || h < 1)
-        return usage();
-    nst_ctx *ctx = nst_ctx_create();
-    if (!ctx || nst_ctx_set_device(ctx, device) != NST_OK)
-        return fail(ctx);
-    nst_ctx_set_threads(ctx, threads);
-    FILE *out = csv ? fopen(csv, "w") : NULL;
-    if (csv && !out) {
-        perror(csv);
+    const char *device = "cpu", *channels = "3,64";
+    bench_size size = {768, 512};
+    bench_run_opts run = {.threads = 0, .reps = 7, .warmup = 2, .csv = NULL};
+    const bench_opt opts[] = {{"--size", BENCH_OPT_SIZE, &size, 0},
+                              {"--channels", BENCH_OPT_STRING, &channels, 0},
+                              {"--device", BENCH_OPT_STRING, &device, 0}, BENCH_RUN_OPTS(run)};
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts), usage))
+        return 2;
+    const int w = size.w, h = size.h;
+    if (run.reps < 1 || run.warmup < 0 || w < 1 || h < 1)
+        return bench_usage(usage);
+    nst_ctx *ctx = bench_ctx_open("bench_stn", device, run.threads, 0);
+    if (!ctx)
         return 1;
-    }
-    if (out)
-        fprintf(out, "impl,size,channels,threads,reps,median_ms,min_ms,q1_ms,q3_ms,max_ms\n");
+    FILE *out = NULL;
+    if (run.csv && !(out = bench_csv_open(run.csv, "w", "impl,size,channels,threads,reps,median_ms,"
+                                                         "min_ms,q1_ms,q3_ms,max_ms")))
+        return 1;
     for (const char *p = channels; *p;) {
         const int c = atoi(p);
         p += strcspn(p, ",");
         p += *p == ',';
         if (c < 1)
-            return usage();
+            return bench_usage(usage);
         const size_t n = (size_t)w * h * c;
         float *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy);
         if (!x || !dy)
@@ -153,17 +131,17 @@ int main(int argc, char **argv) {
             return fail(ctx);
         r.upload = 0;
         bench_stats st;
-        if (bench_time(run_once, &r, warmup, reps, reps, 0.0, &st))
+        if (bench_time(run_once, &r, run.warmup, run.reps, run.reps, 0.0, &st))
             return fail(ctx);
         const nst_plan_summary ps = nst_plan_get_summary(plan);
         printf("nstyle stn %dx%dx%d forward+backward, %d threads: %.1f ms (min %.1f, q1 %.1f, "
                "q3 %.1f, max %.1f; %d runs); plan %.1f MiB, module %.2f MiB\n", w, h, c,
                nst_ctx_threads(ctx), 1e3 * st.median, 1e3 * st.min, 1e3 * st.q1, 1e3 * st.q3,
                1e3 * st.max, st.n, ps.total_bytes / 1048576.0, nst_stn_owned_bytes(s) / 1048576.0);
-        if (out)
-            fprintf(out, "nstyle,%dx%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f\n", w, h, c,
-                    nst_ctx_threads(ctx), st.n, 1e3 * st.median, 1e3 * st.min, 1e3 * st.q1,
-                    1e3 * st.q3, 1e3 * st.max);
+        if (out) {
+            fprintf(out, "nstyle,%dx%d,%d,%d,%d,", w, h, c, nst_ctx_threads(ctx), st.n);
+            bench_csv_stats(out, &st, 1e3);
+        }
         nst_arena_destroy(ctx, arena);
         nst_plan_destroy(plan);
         nst_stn_destroy(s);

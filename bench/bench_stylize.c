@@ -1,6 +1,7 @@
-/* Fast-style benchmark: ms per frame of the TransformerNet stylizer (src/host/transformer.c) on
- * the CPU (or --device cuda), median of several runs after warm-up, printed with its spread
- * (min..max, interquartile range), plus the memory plan of that size.
+/* Fast-style benchmark: ms per frame of the TransformerNet stylizer
+ * (src/host/networks/transformer.c) on the CPU (or --device cuda), median of several runs after
+ * warm-up, printed with its spread (min..max, interquartile range), plus the memory plan of that
+   * size.
  *
  *   build/bench_stylize --model M.safetensors [--size 768x512] [--threads N] [--batch N]
  *                       [--reps R] [--warmup W] [--device D] [--csv FILE]
@@ -32,48 +33,28 @@ static int run_once(void *user) {
     return nst_stylize_images(r->s, r->in, r->n, r->w, r->h, r->out) != NST_OK;
 }
 
-static int usage(void) {
-    fprintf(stderr, "usage: bench_stylize --model M.safetensors [--size WxH] [--threads N] "
-                    "[--batch N] [--reps R] [--warmup W] [--device D] [--csv FILE]\n");
-    return 2;
-}
+static const char usage[] = "usage: bench_stylize --model M.safetensors [--size WxH] "
+                            "[--threads N] [--batch N] [--reps R] [--warmup W] [--device D] "
+                            "[--csv FILE]";
 
 int main(int argc, char **argv) {
-    const char *model = NULL, *csv = NULL, *device = "cpu";
-    int w = 768, h = 512, threads = 0, batch = 1, reps = 5, warmup = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return usage();
-        if (!strcmp(argv[i], "--model"))
-            model = v;
-        else if (!strcmp(argv[i], "--size") && sscanf(v, "%dx%d", &w, &h) == 2)
-            ;
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(v);
-        else if (!strcmp(argv[i], "--batch"))
-            batch = atoi(v);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(v);
-        else if (!strcmp(argv[i], "--warmup"))
-            warmup = atoi(v);
-        else if (!strcmp(argv[i], "--device"))
-            device = v;
-        else if (!strcmp(argv[i], "--csv"))
-            csv = v;
-        else
-            return usage();
-        i++;
-    }
-    if (!model || batch < 1 || reps < 1 || warmup < 0)
-        return usage();
-    nst_ctx *ctx = nst_ctx_create();
+    const char *model = NULL, *device = "cpu";
+    bench_size size = {768, 512};
+    int batch = 1;
+    bench_run_opts run = {.threads = 0, .reps = 5, .warmup = 1, .csv = NULL};
+    const bench_opt opts[] = {{"--model", BENCH_OPT_STRING, &model, 0},
+                              {"--size", BENCH_OPT_SIZE, &size, 0},
+                              {"--batch", BENCH_OPT_INT, &batch, 0},
+                              {"--device", BENCH_OPT_STRING, &device, 0}, BENCH_RUN_OPTS(run)};
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts), usage))
+        return 2;
+    const int w = size.w, h = size.h;
+    if (!model || batch < 1 || run.reps < 1 || run.warmup < 0)
+        return bench_usage(usage);
+    nst_ctx *ctx = bench_ctx_open("bench_stylize", device, run.threads, 0);
     nst_stylizer *s = NULL;
-    if (!ctx || nst_ctx_set_device(ctx, device) != NST_OK) {
-        fprintf(stderr, "bench_stylize: %s\n", ctx ? nst_last_error(ctx) : "out of memory");
+    if (!ctx)
         return 1;
-    }
-    nst_ctx_set_threads(ctx, threads);
     if (nst_stylizer_open(ctx, model, &s) != NST_OK) {
         fprintf(stderr, "bench_stylize: %s\n", nst_last_error(ctx));
         return 1;
@@ -87,26 +68,24 @@ int main(int argc, char **argv) {
     }
     run_args r = {s, in, out, batch, w, h};
     bench_stats st;
-    if (!in || !out || bench_time(run_once, &r, warmup, reps, reps, 0.0, &st) != 0) {
+    if (!in || !out || bench_time(run_once, &r, run.warmup, run.reps, run.reps, 0.0, &st) != 0) {
         fprintf(stderr, "bench_stylize: %s\n", nst_last_error(ctx));
         return 1;
     }
     const nst_plan_summary p = nst_plan_get_summary(nst_stylizer_current_plan(s));
-    const int nthreads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const int nthreads = run.threads > 0 ? run.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     const double k = 1e3 / batch;
     printf("nstyle %dx%d batch %d, %d threads on %s: %.1f ms per frame (min %.1f, max %.1f, "
            "IQR %.1f..%.1f, %d runs); plan %.1f MiB (sum of buffers %.1f MiB)\n", w, h, batch,
            nthreads, nst_ctx_device_name(ctx), k * st.median, k * st.min, k * st.max, k * st.q1,
            k * st.q3, st.n, p.total_bytes / 1048576.0, p.sum_bytes / 1048576.0);
-    if (csv) {
-        FILE *f = fopen(csv, "w");
-        if (!f) {
-            perror(csv);
+    if (run.csv) {
+        FILE *f = bench_csv_open(run.csv, "w", "impl,size,batch,threads,reps,median_ms,min_ms,"
+                                               "q1_ms,q3_ms,max_ms");
+        if (!f)
             return 1;
-        }
-        fprintf(f, "impl,size,batch,threads,reps,median_ms,min_ms,q1_ms,q3_ms,max_ms\n");
-        fprintf(f, "nstyle,%dx%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f\n", w, h, batch, nthreads, st.n,
-                k * st.median, k * st.min, k * st.q1, k * st.q3, k * st.max);
+        fprintf(f, "nstyle,%dx%d,%d,%d,%d,", w, h, batch, nthreads, st.n);
+        bench_csv_stats(f, &st, k);
         fclose(f);
     }
     free(in);

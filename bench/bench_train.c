@@ -27,45 +27,26 @@ static int run_once(void *user) {
     return nst_trainer_step_on(r->t, r->batch, NULL) != NST_OK;
 }
 
-static int usage(void) {
-    fprintf(stderr, "usage: bench_train --vgg VGG19.safetensors [--size N] [--batch N] "
-                    "[--threads N] [--style-layers L] [--reps R] [--warmup W] [--csv FILE]\n");
-    return 2;
-}
+static const char usage[] = "usage: bench_train --vgg VGG19.safetensors [--size N] [--batch N] "
+                            "[--threads N] [--style-layers L] [--reps R] [--warmup W] "
+                            "[--csv FILE]";
 
 int main(int argc, char **argv) {
-    const char *vgg = NULL, *csv = NULL, *style_layers = "relu1_2,relu2_2,relu3_4";
-    int size = 256, batch = 4, threads = 0, reps = 3, warmup = 1;
-    for (int i = 1; i < argc; i += 2) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return usage();
-        if (!strcmp(argv[i], "--vgg"))
-            vgg = v;
-        else if (!strcmp(argv[i], "--size"))
-            size = atoi(v);
-        else if (!strcmp(argv[i], "--batch"))
-            batch = atoi(v);
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(v);
-        else if (!strcmp(argv[i], "--style-layers"))
-            style_layers = v;
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(v);
-        else if (!strcmp(argv[i], "--warmup"))
-            warmup = atoi(v);
-        else if (!strcmp(argv[i], "--csv"))
-            csv = v;
-        else
-            return usage();
-    }
-    if (!vgg || size < 8 || batch < 1 || reps < 1)
-        return usage();
-    nst_ctx *ctx = nst_ctx_create();
+    const char *vgg = NULL, *style_layers = "relu1_2,relu2_2,relu3_4";
+    int size = 256, batch = 4;
+    bench_run_opts run = {.threads = 0, .reps = 3, .warmup = 1, .csv = NULL};
+    const bench_opt opts[] = {{"--vgg", BENCH_OPT_STRING, &vgg, 0},
+                              {"--size", BENCH_OPT_INT, &size, 0},
+                              {"--batch", BENCH_OPT_INT, &batch, 0},
+                              {"--style-layers", BENCH_OPT_STRING, &style_layers, 0},
+                              BENCH_RUN_OPTS(run)};
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts), usage))
+        return 2;
+    if (!vgg || size < 8 || batch < 1 || run.reps < 1)
+        return bench_usage(usage);
+    nst_ctx *ctx = bench_ctx_open("bench_train", NULL, run.threads, 0);
     if (!ctx)
         return 1;
-    if (threads)
-        nst_ctx_set_threads(ctx, threads);
     const size_t n = (size_t)batch * size * size * 3;
     float *images = malloc(n * sizeof *images), *style = malloc((size_t)size * size * 3 * 4);
     uint64_t s = 12345;
@@ -88,7 +69,7 @@ int main(int argc, char **argv) {
     }
     run_args r = {t, images};
     bench_stats st;
-    if (bench_time(run_once, &r, warmup, reps, reps, 0.0, &st)) {
+    if (bench_time(run_once, &r, run.warmup, run.reps, run.reps, 0.0, &st)) {
         fprintf(stderr, "bench_train: %s\n", nst_last_error(ctx));
         return 1;
     }
@@ -96,13 +77,11 @@ int main(int argc, char **argv) {
     printf("nstyle train step, batch %d at %dx%d, %d threads: median %.1f ms (min %.1f, q1 %.1f, "
            "q3 %.1f, max %.1f; %d reps)\n", batch, size, size, th, 1e3 * st.median, 1e3 * st.min,
            1e3 * st.q1, 1e3 * st.q3, 1e3 * st.max, st.n);
-    if (csv) {
-        FILE *f = fopen(csv, "a");
-        if (f) {
-            fprintf(f, "nstyle,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f\n", size, batch, th, st.n,
-                    1e3 * st.median, 1e3 * st.min, 1e3 * st.q1, 1e3 * st.q3, 1e3 * st.max);
-            fclose(f);
-        }
+    FILE *f = run.csv ? bench_csv_open(run.csv, "a", NULL) : NULL;
+    if (f) {
+        fprintf(f, "nstyle,%d,%d,%d,%d,", size, batch, th, st.n);
+        bench_csv_stats(f, &st, 1e3);
+        fclose(f);
     }
     nst_trainer_destroy(t);
     free(images);

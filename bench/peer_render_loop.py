@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Gatys loop of `nstyle render` in PyTorch (CPU), for bench/render_vs_torch.sh.
 
-Same semantics as nst_render_gatys (include/nstyle/render.h, DESIGN.md): the image is RGB in
+Same semantics as nst_render_gatys (include/nstyle/render.h, docs/design.md): the image is RGB in
 [0, 1], converted to the weights' convention (here bgr-0-255-minus-mean) as part of the graph;
 VGG19 convs 3x3 / pad 1 with ReLU, 2x2 max pools after conv1_2, conv2_2, conv3_4, run only as
 deep as the deepest layer asked for; content = sum MSE(F, F_content), style = sum MSE(G, G_style)

@@ -20,7 +20,7 @@ import nst_pickle
 
 # (name, torchvision features index, width multiple): Cout = width * multiple, where width is
 # conv1_1's Cout (64 in VGG19; tests use smaller, self-consistent nets); Cin = the previous Cout,
-# 3 for conv1_1. The same table as src/host/vgg19_weights.c.
+# 3 for conv1_1. The same table as src/host/networks/vgg19_weights.c.
 VGG19_CONVS = [
     ("conv1_1", 0, 1), ("conv1_2", 2, 1), ("conv2_1", 5, 2), ("conv2_2", 7, 2),
     ("conv3_1", 10, 4), ("conv3_2", 12, 4), ("conv3_3", 14, 4), ("conv3_4", 16, 4),

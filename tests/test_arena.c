@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/internal.h"
+#include "host/core.h"
 #include "nstyle/memory.h"
 #include "test_support.h"
 

@@ -1,4 +1,4 @@
-/* `nstyle convert` end to end (src/host/cli/convert.c): runs the built CLI (NST_CLI_PATH) on
+/* `nstyle convert` end to end (src/host/cli/cmd_convert.c): runs the built CLI (NST_CLI_PATH) on
  * images made here and checks exit codes (0 success, 1 failure, 2 usage error), the messages on
  * stderr, the success line on stdout, and the written files (read back with nst_image_load). */
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-/* `nstyle plan` end to end (src/host/cli/plan.c): with no weights anywhere it looks, the
+/* `nstyle plan` end to end (src/host/cli/cmd_plan.c): with no weights anywhere it looks, the
  * 768x512 plan prints its tags and a total equal to nst_render_plan's in this process; --json
  * writes the same total in the shared summary schema; --help lists the layer names; bad sizes,
  * pooling and layers are refused with exit codes 2 and 1; L-BFGS's history is 2 (m + 1) image

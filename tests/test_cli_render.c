@@ -1,5 +1,5 @@
-/* `nstyle render` end to end (src/host/cli/render.c): runs the built CLI (NST_CLI_PATH) and checks
- * its exit codes, messages and files.
+/* `nstyle render` end to end (src/host/cli/cmd_render.c): runs the built CLI (NST_CLI_PATH) and
+ * checks its exit codes, messages and files.
  *  - bad input: missing -c/-s/-o, unknown options, bad --size/--vram-limit values, unknown layer
  *    names, unreadable images, weights without a requested layer, a --vram-limit too small for
  *    the plan (refused before allocating, the consumers named), --line-search with a bad value
@@ -223,7 +223,8 @@ Test(cli_render, line_search_bad_or_without_lbfgs_is_a_usage_error) {
     assert_no_output();
 }
 
-/* ---- failures: exit 1, nothing written -------------------------------------------------------- */
+/* ---- failures: exit 1, nothing written --------------------------------------------------------
+ * */
 
 Test(cli_render, unknown_layer_names_fail_with_the_known_ones_listed) {
     cr_assert_eq(RENDER("--style-layers", "relu1_1,relu9_9"), 1);
@@ -420,7 +421,7 @@ Test(cli_render, real_partial_vgg19_styles_chelsea_like_starry_night) {
     free(j);
 }
 
-/* ---- geometry (src/host/cli/render_geometry.c)
+/* ---- geometry (src/host/cli/geometry_args.c)
  * ------------------------------------------------ */
 
 /* A neural-style user finds each of its flags mapped in --help, and each option named there

@@ -1,4 +1,4 @@
-/* `nstyle stylize` end to end (src/host/cli/stylize.c, stylize_io.c): runs the built CLI with a
+/* `nstyle stylize` end to end (src/host/cli/cmd_stylize.c, stylize_io.c): runs the built CLI with a
  * synthetic TransformerNet (tests/support/test_transformer_model.c) on images made here and
  * checks the written files, the exit codes (0, 1 failure, 2 usage), the messages, --json, the
  * model lookup by name, folders in name order with an unreadable frame (the frames before it

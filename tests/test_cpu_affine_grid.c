@@ -1,4 +1,4 @@
-/* CPU affine grid (src/cpu/affine_grid.c, math in src/cpu/grid_math.h), PyTorch
+/* CPU affine grid (src/cpu/affine_grid.c, math in src/math/grid_math.h), PyTorch
  * F.affine_grid semantics:
  *   - forward and backward against PyTorch float64 goldens (tests/golden/gen_grid.py ->
  *     grid.safetensors) for align_corners true and false, on a 5x8 grid and a one-row grid

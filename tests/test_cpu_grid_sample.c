@@ -1,4 +1,4 @@
-/* CPU bilinear grid sampling (src/cpu/grid_sample.c, math in src/cpu/grid_math.h), PyTorch
+/* CPU bilinear grid sampling (src/cpu/grid_sample.c, math in src/math/grid_math.h), PyTorch
  * F.grid_sample(mode="bilinear") semantics in all six padding x align_corners modes:
  *   - forward, dx and dgrid against PyTorch float64 goldens (tests/golden/gen_grid.py ->
  *     grid.safetensors): a 2x5x7x11 (N, C, H, W) input sampled at 6x9 points that reach beyond

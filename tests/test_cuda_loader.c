@@ -1,5 +1,5 @@
-/* The CUDA backend module's loader (src/host/cuda/cuda_loader.c) without a GPU: a missing, stale
- * or foreign module and a cuDNN of the wrong major version are refused with a message naming
+/* The CUDA backend module's loader (src/host/backends/cuda_loader.c) without a GPU: a missing,
+ * stale or foreign module and a cuDNN of the wrong major version are refused with a message naming
  * the file, the dlerror and the versions; the real module loads and lists its libraries; and
  * the CLI's CPU commands run with the CUDA libraries out of reach while `--device cuda` says
  * what is missing. Each test is its own process (Criterion), so environment changes stay there.

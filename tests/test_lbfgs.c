@@ -1,4 +1,4 @@
-/* L-BFGS (src/host/lbfgs.c) on host-side problems over the CPU op table:
+/* L-BFGS (src/host/pipelines/lbfgs.c) on host-side problems over the CPU op table:
  *  - a separable quadratic with a known minimum: torch's default tolerances stop it early, at
  *    the minimum, with and without the strong Wolfe line search;
  *  - torch.optim.LBFGS (line_search_fn=None, history 5, lr 1) on an ill-conditioned least-squares
@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "host/lbfgs.h"
+#include "host/pipelines/lbfgs.h"
 #include "nstyle/safetensors.h"
 #include "test_support.h"
 #include "test_tensors.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/internal.h"
+#include "host/core.h"
 #include "test_support.h"
 
 Test(ops_table, every_op_has_name_and_params) {

@@ -3,7 +3,7 @@
  * pass runs; the reduction lengths of the shared cases; the magnitudes M against plain loops in
  * double on absolute values; and the bound against errors of the size TF32 makes (x and w
  * rounded to TF32, then convolved in double): on a convolution whose outputs cancel to near
- * zero such an error passes the TF32 bound but fails DESIGN.md's rtol form, twice the bound
+ * zero such an error passes the TF32 bound but fails docs/design.md's rtol form, twice the bound
  * fails everywhere and half of it nowhere, and the strict fp32 bound rejects TF32 errors on
  * reductions of 145 and 289 terms. */
 #include <criterion/criterion.h>
@@ -483,7 +483,7 @@ Test(parity_bound, tf32_error_under_cancellation_passes_the_tf32_bound_not_rtol)
     cr_log_info("cancellation: max|y| %.3g, max M %.3g; rtol form fails %d of %zu; worst "
                 "|diff| / TF32 bound %.3f", max_y, max_m, outside_rtol, c.ny,
                 worst_ratio(&c, got, length, true));
-    cr_expect_gt(outside_rtol, (int)(c.ny / 2), "DESIGN.md's rtol form fails only %d of %zu",
+    cr_expect_gt(outside_rtol, (int)(c.ny / 2), "docs/design.md's rtol form fails only %d of %zu",
                  outside_rtol, c.ny);
     char msg[1024] = "";
     cr_expect_eq(nst_parity_compare("y", got, c.y, c.ny, &tf32, msg, sizeof msg), 0,

@@ -1,6 +1,6 @@
-/* The Gatys render as a library call (src/host/render.c): the plan's total equals the arena's
- * measured peak on a context with nothing else allocated; the real partial VGG19 weights on a
- * 64x64 crop make the style loss fall in 20 iterations (skipped, saying why, without
+/* The Gatys render as a library call (src/host/pipelines/render.c): the plan's total equals the
+ * arena's measured peak on a context with nothing else allocated; the real partial VGG19 weights on
+ * a 64x64 crop make the style loss fall in 20 iterations (skipped, saying why, without
  * ../shared/data); the progress callback and the cancel flag stop the loop and keep the image; a
  * non-finite loss names its layer; a layer the file lacks, an unknown layer and a budget too
  * small are refused before anything is allocated. The small renders use the width-16 golden net

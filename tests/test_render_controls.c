@@ -1,4 +1,4 @@
-/* The render's controls (src/host/render.c) on the width-16 golden net of
+/* The render's controls (src/host/pipelines/render.c) on the width-16 golden net of
  * tests/golden/gen_vgg19.py with small random images:
  *  - several styles: blend (1, 0) is the first style alone, weights are normalised (2, 6 is
  *    0.25, 0.75), and the initial style loss is quadratic in the blend weight, as it is when the
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/vgg19_net.h"
+#include "host/pipelines/gatys.h"
 #include "nstyle/render.h"
 #include "test_files.h"
 #include "test_images.h"

@@ -1,4 +1,4 @@
-/* The render's geometry (include/nstyle/geometry.h, src/host/render_geometry.c)
+/* The render's geometry (include/nstyle/geometry.h, src/host/pipelines/render_geometry.c)
  * on the width-16 golden net of tests/golden/gen_vgg19.py with small random
  * images:
  *  - the transform parser: theta of key lists against matrices worked out by
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/vgg19_net.h"
+#include "host/pipelines/gatys.h"
 #include "nstyle/geometry.h"
 #include "nstyle/render.h"
 #include "test_support.h"

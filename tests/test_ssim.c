@@ -1,4 +1,4 @@
-/* SSIM (src/cpu/ssim.c, include/nstyle/metrics.h) against scikit-image's
+/* SSIM (src/host/ssim.c, include/nstyle/metrics.h) against scikit-image's
  * structural_similarity(channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5,
  * use_sample_covariance=False): goldens on crops of real photos (blurred, JPEG-recompressed),
  * synthetic pairs (noisy, shifted, single-channel at the 11x11 minimum), whole photos from

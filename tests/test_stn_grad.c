@@ -1,5 +1,5 @@
 /* The spatial transformer's gradients against central finite differences in double precision,
- * and its training (include/nstyle/stn.h, src/host/stn.c):
+ * and its training (include/nstyle/stn.h, src/host/networks/stn.c):
  *   - a double-precision reference of the whole module written here from PyTorch's definitions
  *     (bilinear grid_sample with its three paddings, affine_grid, valid convolution over OIHW
  *     weights, 2x2 max pool, ReLU, flatten in PyTorch's (c, h, w) order, linear), reduced to

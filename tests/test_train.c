@@ -1,4 +1,5 @@
-/* nstyle train (include/nstyle/train.h, src/host/train.c, src/host/transformer_backward.c):
+/* nstyle train (include/nstyle/train.h, src/host/pipelines/train.c,
+ * src/host/networks/transformer_backward.c):
  *  - one training step's 62 weight gradients and its losses against PyTorch float64
  *    (tests/golden/gen_train.py: a width-4 TransformerNet, a width-8 VGG19 up to conv2_2, two
  *    16x16 crops);

@@ -1,6 +1,6 @@
-/* The stylizer (src/host/transformer.c), the model lookup (src/host/model_path.c) and temporal
- * smoothing (src/host/smooth.c) on synthetic weights written here, so nothing needs
- * ../shared/data (the real models: tests/test_transformer_golden.c):
+/* The stylizer (src/host/networks/transformer.c), the model lookup (src/host/model_path.c) and
+ * temporal smoothing (src/host/networks/smooth.c) on synthetic weights written here, so nothing
+ * needs ../shared/data (the real models: tests/test_transformer_golden.c):
  * - the output against a naive double-precision forward (tests/support/test_transformer_model.c)
  *   at sizes that are and are not multiples of 4, F16 and F32 weights;
  * - odd sizes keep the input size and write nothing past the output; a batch of 3 equals 3 single

@@ -1,4 +1,4 @@
-/* The stylizer (src/host/transformer.c) with the five real pytorch/examples models of
+/* The stylizer (src/host/networks/transformer.c) with the five real pytorch/examples models of
  * ../shared/data/models/fast against PyTorch in float64 (tests/golden/gen_transformer.py: two
  * crops of chelsea.png, 52x40 and the odd 37x29): on the 0-255 scale before clamping,
  * max |d| <= 0.5 and mean |d| <= 0.01; after clamping and truncation to 8 bits no value is off

@@ -1,4 +1,4 @@
-/* Temporal smoothing of stylised frames (src/host/smooth.c, formula in
+/* Temporal smoothing of stylised frames (src/host/networks/smooth.c, formula in
  * include/nstyle/stylize.h):
  * - the formula on hand-made values: still pixels blend, a pixel changed by the threshold or
  *   more (and its 3x3 neighbours) takes the new output, half the threshold halves the weight;

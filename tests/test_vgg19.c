@@ -1,16 +1,17 @@
-/* VGG19 over the op table (src/host/vgg19.c) and the Gatys losses (src/host/losses.c) against
- * PyTorch float64 goldens (tests/golden/gen_vgg19.py): a width-16 net up to conv3_1 with random
- * weights, read by nst_vgg19_weights_load from the golden file itself. Checks the features at
- * ReLU and pre-ReLU layers with max and avg pooling, then the content, style, TV and total
- * losses and the gradient of the total w.r.t. the image (the render's own evaluation, through
- * the input convention, every loss's backward and the VGG backward). */
+/* VGG19 over the op table (src/host/networks/vgg19.c) and the Gatys losses
+ * (src/host/pipelines/losses.c) against PyTorch float64 goldens (tests/golden/gen_vgg19.py): a
+ * width-16 net up to conv3_1 with random weights, read by nst_vgg19_weights_load from the golden
+   * file itself. Checks the features at ReLU and pre-ReLU layers with max and avg pooling, then the
+   * content, style, TV and total losses and the gradient of the total w.r.t. the image (the
+     * render's own evaluation, through the input convention, every loss's backward and the VGG
+     * backward). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/vgg19_net.h"
+#include "host/pipelines/gatys.h"
 #include "test_support.h"
 #include "test_tensors.h"
 

@@ -1,4 +1,4 @@
-/* VGG19's layer table and weight loading (src/host/vgg19_weights.c):
+/* VGG19's layer table and weight loading (src/host/networks/vgg19_weights.c):
  * - the table: names round-trip, unknown names refuse, torchvision indices, pools, channels;
  * - where the weights are found (argument, $NSTYLE_MODELS, ./models, ~/.cache/nstyle, file
  *   names in order) and the message when they are not;

@@ -34,7 +34,7 @@ extern "C" {
  * (0..1, 0..255); values must be finite. Computed in double, stored as float; O(n log n).
  * Errors: NST_ERR_INVALID_ARG (NULL pointers, counts < 1, channels < 1, a NaN or infinity, with
  * the position in the message), NST_ERR_NO_MEMORY.
- * Tested by tests/test_cpu_colour.c against skimage. */
+ * Tested by tests/test_histogram_match.c against skimage. */
 nst_status nst_histogram_match(nst_ctx *ctx, const float *src, int64_t n_src_pixels,
                                const float *ref, int64_t n_ref_pixels, int channels, float *out);
 

@@ -2,7 +2,7 @@
  *
  * nst_render_gatys() optimises an RGB [0,1] image so that its VGG19 features match the content
  * image's at the content layers and its Gram matrices match the style image's at the style layers
- * (DESIGN.md, "Pixels and semantics"):
+ * (docs/design.md, "Pixels and semantics"):
  *   content = sum_l w_l MSE(F_l(x), F_l(content))           (w_l = 1 for content layers)
  *   style   = sum_l w_l MSE(G_l(x), G_l(style)),  G = F^T F / (C H W)
  *   tv      = TV(x)   (sum of squared neighbour differences / pixel count)
@@ -15,8 +15,8 @@
  * Controls (the fields at the end of nst_render_options): several style images blended into one
  * Gram target per layer (sum_j w_j G_j, weights normalised to sum 1, each style's target pass at
  * its own size); histogram matching of the styles to the content's colours; original colours
- * (the result's Y with the content's U, V); L-BFGS instead of Adam (src/host/lbfgs.h: torch's
- * algorithm with no line search or its strong Wolfe one, history 2 (m + 1) + 4 image-sized
+ * (the result's Y with the content's U, V); L-BFGS instead of Adam (src/host/pipelines/lbfgs.h:
+ * torch's algorithm with no line search or its strong Wolfe one, history 2 (m + 1) + 4 image-sized
  * vectors in the plan, 3 more with the line search, the image clamped to [0, 1] only at the
  * end); a snapshot callback every N iterations.
  *
@@ -130,7 +130,8 @@ typedef struct {
     int save_every;                    /* > 0: call snapshot every save_every iterations */
     nst_render_snapshot_fn snapshot;
     void *snapshot_user;
-    /* Geometry (include/nstyle/geometry.h, src/host/render_geometry.c; README, "Geometry"). */
+    /* Geometry (include/nstyle/geometry.h, src/host/pipelines/render_geometry.c; README,
+     * "Geometry"). */
     nst_geometry content_transform, style_transform; /* resampled before the render uses them
                                           (the style one: every style image) */
     nst_grid_padding transform_padding; /* every resampling below (default reflection) */

@@ -24,10 +24,11 @@
  * of the same size reuse it, another size plans again. Forward only: each activation lives from
  * the op that writes it to the last op that reads it, so the planner overlaps them.
  *
- * Implemented in src/host/transformer.c (network) and src/host/smooth.c (smoothing); tested by
- * tests/test_transformer.c (synthetic weights against a naive forward, odd sizes, batches, the
- * plan against the tracker, refusals), tests/test_transformer_golden.c (PyTorch goldens with the
- * real models), tests/test_transformer_smooth.c and tests/test_cli_stylize.c. */
+ * Implemented in src/host/networks/transformer.c (network) and src/host/networks/smooth.c
+ * (smoothing); tested by tests/test_transformer.c (synthetic weights against a naive forward, odd
+   * sizes, batches, the plan against the tracker, refusals), tests/test_transformer_golden.c
+   * (PyTorch goldens with the real models), tests/test_transformer_smooth.c and
+     * tests/test_cli_stylize.c. */
 #ifndef NSTYLE_STYLIZE_H
 #define NSTYLE_STYLIZE_H
 

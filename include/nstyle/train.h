@@ -25,7 +25,7 @@
  * The model file is an ordinary pytorch/examples safetensors (62 tensors, metadata input
  * rgb-0-255) that nst_stylizer_open reads.
  *
- * Implemented in src/host/train.c and src/host/transformer_backward.c; tested by
+ * Implemented in src/host/pipelines/train.c and src/host/networks/transformer_backward.c; tested by
  * tests/test_train.c. */
 #ifndef NSTYLE_TRAIN_H
 #define NSTYLE_TRAIN_H

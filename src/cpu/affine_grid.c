@@ -2,7 +2,7 @@
  *
  * Semantics: PyTorch F.affine_grid(theta, (N, C, H, W), align_corners), ATen's
  * affine_grid_generator_4D: grid[n, h, w] = theta[n] @ (bx[w], by[h], 1) with bx, by the base
- * coordinates of src/cpu/grid_math.h (linspace(-1, 1, size) with align_corners, else
+ * coordinates of src/math/grid_math.h (linspace(-1, 1, size) with align_corners, else
  * (2i + 1) / size - 1; 0 for size 1). Backward: dtheta[n, j] = sum over pixels of
  * dgrid[n, h, w, j] * (bx[w], by[h], 1), accumulated in double over AFFINE_BLOCKS contiguous
  * blocks of rows added in block order (the same bits whatever the thread count); dtheta is
@@ -12,7 +12,7 @@
  * Tested by tests/test_cpu_affine_grid.c (PyTorch goldens from tests/golden/gen_grid.py, finite
  * differences, error paths). */
 #include "cpu_ops.h"
-#include "grid_math.h"
+#include "math/grid_math.h"
 
 #define AFFINE_BLOCKS 64
 

@@ -20,18 +20,11 @@
 #include <cblas.h>
 #include <pthread.h>
 
+#include "../host/core.h"
 #include "cpu_ops.h"
 #include "nstyle/device.h"
 
-int nst__cpu_threads(const nst_ctx *ctx) {
-    if (ctx->n_threads > 0)
-        return ctx->n_threads;
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
+int nst__cpu_threads(const nst_ctx *ctx) { return nst__threads(ctx); }
 
 nst_status nst__cpu_scratch(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
                             bool zero, void **out) {

@@ -39,6 +39,7 @@
 #include <omp.h>
 #endif
 
+#include "../host/core.h"
 #include "conv2d.h"
 #include "cpu_ops.h"
 

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-#include "../host/internal.h"
+#include "../host/errors.h"
+#include "nstyle/ops.h"
 
 /* Column buffer of one tile when each thread runs its own tiles: about half an L2 cache, so the
  * patches im2col writes are still cached when the sgemm reads them. */

@@ -3,7 +3,9 @@
 #ifndef NSTYLE_CPU_OPS_H
 #define NSTYLE_CPU_OPS_H
 
-#include "../host/internal.h"
+#include "../host/errors.h"
+#include "../host/op_scratch.h"
+#include "nstyle/ops.h"
 
 #define NST__CPU_DECLARE(E, name, P) nst_status nst__cpu_##name(nst_ctx *ctx, const void *params);
 NST_OP_LIST(NST__CPU_DECLARE)

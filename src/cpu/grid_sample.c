@@ -2,7 +2,7 @@
  *
  * Semantics: PyTorch F.grid_sample(x, grid, mode="bilinear", padding_mode, align_corners) with
  * padding zeros / border / reflection and align_corners true / false; the per-pixel math is in
- * src/cpu/grid_math.h (shared with the CUDA kernels). Layout NHWC: x (N, H, W, C),
+ * src/math/grid_math.h (shared with the CUDA kernels). Layout NHWC: x (N, H, W, C),
  * grid (N, Ho, Wo, 2) holding (x, y) in [-1, 1], y (N, Ho, Wo, C).
  * Backward overwrites dx and dgrid (dx is zeroed, then receives the scatter-adds); a NULL dx or
  * dgrid is not computed.
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "cpu_ops.h"
-#include "grid_math.h"
+#include "math/grid_math.h"
 
 nst_status nst__cpu_grid_sample_forward(nst_ctx *ctx, const void *params) {
     const nst_grid_sample_params *p = params;

@@ -9,31 +9,11 @@
 #include <string.h>
 
 #include "cpu_ops.h"
+#include "math/reflect_index.h"
 
 /* Below this many output elements the work runs on one thread. */
 #define PAD_PARALLEL_MIN 32768
 
-/* Source index of padded index i along an axis of `size` with `lo` leading pad. */
-static inline int64_t reflect_src(int64_t i, int64_t size, int64_t lo) {
-    int64_t j = i - lo;
-    if (j < 0)
-        j = -j;
-    if (j >= size)
-        j = 2 * (size - 1) - j;
-    return j;
-}
-
-/* The padded indices along an axis that read source index j (at most 3: the copy itself and one
- * reflection from each side); returns how many, written to out. */
-static inline int reflect_dst(int64_t j, int64_t size, int64_t lo, int64_t hi, int64_t out[3]) {
-    int n = 0;
-    out[n++] = j + lo;
-    if (j >= 1 && j <= lo) /* mirrored into the leading pad */
-        out[n++] = lo - j;
-    if (j <= size - 2 && j >= size - 1 - hi) /* mirrored into the trailing pad */
-        out[n++] = lo + 2 * (size - 1) - j;
-    return n;
-}
 
 nst_status nst__cpu_reflect_pad_forward(nst_ctx *ctx, const void *params) {
     const nst_reflect_pad_params *p = params;
@@ -48,13 +28,13 @@ nst_status nst__cpu_reflect_pad_forward(nst_ctx *ctx, const void *params) {
     if (N * Hp * Wp * C > PAD_PARALLEL_MIN)
     for (int64_t r = 0; r < N * Hp; r++) {
         const int64_t n = r / Hp, i = r % Hp;
-        const float *src = x + (n * H + reflect_src(i, H, p->top)) * W * C; // (W, C)
+        const float *src = x + (n * H + nst__reflect_src(i, H, p->top)) * W * C; // (W, C)
         float *out = y + r * Wp * C;                                        // (Wp, C)
         memcpy(out + p->left * C, src, (size_t)W * pixel);
         for (int64_t j = 0; j < p->left; j++)
-            memcpy(out + j * C, src + reflect_src(j, W, p->left) * C, pixel);
+            memcpy(out + j * C, src + nst__reflect_src(j, W, p->left) * C, pixel);
         for (int64_t j = p->left + W; j < Wp; j++)
-            memcpy(out + j * C, src + reflect_src(j, W, p->left) * C, pixel);
+            memcpy(out + j * C, src + nst__reflect_src(j, W, p->left) * C, pixel);
     }
     return NST_OK;
 }
@@ -72,10 +52,10 @@ nst_status nst__cpu_reflect_pad_backward(nst_ctx *ctx, const void *params) {
     for (int64_t r = 0; r < N * H; r++) {
         const int64_t n = r / H, i = r % H;
         int64_t rows[3], cols[3];
-        const int nr = reflect_dst(i, H, p->top, p->bottom, rows);
+        const int nr = nst__reflect_dst(i, H, p->top, p->bottom, rows);
         float *d = dx + r * W * C; // (W, C)
         for (int64_t j = 0; j < W; j++) {
-            const int nc = reflect_dst(j, W, p->left, p->right, cols);
+            const int nc = nst__reflect_dst(j, W, p->left, p->right, cols);
             float *o = d + j * C;
             for (int64_t k = 0; k < C; k++)
                 o[k] = 0.0f;

@@ -6,6 +6,7 @@
  *
  * Tested by tests/test_arena.c (size through the tracker, bounds, alignment, patterns written
  * and read back over simulated lifetimes, the failure message). */
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
+#include "files.h"
 
 /* Permissions for the new file: an existing target's, else 0666 less the umask (read from /proc,
  * since umask() can only be read by changing it, which is not thread-safe), else 0644. */

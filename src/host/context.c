@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-#include "internal.h"
+#include "core.h"
 
 const char *nst_mem_tag_name(nst_mem_tag tag) {
     switch (tag) {
@@ -152,6 +155,15 @@ nst_backend_kind nst_ctx_backend(const nst_ctx *ctx) { return ctx->backend->kind
 const char *nst_ctx_device_name(const nst_ctx *ctx) { return ctx->device_name; }
 void nst_ctx_set_threads(nst_ctx *ctx, int n) { ctx->n_threads = n < 0 ? 0 : n; }
 int nst_ctx_threads(const nst_ctx *ctx) { return ctx->n_threads; }
+int nst__threads(const nst_ctx *ctx) {
+    if (ctx->n_threads > 0)
+        return ctx->n_threads;
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 const char *nst_last_error(const nst_ctx *ctx) { return ctx ? ctx->last_error : "no context"; }
 nst_status nst_last_status(const nst_ctx *ctx) { return ctx ? ctx->last_status : NST_ERR_INVALID_ARG; }
 

@@ -2,7 +2,7 @@
  * algorithms, TF32 in convolutions and GEMMs. Stored so that a zeroed context has the defaults;
  * the CUDA backend reads them when it chooses algorithms and math modes.
  * Tested by tests/test_cuda_settings.c. */
-#include "internal.h"
+#include "core.h"
 
 void nst_ctx_set_workspace_limit(nst_ctx *ctx, size_t bytes) { ctx->workspace_limit = bytes; }
 size_t nst_ctx_workspace_limit(const nst_ctx *ctx) {

@@ -7,7 +7,7 @@
 
 #include "nstyle/device.h"
 #ifdef NST_HAVE_CUDA
-#include "cuda/cuda_module.h"
+#include "backends/cuda_module.h"
 #endif
 
 #ifdef NST_HAVE_CUDA

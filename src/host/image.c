@@ -25,7 +25,9 @@
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
+#include "files.h"
 #include "nstyle/image.h"
 
 /* stb_image refuses to decode more than about 1 GiB of pixels (PNG: w*h*channels <= 2^30);

@@ -231,7 +231,7 @@ void nst_mem_pass_abort(nst_mem_pass *pass) {
         release(pass);
 }
 
-/* ---- plan, then run (memory_internal.h) ---------------------------------------------------- */
+/* ---- plan, then run (plan_run.h) ---------------------------------------------------------- */
 
 /* Runs fn in a pass that began with status `begun`, then ends it (or aborts it on failure). */
 static nst_status in_pass(nst_ctx *ctx, nst_status begun, nst_mem_pass *pass, nst__pass_fn fn,

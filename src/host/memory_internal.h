@@ -6,8 +6,9 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "core.h"
 #include "nstyle/memory.h"
+#include "plan_run.h"
 
 /* Records one allocation of `bytes` spread over the tracker rows as split[] says (tags, then
  * NST__TRACK_SLACK); the entries must sum to bytes. Removed by nst__tracker_remove(). */
@@ -39,14 +40,5 @@ static inline double nst__mib(size_t bytes) { return (double)bytes / 1048576.0; 
  * max_labels buffers live at that step, largest first ("'relu1_1 out' (activations) 24.0 MiB").
  * The plan must be solved. */
 void nst__plan_consumers(const nst_plan *plan, int max_labels, nst__text *t);
-
-/* Plan, then run (src/host/mem_pass.c): a model's code recorded once, then run over an arena of
- * exactly its plan. Code that runs the same way in a recording pass and in a run pass. */
-typedef nst_status (*nst__pass_fn)(nst_ctx *ctx, nst_mem_pass *pass, void *user);
-/* Records fn's plan and solves it. */
-nst_status nst__plan_record(nst_ctx *ctx, nst__pass_fn fn, void *user, nst_plan **out);
-/* Checks plan against limit (0 = free memory), makes its arena and runs fn over it. */
-nst_status nst__plan_run(nst_ctx *ctx, const nst_plan *plan, size_t limit, nst__pass_fn fn,
-                         void *user);
 
 #endif

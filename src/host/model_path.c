@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
 #include "nstyle/models.h"
 
 static bool readable_file(const char *path) {

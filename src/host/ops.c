@@ -3,10 +3,11 @@
  * op, so an asynchronous failure is pinned on the op, its shapes and the last launch instead of
  * surfacing at a later, unrelated call. Also the small pieces of op parameters every backend shares (Adam step constants, input
  * conventions), so no backend computes them its own way. Tested by tests/test_ops_table.c. */
+#include <stdio.h>
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core.h"
 
 static const nst_op_info op_infos[NST_OP_COUNT] = {
 #define NST__OP_INFO(E, name, P) [NST_OP_##E] = {#name, #P, sizeof(P)},

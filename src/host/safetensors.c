@@ -22,7 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
 #include "safetensors_internal.h"
 #include "json.h"
 

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
 #include "nstyle/safetensors.h"
 
 /* nst_st_open() with the read path chosen: use_mmap false takes the read() fallback. */

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
+#include "files.h"
 #include "safetensors_internal.h"
 #include "json.h"
 

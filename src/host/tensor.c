@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "nstyle/ops.h"
 
 size_t nst_dtype_size(nst_dtype t) {
     switch (t) {

@@ -20,11 +20,12 @@ extern "C" nst_status nst__cuda_adam(nst_ctx *ctx, const void *params) {
     void *scratch = NULL;
     NST__TRY(nst__scratch_take(ctx, op, "the step constants and slot table",
                                nst_k_adam_scratch(p->n_slots), &scratch));
-    cudaStream_t stream = nst__cuda_stream(ctx);
+    cudaStream_t stream = nst__cuda_launch_stream(ctx);
     nst_k_adam_head head;
     head.step = p->step;
-    NST__CUDA_TRY(ctx, cudaMemcpyAsync(scratch, &head, sizeof head, cudaMemcpyHostToDevice, stream),
-                  "adam: uploading the step constants");
+    NST_K_CUDA_TRY(ctx,
+                   cudaMemcpyAsync(scratch, &head, sizeof head, cudaMemcpyHostToDevice, stream),
+                   "adam: uploading the step constants");
     nst_k_adam_slot *table = (nst_k_adam_slot *)((char *)scratch + nst_k_adam_slots_offset());
     nst_k_adam_slot batch[TABLE_BATCH];
     int64_t chunks = 0;
@@ -34,10 +35,10 @@ extern "C" nst_status nst__cuda_adam(nst_ctx *ctx, const void *params) {
             batch[i] = nst_k_adam_row(&p->slots[i0 + i], chunks);
             chunks += nst_k_adam_slot_chunks(batch[i].n);
         }
-        NST__CUDA_TRY(ctx,
-                      cudaMemcpyAsync(table + i0, batch, (size_t)n * sizeof batch[0],
-                                      cudaMemcpyHostToDevice, stream),
-                      "adam: uploading the slot table");
+        NST_K_CUDA_TRY(ctx,
+                       cudaMemcpyAsync(table + i0, batch, (size_t)n * sizeof batch[0],
+                                       cudaMemcpyHostToDevice, stream),
+                       "adam: uploading the slot table");
     }
     nst_k_adam k;
     k.head = (const nst_k_adam_head *)scratch;

@@ -38,7 +38,7 @@ extern "C" nst_status nst__cuda_affine_grid_backward(nst_ctx *ctx, const void *p
     const int64_t blocks = nst_k_affine_partial_blocks(&k);
     if (blocks > 0) {
         nst_k_affine_partial_kernel<<<(unsigned)blocks, NST_K_AFFINE_THREADS, 0,
-                                      nst__cuda_stream(ctx)>>>(k);
+                                      nst__cuda_launch_stream(ctx)>>>(k);
         NST__TRY(nst_k_launched(ctx, op, "nst_k_affine_partial_kernel"));
     }
     NST_K_LAUNCH_1D(ctx, op, nst_k_affine_final, s[0] * 6, k);

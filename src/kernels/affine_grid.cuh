@@ -1,6 +1,6 @@
 /* Affine grid's index math and the phases of its backward reduction (src/kernels/affine_grid.cu
  * launches them; the CPU emulation runs them over the same grids). Semantics of
- * src/cpu/affine_grid.c (PyTorch F.affine_grid, the base coordinates of src/cpu/grid_math.h,
+ * src/cpu/affine_grid.c (PyTorch F.affine_grid, the base coordinates of src/math/grid_math.h,
  * shared here unchanged):
  *   forward   grid[n, h, w] = theta[n] @ (bx[w], by[h], 1), products rounded before the adds,
  *             in the CPU's order: the GPU gives the CPU's bits;
@@ -19,7 +19,7 @@
 #define NSTYLE_AFFINE_GRID_CUH
 
 #include "kernel_common.cuh"
-#include "../cpu/grid_math.h"
+#include "../math/grid_math.h"
 
 #define NST_K_AFFINE_THREADS 256
 #define NST_K_AFFINE_MAX_CHUNKS 1024

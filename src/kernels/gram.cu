@@ -35,7 +35,7 @@ extern "C" nst_status nst__cuda_gram_forward(nst_ctx *ctx, const void *params) {
     const int64_t blocks = nst_k_gram_forward_blocks(&k);
     if (blocks > 0) {
         nst_k_gram_forward_kernel<<<(unsigned)blocks, NST_K_GRAM_THREADS, 0,
-                                    nst__cuda_stream(ctx)>>>(k);
+                                    nst__cuda_launch_stream(ctx)>>>(k);
         NST__TRY(nst_k_launched(ctx, op, "nst_k_gram_forward_kernel"));
     }
     NST_K_LAUNCH_1D(ctx, op, nst_k_gram_final, k.N * k.C * k.C, k);
@@ -61,7 +61,7 @@ extern "C" nst_status nst__cuda_gram_backward(nst_ctx *ctx, const void *params) 
     const int64_t blocks = nst_k_gram_backward_blocks(&k);
     if (blocks > 0) {
         nst_k_gram_backward_kernel<<<(unsigned)blocks, NST_K_GRAM_THREADS, 0,
-                                     nst__cuda_stream(ctx)>>>(k);
+                                     nst__cuda_launch_stream(ctx)>>>(k);
         NST__TRY(nst_k_launched(ctx, op, "nst_k_gram_backward_kernel"));
     }
     return NST_OK;

@@ -1,6 +1,6 @@
 /* CUDA bilinear grid sampling, forward and backward to the input and the grid (semantics of
  * src/cpu/grid_sample.c, PyTorch F.grid_sample: padding zeros / border / reflection,
- * align_corners either way, the per-point math of src/cpu/grid_math.h). Launch shapes (see
+ * align_corners either way, the per-point math of src/math/grid_math.h). Launch shapes (see
  * grid_sample.cuh): blocks of 256 threads as pixel slots x G channel lanes, one slot per output
  * pixel, channels read and written coalesced (NHWC). Forward: one kernel, the CPU's bits.
  * Backward: dx zeroed, then one kernel scattering dx with atomicAdd and reducing dgrid per
@@ -37,7 +37,8 @@ extern "C" nst_status nst__cuda_grid_sample_forward(nst_ctx *ctx, const void *pa
     const int64_t blocks = nst_k_gs_blocks(&k, k.N * k.Ho * k.Wo);
     if (blocks == 0)
         return NST_OK;
-    nst_k_gs_forward_kernel<<<(unsigned)blocks, NST_K_GS_THREADS, 0, nst__cuda_stream(ctx)>>>(k);
+    nst_k_gs_forward_kernel<<<(unsigned)blocks, NST_K_GS_THREADS, 0,
+                              nst__cuda_launch_stream(ctx)>>>(k);
     return nst_k_launched(ctx, "grid_sample_forward", "nst_k_gs_forward_kernel");
 }
 
@@ -55,8 +56,8 @@ static nst_status deterministic_dx(nst_ctx *ctx, const char *op, nst_k_gs k, flo
     nst_k_gs_set_scratch(&k, scratch);
     k.dx = NULL;
     k.dx_gather = dx;
-    cudaStream_t stream = nst__cuda_stream(ctx);
-    NST__CUDA_TRY(ctx, cudaMemsetAsync(k.count, 0, (size_t)inputs * sizeof(int), stream),
+    cudaStream_t stream = nst__cuda_launch_stream(ctx);
+    NST_K_CUDA_TRY(ctx, cudaMemsetAsync(k.count, 0, (size_t)inputs * sizeof(int), stream),
                   "grid_sample_backward: zeroing the dx counts");
     NST_K_LAUNCH_1D(ctx, op, nst_k_gs_count, outputs, k);
     if (k.tiles > 0) {
@@ -87,14 +88,16 @@ extern "C" nst_status nst__cuda_grid_sample_backward(nst_ctx *ctx, const void *p
     float *dx = p->dx ? (float *)p->dx->data : NULL;
     const bool deterministic = dx && nst_ctx_deterministic(ctx);
     if (dx && !deterministic) {
-        NST__CUDA_TRY(ctx, cudaMemsetAsync(dx, 0, nst_tensor_bytes(p->dx), nst__cuda_stream(ctx)),
-                      "grid_sample_backward: zeroing dx");
+        NST_K_CUDA_TRY(ctx,
+                       cudaMemsetAsync(dx, 0, nst_tensor_bytes(p->dx),
+                                       nst__cuda_launch_stream(ctx)),
+                       "grid_sample_backward: zeroing dx");
         k.dx = dx;
     }
     const int64_t blocks = nst_k_gs_blocks(&k, k.N * k.Ho * k.Wo);
     if ((k.dx || k.dgrid) && blocks > 0) {
         nst_k_gs_backward_kernel<<<(unsigned)blocks, NST_K_GS_THREADS, 0,
-                                   nst__cuda_stream(ctx)>>>(k);
+                                   nst__cuda_launch_stream(ctx)>>>(k);
         NST__TRY(nst_k_launched(ctx, op, "nst_k_gs_backward_kernel"));
     }
     return deterministic ? deterministic_dx(ctx, op, k, dx) : NST_OK;

@@ -1,7 +1,7 @@
 /* Bilinear grid sampling's index math and kernel phases (src/kernels/grid_sample.cu launches
  * them; the CPU emulation runs them over the same grids). Semantics of src/cpu/grid_sample.c
  * (PyTorch F.grid_sample, mode bilinear, padding zeros / border / reflection, align_corners
- * either way): the coordinate transforms and the four corners are src/cpu/grid_math.h's own
+ * either way): the coordinate transforms and the four corners are src/math/grid_math.h's own
  * functions, compiled here as __host__ __device__, so both backends take the same branch on
  * every border; the channel loops are written out here so that a group of threads shares them.
  *
@@ -35,7 +35,7 @@
 #define NSTYLE_GRID_SAMPLE_CUH
 
 #include "kernel_common.cuh"
-#include "../cpu/grid_math.h"
+#include "../math/grid_math.h"
 
 #define NST_K_GS_THREADS 256
 /* Count elements per thread of the scan kernels: a tile is 256 * 16 counts. */

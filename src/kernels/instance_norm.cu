@@ -21,7 +21,8 @@ static nst_status partial_sums(nst_ctx *ctx, const char *op, const nst_k_norm *k
     const int64_t blocks = nst_k_norm_partial_blocks(k);
     if (blocks == 0)
         return NST_OK;
-    nst_k_norm_partial_kernel<<<(unsigned)blocks, NST_K_NORM_THREADS, 0, nst__cuda_stream(ctx)>>>(*k);
+    nst_k_norm_partial_kernel<<<(unsigned)blocks, NST_K_NORM_THREADS, 0,
+                                nst__cuda_launch_stream(ctx)>>>(*k);
     return nst_k_launched(ctx, op, "nst_k_norm_partial_kernel");
 }
 

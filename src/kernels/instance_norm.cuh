@@ -391,11 +391,6 @@ static __device__ void nst_k_norm_fin_block(int64_t block, int thread, int threa
 static __global__ void nst_k_norm_finalize_kernel(nst_k_norm p) {
     nst_k_norm_fin_block(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p);
 }
-
-/* The forward finalize under its earlier names, which bench/bench_gpu_kernels.cu launches on
- * grids of 256-thread blocks: the same bits on any grid, more slowly on that one. */
-#define nst_k_norm_mean_body nst_k_norm_fin_block
-#define nst_k_norm_stats_body nst_k_norm_fin_block
 #endif
 
 #endif

@@ -9,7 +9,7 @@
  * not. Kernels write products that feed a sum with NST_FMUL/NST_DMUL, which never contract, so a
  * kernel rounds exactly as its CPU op and as its emulation. The sources of the kernels that claim
  * the CPU's bits are compiled with -fmad=false besides, which covers the shared CPU math they
- * include (src/cpu/grid_math.h); test_ptx_exact (tests/ptx/) reads their PTX for FMAs.
+ * include (src/math/grid_math.h); test_ptx_exact (tests/ptx/) reads their PTX for FMAs.
  *
  * Vector loads: nst_k_ldv/nst_k_stv move 1 or 4 floats; 4 only when the launcher chose vector
  * width 4 (the row length divides by 4 and every pointer is 16-byte aligned, nst_k_vec_ok). On

@@ -19,7 +19,7 @@ extern "C" nst_status nst__cuda_mse_forward(nst_ctx *ctx, const void *params) {
     NST__TRY(nst__scratch_take(ctx, op, "block partial sums", nst_k_reduce_scratch(n), &part));
     nst_k_mse k = nst_k_mse_make((const float *)p->a->data, (const float *)p->b->data, n,
                                  (double *)part, (float *)p->loss->data);
-    cudaStream_t stream = nst__cuda_stream(ctx);
+    cudaStream_t stream = nst__cuda_launch_stream(ctx);
     nst_k_mse_partial_kernel<<<(unsigned)k.r.blocks, NST_K_REDUCE_THREADS, 0, stream>>>(k);
     NST__TRY(nst_k_launched(ctx, op, "nst_k_mse_partial_kernel"));
     nst_k_reduce_final_kernel<<<1, NST_K_REDUCE_THREADS, 0, stream>>>(k.r);

@@ -16,7 +16,7 @@ static nst_status reduce(nst_ctx *ctx, const void *params, int mean) {
     NST__TRY(nst__scratch_take(ctx, op, "block partial sums", nst_k_reduce_scratch(n), &part));
     nst_k_reduce k = nst_k_reduce_make((const float *)p->x->data, n, (double *)part,
                                        (float *)p->y->data, mean);
-    cudaStream_t stream = nst__cuda_stream(ctx);
+    cudaStream_t stream = nst__cuda_launch_stream(ctx);
     nst_k_reduce_partial_kernel<<<(unsigned)k.blocks, NST_K_REDUCE_THREADS, 0, stream>>>(k);
     NST__TRY(nst_k_launched(ctx, op, "nst_k_reduce_partial_kernel"));
     nst_k_reduce_final_kernel<<<1, NST_K_REDUCE_THREADS, 0, stream>>>(k);

@@ -6,7 +6,7 @@
  * when x is 16-byte aligned: coalesced), the block adds its 256 values with a shared-memory tree
  * (nst_k_tree_step), and thread 0 stores the block's partial. Pass 2 is one block that sums the
  * partials the same way and writes y. Same bits on every run; the order differs from the CPU's
- * 256 chunks, so results agree within fp32 rounding (DESIGN.md tolerances), not bit for bit.
+ * 256 chunks, so results agree within fp32 rounding (docs/design.md tolerances), not bit for bit.
  * Scratch: one double per pass-1 block (nst_k_reduce_scratch).
  * Tested by tests/emul/test_kernel_emul.c and, on a GPU, by tests/parity/. */
 #ifndef NSTYLE_REDUCE_CUH

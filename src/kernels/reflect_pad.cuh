@@ -11,6 +11,7 @@
 #define NSTYLE_REFLECT_PAD_CUH
 
 #include "kernel_common.cuh"
+#include "../math/reflect_index.h"
 
 typedef struct {
     const float *x;  /* (N, H, W, C), forward */
@@ -40,28 +41,6 @@ NST_HDI int64_t nst_k_pad_backward_work(const nst_k_pad *p) {
     return p->N * p->H * p->W * (p->C / p->v);
 }
 
-/* Source index of padded index i along an axis of `size` with `lo` leading pad. */
-NST_HDI int64_t nst_k_reflect_src(int64_t i, int64_t size, int64_t lo) {
-    int64_t j = i - lo;
-    if (j < 0)
-        j = -j;
-    if (j >= size)
-        j = 2 * (size - 1) - j;
-    return j;
-}
-
-/* The padded indices that read source index j (the copy, then a reflection into the leading,
- * then into the trailing pad): how many (1..3), written to out. */
-NST_HDI int nst_k_reflect_dst(int64_t j, int64_t size, int64_t lo, int64_t hi, int64_t out[3]) {
-    int n = 0;
-    out[n++] = j + lo;
-    if (j >= 1 && j <= lo)
-        out[n++] = lo - j;
-    if (j <= size - 2 && j >= size - 1 - hi)
-        out[n++] = lo + 2 * (size - 1) - j;
-    return n;
-}
-
 NST_HDI void nst_k_pad_forward_body(int64_t block, int thread, int threads, int64_t blocks,
                                     const nst_k_pad *p) {
     const int v = p->v;
@@ -69,7 +48,8 @@ NST_HDI void nst_k_pad_forward_body(int64_t block, int thread, int threads, int6
     const int64_t work = nst_k_pad_forward_work(p), stride = nst_k_stride(blocks, threads);
     for (int64_t i = nst_k_first(block, thread, threads); i < work; i += stride) {
         const int64_t cg = i % CG, q = i / CG, j = q % Wp, r = q / Wp, h = r % Hp, n = r / Hp;
-        const int64_t sh = nst_k_reflect_src(h, p->H, p->top), sw = nst_k_reflect_src(j, p->W, p->left);
+        const int64_t sh = nst__reflect_src(h, p->H, p->top);
+        const int64_t sw = nst__reflect_src(j, p->W, p->left);
         nst_k_stv(p->y + i * v, nst_k_ldv(p->x + ((n * p->H + sh) * p->W + sw) * p->C + cg * v, v), v);
     }
 }
@@ -84,8 +64,8 @@ NST_HDI void nst_k_pad_backward_body(int64_t block, int thread, int threads, int
         const int64_t cg = i % CG, q = i / CG, w = q % p->W, r = q / p->W, h = r % p->H,
                       n = r / p->H;
         int64_t rows[3], cols[3];
-        const int nr = nst_k_reflect_dst(h, p->H, p->top, p->bottom, rows);
-        const int nc = nst_k_reflect_dst(w, p->W, p->left, p->right, cols);
+        const int nr = nst__reflect_dst(h, p->H, p->top, p->bottom, rows);
+        const int nc = nst__reflect_dst(w, p->W, p->left, p->right, cols);
         nst_f4 o = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int a = 0; a < nr; a++) {
             for (int b = 0; b < nc; b++) {

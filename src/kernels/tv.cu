@@ -29,7 +29,7 @@ extern "C" nst_status nst__cuda_tv_forward(nst_ctx *ctx, const void *params) {
                                (size_t)k.r.blocks * sizeof(double), &part));
     k.r.part = (double *)part;
     k.r.y = (float *)p->loss->data;
-    cudaStream_t stream = nst__cuda_stream(ctx);
+    cudaStream_t stream = nst__cuda_launch_stream(ctx);
     nst_k_tv_partial_kernel<<<(unsigned)k.r.blocks, NST_K_REDUCE_THREADS, 0, stream>>>(k);
     NST__TRY(nst_k_launched(ctx, op, "nst_k_tv_partial_kernel"));
     nst_k_reduce_final_kernel<<<1, NST_K_REDUCE_THREADS, 0, stream>>>(k.r);

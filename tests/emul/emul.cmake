@@ -3,8 +3,18 @@
 # Included by the top-level CMakeLists.txt when tests are on. test_kernel_emul_asan is the same
 # test under AddressSanitizer and UBSan, for builds whose flags do not sanitize already (the
 # sanitize variant of scripts/test.sh builds everything that way).
+# test_kernel_emul.c dispatches every op to its emulated launcher: the elementwise, pooling,
+# upsampling, padding and instance-norm ones in itself, each other op family in an
+# emul_<family>.c. The Criterion tests live in test_kernel_emul.c, emul_norm_finalize.c and
+# emul_rounding.c.
 set(NST_EMUL_SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_kernel_emul.c
-                     ${CMAKE_CURRENT_LIST_DIR}/emul_stn_loss_ops.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_adam.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_affine_grid.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_grid_sample.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_gram.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_reduce.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_mse_tv.c
+                     ${CMAKE_CURRENT_LIST_DIR}/emul_colour.c
                      ${CMAKE_CURRENT_LIST_DIR}/emul_norm_finalize.c
                      ${CMAKE_CURRENT_LIST_DIR}/emul_rounding.c
                      ${CMAKE_CURRENT_LIST_DIR}/extra_cases.c)

@@ -1,4 +1,4 @@
-/* Why the grid-sampling kernels must round as the CPU does: src/cpu/grid_math.h unnormalises a
+/* Why the grid-sampling kernels must round as the CPU does: src/math/grid_math.h unnormalises a
  * grid coordinate as ((coord + 1) * size - 1) / 2, rounding the product and the difference
  * apart (C11 in ISO mode does not contract). nvcc contracts the two into one FMA unless told
  * not to; one rounding instead of two is usually an ulp away, but the border clip compares the
@@ -10,7 +10,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "cpu/grid_math.h"
+#include "math/grid_math.h"
 
 Test(kernel_rounding, one_rounding_moves_an_identity_grid_point_off_the_border_clip) {
     const int W = 97;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/grid_math.h"
+#include "math/grid_math.h"
 #include "extra_cases.h"
 #include "test_support.h"
 

@@ -5,7 +5,7 @@
  * Inputs are the shared op cases (tests/support/op_cases.c: odd shapes, batch > 1) and the extra
  * cases (extra_cases.c), copied to exact-size heap buffers so that AddressSanitizer sees any
  * access past a tensor or the scratch; the result is compared with the CPU op run through the
- * normal dispatch: bit for bit where the op is exact, else within DESIGN.md's fp32 tolerances
+ * normal dispatch: bit for bit where the op is exact, else within docs/design.md's fp32 tolerances
  * (rtol 1e-5, atol 1e-6 * max|ref|), NaN/inf mismatches failing.
  * Each case also runs with the threads of every phase and the blocks in reverse order (a result
  * that changes means two threads of one phase touch the same data: a race on the GPU), on the
@@ -45,33 +45,6 @@ static int n_faults;
 void nst_k_emul_fault(const void *p) {
     if (n_faults++ < 4)
         fprintf(stderr, "4-wide access at %p, which is not 16-byte aligned\n", p);
-}
-
-/* reduce.cu's two kernels, phase by phase. */
-static void emul_reduce(const emul_mode *m, nst_k_reduce *k) {
-    enum { T = NST_K_REDUCE_THREADS };
-    double sm[T];
-    if (m->scalar)
-        k->v = 1;
-    for (int64_t bi = 0; bi < k->blocks; bi++) {
-        const int64_t b = at(bi, k->blocks, m->reverse);
-        fill_nan(sm, T);
-        for (int ti = 0; ti < T; ti++)
-            nst_k_reduce_load(b, (int)at(ti, T, m->reverse), T, k->blocks, k, sm);
-        for (int s = T / 2; s > 0; s /= 2)
-            for (int ti = 0; ti < T; ti++)
-                nst_k_tree_step((int)at(ti, T, m->reverse), 0, 1, s, sm);
-        for (int ti = 0; ti < T; ti++)
-            nst_k_reduce_store(b, (int)at(ti, T, m->reverse), k, sm);
-    }
-    fill_nan(sm, T);
-    for (int ti = 0; ti < T; ti++)
-        nst_k_reduce_final_load((int)at(ti, T, m->reverse), T, k, sm);
-    for (int s = T / 2; s > 0; s /= 2)
-        for (int ti = 0; ti < T; ti++)
-            nst_k_tree_step((int)at(ti, T, m->reverse), 0, 1, s, sm);
-    for (int ti = 0; ti < T; ti++)
-        nst_k_reduce_final_store((int)at(ti, T, m->reverse), k, sm);
 }
 
 /* instance_norm.cu's partial-sum kernel, phase by phase. */
@@ -238,16 +211,60 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         free(part);
         return true;
     }
+    case NST_OP_ADAM:
+        emul_adam(params, m);
+        return true;
+    case NST_OP_AFFINE_GRID_FORWARD:
+    case NST_OP_AFFINE_GRID_BACKWARD:
+        emul_affine_grid(op, params, m);
+        return true;
+    case NST_OP_GRID_SAMPLE_FORWARD:
+        emul_grid_sample_forward(params, m);
+        return true;
+    case NST_OP_GRID_SAMPLE_BACKWARD: /* the deterministic dx path: the CPU's bits */
+        emul_grid_sample_backward(params, m, true);
+        return true;
+    case NST_OP_GRAM_FORWARD:
+    case NST_OP_GRAM_BACKWARD:
+        emul_gram(op, params, m);
+        return true;
+    case NST_OP_MSE_FORWARD:
+    case NST_OP_MSE_BACKWARD:
+        emul_mse(op, params, m);
+        return true;
+    case NST_OP_TV_FORWARD:
+    case NST_OP_TV_BACKWARD:
+        emul_tv(op, params, m);
+        return true;
+    case NST_OP_RGB_TO_YUV:
+    case NST_OP_YUV_TO_RGB:
+    case NST_OP_INPUT_CONVERT_FORWARD:
+    case NST_OP_INPUT_CONVERT_BACKWARD:
+        emul_colour(op, params, m);
+        return true;
     default:
-        return emul_launch_stn_loss(op, params, m);
+        return false;
     }
 }
 
 /* Whether the op's kernels give the CPU op's bits in output arg (no sums in another order). */
 static bool exact_output(nst_op op, const void *params, const char *arg) {
-    return op != NST_OP_INSTANCE_NORM_FORWARD && op != NST_OP_INSTANCE_NORM_BACKWARD &&
-           op != NST_OP_REDUCE_SUM && op != NST_OP_REDUCE_MEAN &&
-           emul_exact_stn_loss(op, params, arg);
+    switch (op) {
+    case NST_OP_INSTANCE_NORM_FORWARD:
+    case NST_OP_INSTANCE_NORM_BACKWARD:
+    case NST_OP_REDUCE_SUM:
+    case NST_OP_REDUCE_MEAN:
+    case NST_OP_AFFINE_GRID_BACKWARD: /* double sums in another order */
+    case NST_OP_GRAM_FORWARD:
+    case NST_OP_GRAM_BACKWARD:
+    case NST_OP_MSE_FORWARD:
+    case NST_OP_TV_FORWARD:
+        return false;
+    case NST_OP_GRID_SAMPLE_BACKWARD: /* dgrid: lane partials added by a tree when G > 1 */
+        return strcmp(arg, "dgrid") != 0 || emul_grid_sample_dgrid_exact(params);
+    default:
+        return true;
+    }
 }
 
 /* The case's tensors copied into exact-size heap buffers, and its params pointing at them. */

@@ -12,7 +12,7 @@ Every input is rounded to float32 first, so the C tests load exactly the values 
 sample grids include points exactly on -1, 0, 1, on pixel centres and on reflection folds. Since
 a pixel centre such as -1 + 2/10 has no exact binary form, those points sit within one float32
 step of the centre; the script checks, for every point and mode, that the float32 arithmetic of
-src/cpu/grid_math.h and float64 arithmetic take the same branches (same floor corner, same clip
+src/math/grid_math.h and float64 arithmetic take the same branches (same floor corner, same clip
 and reflection gradient multiplier), nudging a point up by one float32 step until they do, so the
 float32 op and the float64 golden agree even at those kinks.
 """

@@ -14,7 +14,7 @@
  * tests/parity/parity_bound.h: for the reductions over products (convolutions, linear, Gram)
  * |cuda - cpu| <= 2 u M per element, M the op run on the CPU on absolute values and u the
  * pass's unit (fp32: L 2^-23 for a reduction of L roundings; TF32: 2^-10 + 2^-21 + L 2^-23);
- * for the other ops DESIGN.md's fp32 form (|cuda - cpu| <= atol + rtol * |cpu|, rtol 1e-5,
+ * for the other ops docs/design.md's fp32 form (|cuda - cpu| <= atol + rtol * |cpu|, rtol 1e-5,
  * atol 1e-6 * max|cpu|); NaN and inf only where the CPU has them. In the deterministic passes
  * each op also runs twice on the GPU and must give the same bits (both runs start from the same
  * inputs); the atomic pass checks the tolerances only. Prints one line per case with its pass
@@ -178,7 +178,7 @@ static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_parity_pass pass, nst_test
         while (k < c->n_tensors && args[a].t != &c->t[k])
             k++;
         const float *got = (const float *)(first[k] + NST_TEST_GUARD_BYTES);
-        nst_parity_tol tol = {0}; /* DESIGN.md's fp32 form unless the bound form applies */
+        nst_parity_tol tol = {0}; /* docs/design.md's fp32 form unless the bound form applies */
         if (mag[a])
             tol = (nst_parity_tol){
                 .magnitude = mag[a],

@@ -1,5 +1,5 @@
-# The GPU parity tool (nst_parity), its ctest wrapper, and the kernel benchmark: CUDA builds only.
-# Included by the top-level CMakeLists.txt when CUDA and tests are on.
+# The GPU parity tool (nst_parity) and its ctest wrapper: CUDA builds only. Included by the
+# top-level CMakeLists.txt when CUDA and tests are on. The GPU benchmarks: bench/bench_gpu.cmake.
 add_executable(nst_parity ${CMAKE_CURRENT_LIST_DIR}/parity.c
                           ${CMAKE_SOURCE_DIR}/tests/emul/extra_cases.c)
 target_compile_options(nst_parity PRIVATE -Wall -Wextra -Wshadow)
@@ -16,16 +16,3 @@ if(TARGET nstyle_cuda)
 endif()
 add_test(NAME test_parity COMMAND test_parity --jobs=1)
 set_tests_properties(test_parity PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE ${NST_TEST_SKIP_CODE})
-
-# bench/bench_gpu_kernels.cu: the kernels' bandwidth beside cudaMemcpy (prints; runs on a GPU)
-add_executable(bench_gpu_kernels ${CMAKE_SOURCE_DIR}/bench/bench_gpu_kernels.cu)
-target_include_directories(bench_gpu_kernels PRIVATE ${CMAKE_SOURCE_DIR}/src)
-target_compile_options(bench_gpu_kernels PRIVATE -Xcompiler=-Wall,-Wextra)
-target_link_libraries(bench_gpu_kernels PRIVATE CUDA::cudart_static)
-
-# bench/bench_gpu_brief.cu: affine grid, grid sample, fused Adam and Gram at the brief's sizes
-# (prints; runs on a GPU; bench/peer_gpu_brief.py is its PyTorch peer)
-add_executable(bench_gpu_brief ${CMAKE_SOURCE_DIR}/bench/bench_gpu_brief.cu)
-target_include_directories(bench_gpu_brief PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include)
-target_compile_options(bench_gpu_brief PRIVATE -Xcompiler=-Wall,-Wextra)
-target_link_libraries(bench_gpu_brief PRIVATE CUDA::cudart_static)

@@ -1,4 +1,4 @@
-/* The parity tool's tolerances (parity_bound.h): DESIGN.md's fp32 form, and the bound form of
+/* The parity tool's tolerances (parity_bound.h): docs/design.md's fp32 form, and the bound form of
  * the reductions over products with its magnitudes computed by the CPU ops on absolute values. */
 #include <float.h>
 #include <math.h>

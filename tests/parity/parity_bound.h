@@ -1,7 +1,7 @@
 /* The tolerances the parity tool (tests/parity/parity.c) holds a CUDA result to against the CPU
  * reference, as functions that need no GPU (tests/test_parity_bound.c tests them on the CPU).
  *
- * Most ops: DESIGN.md's fp32 form, |cuda - cpu| <= atol + rtol * |cpu| with rtol 1e-5 and
+ * Most ops: docs/design.md's fp32 form, |cuda - cpu| <= atol + rtol * |cpu| with rtol 1e-5 and
  * atol 1e-6 * max|cpu| over the output.
  *
  * Reductions over products (conv2d forward, backward_data and backward_filter; linear forward
@@ -51,7 +51,7 @@
 
 #include "nstyle/nstyle.h"
 
-#define NST_PARITY_RTOL 1e-5     /* DESIGN.md's fp32 form: rtol */
+#define NST_PARITY_RTOL 1e-5     /* docs/design.md's fp32 form: rtol */
 #define NST_PARITY_ATOL_REL 1e-6 /* ... and atol = this * max|cpu| */
 #define NST_PARITY_BOUND_C 2.0   /* C above */
 #define NST_PARITY_FP32_UNIT 0x1p-23            /* per rounding of L: 2 * 2^-24, both sides */
@@ -80,7 +80,7 @@ nst_status nst_parity_magnitudes(nst_ctx *cpu, nst_op op, const void *params, fl
                                  int max);
 void nst_parity_magnitudes_free(float **mag, int max);
 
-/* The tolerance of one output: magnitude NULL for DESIGN.md's form, else the bound form with
+/* The tolerance of one output: magnitude NULL for docs/design.md's form, else the bound form with
  * one M per element, its L, and whether TF32 was on. */
 typedef struct {
     const float *magnitude;

@@ -2,8 +2,8 @@
  * with small random values (conv weights uniform in +-1/sqrt(fan_in), IN gamma near 1, the
  * output conv's bias 128 so outputs span the 0-255 range), optionally broken in one way, and a
  * naive double-precision forward pass over such a file, written independently of
- * src/host/transformer.c, straight from ../shared/data/README.md section 1; and the flicker and
- * ghosting measures of temporal smoothing. */
+ * src/host/networks/transformer.c, straight from ../shared/data/README.md section 1; and the
+ * flicker and ghosting measures of temporal smoothing. */
 #ifndef NSTYLE_TEST_TRANSFORMER_MODEL_H
 #define NSTYLE_TEST_TRANSFORMER_MODEL_H
 

@@ -1,5 +1,5 @@
 /* `nstyle render`'s arguments (src/host/cli/render_args.c): the options, their checks and the
- * --help text; the run is src/host/cli/render.c. */
+ * --help text; the run is src/host/cli/cmd_render.c. */
 #ifndef NSTYLE_CLI_RENDER_ARGS_H
 #define NSTYLE_CLI_RENDER_ARGS_H
 
@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "nstyle/render.h"
-#include "render_geometry.h"
+#include "geometry_args.h"
 
 #define MAX_SCALES 8 /* --scales at most (nstyle plan takes the same) */
 

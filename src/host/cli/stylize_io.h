@@ -1,4 +1,4 @@
-/* The file side of `nstyle stylize` (src/host/cli/stylize.c): which images a command line names
+/* The file side of `nstyle stylize` (src/host/cli/cmd_stylize.c): which images a command line names
  * and where each result goes, and the reader and writer threads that decode and encode around
  * the compute loop through bounded queues. Part of the CLI; nothing here prints. */
 #ifndef NSTYLE_CLI_STYLIZE_IO_H

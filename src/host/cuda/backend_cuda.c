@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../internal.h"
 #include "cuda_internal.h"
 
 nst_status nst__cuda_error(nst_ctx *ctx, cudaError_t err, const char *what, const char *file,
@@ -148,6 +147,12 @@ static nst_status cuda_mem_info(nst_ctx *ctx, size_t *free_bytes, size_t *total_
     NST__CUDA_TRY(ctx, cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
     return NST_OK;
 }
+
+/* For src/kernels/kernel_launch.cuh (the kernels' door: they never see this module's state). */
+cudaStream_t nst__cuda_launch_stream(const nst_ctx *ctx) {
+    return ((const nst__cuda_state *)ctx->backend_state)->stream;
+}
+void nst__cuda_launch_note(nst_ctx *ctx, const char *what) { state(ctx)->last_launch = what; }
 
 static const char *cuda_last_launch(const nst_ctx *ctx) {
     const nst__cuda_state *s = (const nst__cuda_state *)ctx->backend_state;

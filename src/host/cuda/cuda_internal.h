@@ -6,7 +6,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "../internal.h"
+#include "../core.h"
 
 /* Functions the module exports beyond its entry: for the tests that link the module. */
 #define NST__CUDA_EXPORT __attribute__((visibility("default")))

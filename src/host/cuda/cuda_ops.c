@@ -3,7 +3,6 @@
  * call (src/host/cuda/); an op without an entry reports NST_ERR_UNSUPPORTED on this backend,
  * never pretending to have run. The CPU op is the spec every entry is checked against (the
  * parity tool, and the CPU emulation of each kernel's grid). */
-#include "../internal.h"
 #include "cuda_internal.h"
 #include "../../kernels/adam.cuh"
 #include "../../kernels/affine_grid.cuh"

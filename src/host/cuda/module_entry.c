@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
-#include "cuda_module.h"
+#include "../backends/cuda_module.h"
 #include "cuda_test_hooks.h"
 #include "nvml.h"
 

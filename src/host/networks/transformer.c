@@ -1,0 +1,518 @@
+/* The feed-forward TransformerNet of Johnson et al. 2016 as pytorch/examples defines it
+ * (include/nstyle/stylize.h; ../shared/data/README.md section 1): loading its 62 weights, and
+ * the forward pass written against the op table only (reflection pad, conv2d, instance norm,
+ * ReLU, nearest upsample, add), so it runs on any backend that implements those ops.
+ *
+ * Memory: the weights are one tracked allocation made at open. Each forward runs as a memory
+ * pass (memory.h): a recording pass of this same code plans activations and op scratch for a
+ * batch and frame size, the plan is checked against the budget, and an arena of exactly the
+ * plan's size backs every later run pass of that size (another size plans again). ReLU runs in
+ * place (the op allows it); every other op writes a new buffer, which lives until its last
+ * reader, so the planner stacks the short-lived buffers over each other.
+ *
+ * Tested by tests/test_transformer.c (synthetic weights against a naive double forward, sizes
+ * kept, batch = single runs, plan total = the arena's tracked bytes, refusals naming tensors) and
+ * tests/test_transformer_golden.c (PyTorch float64 goldens of the five real models,
+ * tests/golden/gen_transformer.py). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../errors.h"
+#include "nstyle/ops.h"
+#include "nstyle/safetensors.h"
+#include "nstyle/stylize.h"
+#include "../plan_run.h"
+#include "../safetensors_internal.h"
+
+#define N_CONV 16 /* conv1..3, res1..5 conv1/conv2, deconv1..3 */
+#define N_NORM 15 /* in1..3, res1..5 in1/in2, in4, in5 */
+#define N_TENSORS (2 * N_CONV + 2 * N_NORM)
+#define NORM_EPS 1e-5f
+#define WEIGHT_ALIGN 256 /* bytes, each tensor inside the weights allocation */
+
+typedef struct {
+    char name[32]; /* "res3.conv1" */
+    int cin, cout, k, stride;
+    bool upsample; /* deconv1/2: nearest x2 first */
+} conv_spec;
+
+typedef struct {
+    char name[32]; /* "res3.in1" */
+    int c;
+} norm_spec;
+
+struct nst_stylizer {
+    nst_ctx *ctx;
+    char style[64];
+    conv_spec convs[N_CONV];
+    norm_spec norms[N_NORM];
+    void *weights; /* one allocation on the backend (tag weights) */
+    size_t weight_bytes;
+    nst_tensor w[N_CONV], b[N_CONV];         /* (Cout, K, K, Cin), (Cout) */
+    nst_tensor gamma[N_NORM], beta[N_NORM];  /* (C), (C) */
+    size_t mem_limit;
+    /* the arena of the current size */
+    int plan_n, plan_w, plan_h;
+    nst_plan *plan;
+    nst_arena *arena;
+    float *in_buf, *out_buf; /* host staging: (n, h, w, 3) and (n, Ho, Wo, 3) */
+    size_t in_cap, out_cap;  /* floats */
+};
+
+/* ---- the layer table ------------------------------------------------------------------------ */
+
+static void make_tables(conv_spec *c, norm_spec *n) {
+    static const conv_spec head[3] = {{"conv1", 3, 32, 9, 1, false},
+                                      {"conv2", 32, 64, 3, 2, false},
+                                      {"conv3", 64, 128, 3, 2, false}};
+    static const conv_spec tail[3] = {{"deconv1", 128, 64, 3, 1, true},
+                                      {"deconv2", 64, 32, 3, 1, true},
+                                      {"deconv3", 32, 3, 9, 1, false}};
+    static const int norm_c[5] = {32, 64, 128, 64, 32};
+    for (int i = 0; i < 3; i++) {
+        c[i] = head[i];
+        c[13 + i] = tail[i];
+    }
+    for (int r = 0; r < 5; r++)
+        for (int j = 0; j < 2; j++) {
+            conv_spec *L = &c[3 + 2 * r + j];
+            *L = (conv_spec){"", 128, 128, 3, 1, false};
+            snprintf(L->name, sizeof L->name, "res%d.conv%d", r + 1, j + 1);
+            norm_spec *N = &n[3 + 2 * r + j];
+            N->c = 128;
+            snprintf(N->name, sizeof N->name, "res%d.in%d", r + 1, j + 1);
+        }
+    for (int i = 0; i < 5; i++) {
+        norm_spec *N = &n[i < 3 ? i : 10 + i];
+        N->c = norm_c[i];
+        snprintf(N->name, sizeof N->name, "in%d", i + 1);
+    }
+}
+
+/* The expected tensors in state_dict order: name, ndim, dims; and where each goes. */
+typedef struct {
+    char name[48];
+    int ndim;
+    int64_t dims[4];
+    nst_tensor *dst;
+} expected_tensor;
+
+static int expected_list(nst_stylizer *s, expected_tensor *e) {
+    int k = 0;
+    int ci = 0, ni = 0;
+    /* state_dict order: conv, its norm; for res blocks conv1 in1 conv2 in2; deconv3 has none */
+    while (ci < N_CONV) {
+        const conv_spec *L = &s->convs[ci];
+        e[k] = (expected_tensor){"", 4, {L->cout, L->cin, L->k, L->k}, &s->w[ci]};
+        snprintf(e[k++].name, sizeof e->name, "%s.conv2d.weight", L->name);
+        e[k] = (expected_tensor){"", 1, {L->cout}, &s->b[ci]};
+        snprintf(e[k++].name, sizeof e->name, "%s.conv2d.bias", L->name);
+        ci++;
+        if (ni < N_NORM) {
+            const norm_spec *N = &s->norms[ni];
+            e[k] = (expected_tensor){"", 1, {N->c}, &s->gamma[ni]};
+            snprintf(e[k++].name, sizeof e->name, "%s.weight", N->name);
+            e[k] = (expected_tensor){"", 1, {N->c}, &s->beta[ni]};
+            snprintf(e[k++].name, sizeof e->name, "%s.bias", N->name);
+            ni++;
+        }
+    }
+    return k;
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+/* A problem list: the first 6 items joined by ", ", and the count of all. */
+typedef struct {
+    char text[360];
+    int count;
+} name_list;
+
+static void list_add(name_list *l, const char *item) {
+    if (l->count++ >= 6)
+        return;
+    const size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s%s", used ? ", " : "", item);
+}
+
+static const char *list_text(const name_list *l, char *buf, size_t size) {
+    snprintf(buf, size, "%s%s", l->text, l->count > 6 ? ", ..." : "");
+    return buf;
+}
+
+/* Checks every tensor of f against the table; fails naming the missing, extra and mis-shaped
+ * ones. found[k] receives the file's tensor for expected k. */
+static nst_status check_tensors(nst_ctx *ctx, const char *path, const nst_st_file *f,
+                                const expected_tensor *e, int n, const nst_st_tensor **found) {
+    name_list missing = {0}, extra = {0}, shape = {0}, dtype = {0};
+    for (int k = 0; k < n; k++) {
+        const nst_st_tensor *t = found[k] = nst_st_find(f, e[k].name);
+        if (!t) {
+            list_add(&missing, e[k].name);
+            continue;
+        }
+        bool ok = t->ndim == e[k].ndim;
+        for (int d = 0; ok && d < t->ndim; d++)
+            ok = t->shape[d] == e[k].dims[d];
+        char got[96], want[96], item[300];
+        if (!ok) {
+            snprintf(item, sizeof item, "%s is %s, expected %s", e[k].name,
+                     nst__st_shape_str(t->shape, t->ndim, got, sizeof got),
+                     nst__st_shape_str(e[k].dims, e[k].ndim, want, sizeof want));
+            list_add(&shape, item);
+        }
+        if (t->dtype != NST_ST_F32 && t->dtype != NST_ST_F16 && t->dtype != NST_ST_BF16) {
+            snprintf(item, sizeof item, "%s is %s", e[k].name, nst_st_dtype_name(t->dtype));
+            list_add(&dtype, item);
+        }
+    }
+    for (int i = 0; i < nst_st_count(f); i++) {
+        const char *name = nst_st_at(f, i)->name;
+        bool known = false;
+        for (int k = 0; !known && k < n; k++)
+            known = strcmp(name, e[k].name) == 0;
+        if (!known)
+            list_add(&extra, name);
+    }
+    if (!missing.count && !extra.count && !shape.count && !dtype.count)
+        return NST_OK;
+    char m[400], x[400], s[400], d[400];
+    return NST__ERR(ctx, NST_ERR_FORMAT,
+                    "%s is not a TransformerNet (pytorch/examples fast_neural_style, 62 tensors): "
+                    "%d missing%s%s%s; %d extra%s%s%s; %d mis-shaped%s%s%s; %d of another dtype "
+                    "than F32/F16/BF16%s%s%s", path,
+                    missing.count, missing.count ? " (" : "", list_text(&missing, m, sizeof m),
+                    missing.count ? ")" : "", extra.count, extra.count ? " (" : "",
+                    list_text(&extra, x, sizeof x), extra.count ? ")" : "", shape.count,
+                    shape.count ? " (" : "", list_text(&shape, s, sizeof s),
+                    shape.count ? ")" : "", dtype.count, dtype.count ? " (" : "",
+                    list_text(&dtype, d, sizeof d), dtype.count ? ")" : "");
+}
+
+static size_t align_up(size_t v) { return (v + WEIGHT_ALIGN - 1) & ~(size_t)(WEIGHT_ALIGN - 1); }
+
+/* Converts every tensor to F32 in one host buffer laid out as the device allocation (conv
+ * weights permuted to (Cout, K, K, Cin)), uploads it and points the tensors into it. */
+static nst_status upload_weights(nst_stylizer *s, const expected_tensor *e, int n,
+                                 const nst_st_tensor **found) {
+    nst_ctx *ctx = s->ctx;
+    size_t offsets[N_TENSORS], total = 0, biggest = 0;
+    for (int k = 0; k < n; k++) {
+        offsets[k] = total;
+        total += align_up((size_t)found[k]->numel * sizeof(float));
+        if ((size_t)found[k]->numel > biggest)
+            biggest = (size_t)found[k]->numel;
+    }
+    char *host = calloc(1, total);
+    float *tmp = malloc(biggest * sizeof *tmp); // one tensor as stored (OIHW)
+    nst_status st = NST_OK;
+    if (!host || !tmp)
+        st = NST__ERR(ctx, NST_ERR_NO_MEMORY, "stylizer: no host memory for %zu bytes of "
+                      "weights", total);
+    for (int k = 0; st == NST_OK && k < n; k++) {
+        float *dst = (float *)(host + offsets[k]);
+        if (e[k].ndim != 4) {
+            nst_st_to_f32(found[k], dst);
+            continue;
+        }
+        nst_st_to_f32(found[k], tmp);
+        const int64_t O = e[k].dims[0], I = e[k].dims[1], K = e[k].dims[2];
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t i = 0; i < I; i++)
+                for (int64_t q = 0; q < K * K; q++) /* (O, I, K*K) -> (O, K*K, I) */
+                    dst[(o * K * K + q) * I + i] = tmp[(o * I + i) * K * K + q];
+    }
+    if (st == NST_OK)
+        st = nst_alloc(ctx, total, NST_TAG_WEIGHTS, &s->weights);
+    if (st == NST_OK)
+        st = nst_copy_to_device(ctx, s->weights, host, total);
+    for (int k = 0; st == NST_OK && k < n; k++) {
+        const int64_t *d = e[k].dims;
+        const int64_t dims[4] = {d[0], d[2], d[3], d[1]};
+        *e[k].dst = nst_tensor_make(NST_F32, nst_ctx_backend(ctx), (char *)s->weights + offsets[k],
+                                    e[k].ndim, e[k].ndim == 4 ? dims : d);
+    }
+    s->weight_bytes = st == NST_OK ? total : 0;
+    free(host);
+    free(tmp);
+    return st;
+}
+
+static nst_status load(nst_stylizer *s, const char *path) {
+    nst_ctx *ctx = s->ctx;
+    nst_st_file *f = NULL;
+    NST__TRY(nst_st_open(ctx, path, &f));
+    expected_tensor e[N_TENSORS];
+    const nst_st_tensor *found[N_TENSORS];
+    const int n = expected_list(s, e);
+    nst_status st = check_tensors(ctx, path, f, e, n, found);
+    const char *input = nst_st_metadata(f, "input");
+    if (st == NST_OK && input && strcmp(input, "rgb-0-255") != 0)
+        st = NST__ERR(ctx, NST_ERR_FORMAT, "%s: metadata input is '%s'; a TransformerNet takes "
+                      "'rgb-0-255' (RGB, 0..255, nothing subtracted)", path, input);
+    const char *style = nst_st_metadata(f, "style");
+    snprintf(s->style, sizeof s->style, "%s", style ? style : "");
+    if (st == NST_OK)
+        st = upload_weights(s, e, n, found);
+    nst_st_close(f);
+    return st;
+}
+
+nst_status nst_stylizer_open(nst_ctx *ctx, const char *model_path, nst_stylizer **out) {
+    if (!out)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_stylizer_open: NULL output pointer");
+    *out = NULL;
+    if (!model_path)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_stylizer_open: no model path");
+    nst_stylizer *s = calloc(1, sizeof *s);
+    if (!s)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "nst_stylizer_open: no host memory");
+    s->ctx = ctx;
+    make_tables(s->convs, s->norms);
+    nst_status st = load(s, model_path);
+    if (st != NST_OK) {
+        nst_stylizer_close(s);
+        return st;
+    }
+    *out = s;
+    return NST_OK;
+}
+
+static void drop_arena(nst_stylizer *s) {
+    if (s->arena)
+        nst_arena_destroy(s->ctx, s->arena);
+    nst_plan_destroy(s->plan);
+    s->arena = NULL;
+    s->plan = NULL;
+    s->plan_n = s->plan_w = s->plan_h = 0;
+}
+
+void nst_stylizer_close(nst_stylizer *s) {
+    if (!s)
+        return;
+    drop_arena(s);
+    nst_free(s->ctx, s->weights);
+    free(s->in_buf);
+    free(s->out_buf);
+    free(s);
+}
+
+const char *nst_stylizer_style(const nst_stylizer *s) { return s ? s->style : ""; }
+size_t nst_stylizer_weight_bytes(const nst_stylizer *s) { return s ? s->weight_bytes : 0; }
+void nst_stylizer_set_memory_limit(nst_stylizer *s, size_t bytes) {
+    if (s)
+        s->mem_limit = bytes;
+}
+const nst_plan *nst_stylizer_current_plan(const nst_stylizer *s) { return s ? s->plan : NULL; }
+
+/* ---- the forward pass (the same code records the plan and runs over the arena) ------------ */
+
+typedef struct {
+    nst_stylizer *s;
+    nst_mem_pass *pass;
+    int64_t n;
+} fwd;
+
+static nst_status act(fwd *f, const char *name, const char *what, int64_t h, int64_t w,
+                      int64_t c, nst_tensor *t) {
+    char label[64];
+    snprintf(label, sizeof label, "%s %s", name, what);
+    const int64_t dims[4] = {f->n, h, w, c};
+    return nst_mem_pass_tensor(f->pass, NST_TAG_ACTIVATIONS, NST_F32, 4, dims, 0, label, t);
+}
+
+/* y = conv(reflect_pad(x, k/2)), after a nearest x2 upsample for deconv1/2. */
+static nst_status conv_layer(fwd *f, int ci, const nst_tensor *x, nst_tensor *y) {
+    nst_ctx *ctx = f->s->ctx;
+    const conv_spec *L = &f->s->convs[ci];
+    const int pad = L->k / 2;
+    nst_tensor up;
+    if (L->upsample) {
+        NST__TRY(act(f, L->name, "upsample", 2 * x->shape[1], 2 * x->shape[2], L->cin, &up));
+        NST__TRY(nst_upsample2x_forward(ctx, &(nst_upsample2x_params){.x = x, .y = &up}));
+        x = &up;
+    }
+    nst_tensor xp;
+    NST__TRY(act(f, L->name, "pad", x->shape[1] + 2 * pad, x->shape[2] + 2 * pad, L->cin, &xp));
+    NST__TRY(nst_reflect_pad_forward(ctx, &(nst_reflect_pad_params){
+        .x = x, .y = &xp, .top = pad, .bottom = pad, .left = pad, .right = pad}));
+    const int64_t ho = (xp.shape[1] - L->k) / L->stride + 1;
+    const int64_t wo = (xp.shape[2] - L->k) / L->stride + 1;
+    NST__TRY(act(f, L->name, "out", ho, wo, L->cout, y));
+    return nst_conv2d_forward(ctx, &(nst_conv2d_params){
+        .x = &xp, .w = &f->s->w[ci], .b = &f->s->b[ci], .y = y, .stride = L->stride});
+}
+
+/* y = [relu](instance_norm(x)); the ReLU in place. */
+static nst_status norm(fwd *f, int ni, const nst_tensor *x, bool relu, nst_tensor *y) {
+    nst_ctx *ctx = f->s->ctx;
+    NST__TRY(act(f, f->s->norms[ni].name, "out", x->shape[1], x->shape[2], x->shape[3], y));
+    NST__TRY(nst_instance_norm_forward(ctx, &(nst_instance_norm_params){
+        .x = x, .gamma = &f->s->gamma[ni], .beta = &f->s->beta[ni], .y = y, .eps = NORM_EPS}));
+    return relu ? nst_relu_forward(ctx, &(nst_relu_params){.x = y, .y = y}) : NST_OK;
+}
+
+static nst_status network(fwd *f, const nst_tensor *x, nst_tensor *out) {
+    nst_tensor a, b, c, d;
+    NST__TRY(conv_layer(f, 0, x, &a));
+    NST__TRY(norm(f, 0, &a, true, &b));
+    for (int i = 1; i < 3; i++) {
+        NST__TRY(conv_layer(f, i, &b, &a));
+        NST__TRY(norm(f, i, &a, true, &b));
+    }
+    for (int r = 0; r < 5; r++) {
+        const int i = 3 + 2 * r;
+        NST__TRY(conv_layer(f, i, &b, &a));
+        NST__TRY(norm(f, i, &a, true, &c));
+        NST__TRY(conv_layer(f, i + 1, &c, &a));
+        NST__TRY(norm(f, i + 1, &a, false, &c));
+        char name[16];
+        snprintf(name, sizeof name, "res%d", r + 1);
+        NST__TRY(act(f, name, "sum", b.shape[1], b.shape[2], b.shape[3], &d));
+        NST__TRY(nst_add(f->s->ctx, &(nst_add_params){.a = &c, .b = &b, .y = &d}));
+        b = d;
+    }
+    for (int i = 13; i < 15; i++) {
+        NST__TRY(conv_layer(f, i, &b, &a));
+        NST__TRY(norm(f, i, &a, true, &b));
+    }
+    return conv_layer(f, 15, &b, out);
+}
+
+/* One pass: in (n, h, w, 3) to the device, the network, the full output (n, Ho, Wo, 3) back
+ * into out. Recording, in and out are not touched. */
+static nst_status forward(nst_stylizer *s, nst_mem_pass *pass, int n, int w, int h,
+                          const float *in, float *out) {
+    fwd f = {s, pass, n};
+    nst_tensor x, y;
+    NST__TRY(act(&f, "image", "in", h, w, 3, &x));
+    const bool rec = nst_mem_pass_recording(pass);
+    if (rec)
+        nst_mem_pass_touch(pass, &x);
+    else
+        NST__TRY(nst_copy_to_device(s->ctx, x.data, in, nst_tensor_bytes(&x)));
+    NST__TRY(network(&f, &x, &y));
+    if (rec)
+        nst_mem_pass_touch(pass, &y);
+    else
+        NST__TRY(nst_copy_to_host(s->ctx, out, y.data, nst_tensor_bytes(&y)));
+    return NST_OK;
+}
+
+static nst_status check_size(nst_stylizer *s, int n, int w, int h) {
+    if (!s)
+        return NST_ERR_INVALID_ARG;
+    if (n < 1 || w < NST_STYLIZE_MIN_SIDE || h < NST_STYLIZE_MIN_SIDE || w > 65536 || h > 65536)
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG,
+                        "stylize: %d frame(s) of %dx%d: the network needs at least one frame of "
+                        "at least %dx%d pixels", n, w, h, NST_STYLIZE_MIN_SIDE,
+                        NST_STYLIZE_MIN_SIDE);
+    return NST_OK;
+}
+
+/* The forward as a plan-then-run pass function (src/host/plan_run.h). */
+typedef struct {
+    nst_stylizer *s;
+    int n, w, h;
+} forward_call;
+
+static nst_status forward_pass(nst_ctx *ctx, nst_mem_pass *pass, void *user) {
+    const forward_call *c = user;
+    (void)ctx;
+    return forward(c->s, pass, c->n, c->w, c->h, NULL, NULL);
+}
+
+static nst_status record(nst_stylizer *s, int n, int w, int h, nst_plan **out) {
+    forward_call c = {s, n, w, h};
+    return nst__plan_record(s->ctx, forward_pass, &c, out);
+}
+
+nst_status nst_stylizer_plan(nst_stylizer *s, int n, int w, int h, nst_plan_summary *out) {
+    NST__TRY(check_size(s, n, w, h));
+    nst_plan *plan = NULL;
+    NST__TRY(record(s, n, w, h, &plan));
+    if (out)
+        *out = nst_plan_get_summary(plan);
+    nst_plan_destroy(plan);
+    return NST_OK;
+}
+
+static nst_status grow(nst_ctx *ctx, float **buf, size_t *cap, size_t n) {
+    if (n <= *cap)
+        return NST_OK;
+    float *b = realloc(*buf, n * sizeof *b);
+    if (!b)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "stylize: no host memory for %zu floats", n);
+    *buf = b;
+    *cap = n;
+    return NST_OK;
+}
+
+/* The arena for n frames of w x h: kept when the size is the one planned, else planned again
+ * (the old arena freed first, so its memory counts as free for the budget). */
+static nst_status ensure_arena(nst_stylizer *s, int n, int w, int h) {
+    if (s->arena && s->plan_n == n && s->plan_w == w && s->plan_h == h)
+        return NST_OK;
+    drop_arena(s);
+    NST__TRY(record(s, n, w, h, &s->plan));
+    nst_status st = nst_plan_check_budget(s->ctx, s->plan, s->mem_limit);
+    if (st == NST_OK)
+        st = nst_arena_create(s->ctx, s->plan, &s->arena);
+    if (st != NST_OK) {
+        drop_arena(s);
+        return st;
+    }
+    s->plan_n = n;
+    s->plan_w = w;
+    s->plan_h = h;
+    return NST_OK;
+}
+
+nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, int h, float *out) {
+    NST__TRY(check_size(s, n, w, h));
+    nst_ctx *ctx = s->ctx;
+    if (!rgb || !out)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_stylize_float: NULL image");
+    NST__TRY(ensure_arena(s, n, w, h));
+    const int ho = 4 * ((h + 3) / 4), wo = 4 * ((w + 3) / 4);
+    const bool crop = ho != h || wo != w;
+    if (crop)
+        NST__TRY(grow(ctx, &s->out_buf, &s->out_cap, (size_t)n * ho * wo * 3));
+    nst_mem_pass *pass = NULL;
+    NST__TRY(nst_mem_pass_run(ctx, s->plan, s->arena, &pass));
+    nst_status st = forward(s, pass, n, w, h, rgb, crop ? s->out_buf : out);
+    if (st != NST_OK) {
+        nst_mem_pass_abort(pass);
+        return st;
+    }
+    NST__TRY(nst_mem_pass_end(pass));
+    if (crop) /* the bottom rows and right columns the padding to 4 added */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t r = 0; r < h; r++)
+                memcpy(out + ((i * h + r) * w) * 3, s->out_buf + ((i * ho + r) * wo) * 3,
+                       (size_t)w * 3 * sizeof *out);
+    return NST_OK;
+}
+
+void nst_stylize_to_u8(const float *y, size_t n, uint8_t *out) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = y[i];
+        out[i] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)v : 0; /* NaN fails both: 0 */
+    }
+}
+
+nst_status nst_stylize_images(nst_stylizer *s, const uint8_t *rgb, int n, int w, int h,
+                              uint8_t *out) {
+    NST__TRY(check_size(s, n, w, h));
+    if (!rgb || !out)
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "nst_stylize_images: NULL image");
+    const size_t count = (size_t)n * w * h * 3;
+    NST__TRY(grow(s->ctx, &s->in_buf, &s->in_cap, count));
+    for (size_t i = 0; i < count; i++)
+        s->in_buf[i] = rgb[i];
+    NST__TRY(nst_stylize_float(s, s->in_buf, n, w, h, s->in_buf));
+    nst_stylize_to_u8(s->in_buf, count, out);
+    return NST_OK;
+}
