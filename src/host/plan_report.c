@@ -171,8 +171,7 @@ nst_status nst_plan_check_budget(nst_ctx *ctx, const nst_plan *plan, size_t limi
                          nst__mib(limit), nst__mib(total));
     nst__plan_consumers(plan, 3, &t);
     nst__text_printf(&t, ". To fit: lower the image size (activations and gradients grow with "
-                         "the pixel count), use half precision (--precision fp16 or bf16 halves "
-                         "activations), or use fewer or shallower style/content layers");
+                         "the pixel count), or use fewer or shallower style/content layers");
     return NST__ERR(ctx, NST_ERR_BUDGET, "%s", msg);
 }
 
