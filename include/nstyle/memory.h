@@ -56,6 +56,7 @@ extern "C" {
 /* The alignment every backend guarantees for the base of an allocation (CPU: 64, CUDA: 256).
  * Requests aligned more strictly make the arena a little larger (see base_slack). */
 #define NST_PLAN_BASE_ALIGN 64
+#define NST_PLAN_MAX_SCALES 8 /* nst_plan_summary's per-scale figures (NST_RENDER_MAX_SCALES) */
 
 typedef struct nst_plan nst_plan;
 
@@ -82,6 +83,12 @@ typedef struct {
     int peak_step;       /* the first step at which lower_bound bytes are live (0 if none) */
     size_t tag_peak[NST_TAG_COUNT];    /* max over steps of the live bytes of each tag */
     size_t tag_at_peak[NST_TAG_COUNT]; /* live bytes of each tag at peak_step */
+    /* A coarse-to-fine render's plan (nst_render_plan with scales > 1) is its largest scale's;
+       these give every scale's size and total, the coarsest first (the last = total_bytes).
+       scales is 0 for any other plan. */
+    int scales;
+    int scale_width[NST_PLAN_MAX_SCALES], scale_height[NST_PLAN_MAX_SCALES];
+    size_t scale_total_bytes[NST_PLAN_MAX_SCALES];
 } nst_plan_summary;
 
 /* An empty plan, or NULL when host memory runs out. */

@@ -49,7 +49,8 @@ extern "C" {
 #endif
 
 typedef struct {
-    int iteration, iterations; /* iteration counts from 1 (the step just taken) */
+    int iteration, iterations; /* iteration counts from 1 (the step just taken), in this scale */
+    int scale, scales;         /* coarse to fine: this scale (0 = the coarsest) of scales */
     double content_loss, style_loss, tv_loss, total_loss; /* at the image before that step */
     double seconds;                                       /* since the loop started */
 } nst_render_progress;
@@ -66,14 +67,25 @@ typedef enum { NST_OPTIMIZER_ADAM = 0, NST_OPTIMIZER_LBFGS = 1 } nst_render_opti
 typedef enum { NST_LINE_SEARCH_NONE = 0, NST_LINE_SEARCH_STRONG_WOLFE = 1 } nst_render_line_search;
 
 #define NST_RENDER_MAX_STYLES 8
+#define NST_RENDER_MAX_SCALES 8
 
+struct nst_render_options;
+/* Coarse to fine: called before scale k (0 = the coarsest) of o->scales runs, with o the
+ * options of that scale: width and height, each style's size and the initial image already set
+ * for it, the images resized from the given ones. The callback may point content, the styles
+ * (with sizes of its own choosing: styles_width, styles_height) and (at scale 0) init_image at
+ * images of its own, the content and init_image at exactly width x height, all valid until the
+ * next call or the render's end: `nstyle render` reads each scale's images from the files, as
+ * neural-style does. Return NST_OK, or a failure (recorded in ctx) that ends the render. */
+typedef nst_status (*nst_render_scale_images_fn)(nst_ctx *ctx, int scale,
+                                                 struct nst_render_options *o, void *user);
 /* Called every save_every iterations with the image after that step (clamped to [0, 1], with
  * the content's colours under original_colors), host memory valid during the call; return
  * false to stop the render with an error (the message is the caller's). */
 typedef bool (*nst_render_snapshot_fn)(const float *image, int width, int height, int iteration,
                                        void *user);
 
-typedef struct {
+typedef struct nst_render_options {
     int width, height;                 /* output = content size; the caller resizes */
     const float *content;              /* (H, W, 3) RGB [0,1], host; NULL only for nst_render_plan */
     const float *style;                /* (Hs, Ws, 3) RGB [0,1], host; NULL only for the plan */
@@ -145,6 +157,20 @@ typedef struct {
     bool learn_style_transform;        /* Adam on the style image's theta (one style, Adam) */
     double style_transform_penalty;    /* lambda of lambda |theta - I|^2 (default 1e8) */
     double style_transform_lr;         /* theta's Adam learning rate (0 = lr) */
+    /* Coarse to fine (neural-style's multi-resolution): scales > 1 runs that many renders, the
+       first at width x height halved scales - 1 times (each side max(1, floor(side * 2^-j +
+       0.5))), each later one at twice the previous, the last at width x height, each started
+       from the previous result resized through 8 bits (Catmull-Rom, nst_image_resize); the
+       content, the styles (each scaled by the same factor) and an init_image are resized the
+       same way from the given ones unless scale_images supplies its own. Iterations, seconds
+       and evaluations of the result add up over the scales; the losses are the last scale's;
+       snapshots count iterations over all scales. The largest scale's plan is checked against
+       the budget before the first scale runs; nst_render_plan plans the largest and reports
+       every scale's size and total in the plan's summary. */
+    int scales;                        /* 0 or 1: one scale; up to NST_RENDER_MAX_SCALES */
+    int scale_iterations[NST_RENDER_MAX_SCALES]; /* per scale, coarsest first; 0 = iterations */
+    nst_render_scale_images_fn scale_images;
+    void *scale_images_user;
 } nst_render_options;
 
 typedef struct {

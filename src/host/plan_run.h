@@ -18,4 +18,9 @@ nst_status nst__plan_record(nst_ctx *ctx, nst__pass_fn fn, void *user, nst_plan 
 nst_status nst__plan_run(nst_ctx *ctx, const nst_plan *plan, size_t limit, nst__pass_fn fn,
                          void *user);
 
+/* Records a coarse-to-fine render's scales in plan's summary (nst_plan_summary.scales ...): n
+ * sizes and totals, the coarsest first. */
+void nst__plan_set_scales(nst_plan *plan, int n, const int *width, const int *height,
+                          const size_t *total_bytes);
+
 #endif

@@ -154,6 +154,17 @@ const nst_plan_buffer *nst_plan_get(const nst_plan *plan, int id) {
     return plan && id >= 0 && id < plan->n ? &plan->bufs[id] : NULL;
 }
 
+void nst__plan_set_scales(nst_plan *plan, int n, const int *width, const int *height,
+                          const size_t *total_bytes) {
+    nst_plan_summary *s = &plan->summary;
+    s->scales = n < NST_PLAN_MAX_SCALES ? n : NST_PLAN_MAX_SCALES;
+    for (int k = 0; k < s->scales; k++) {
+        s->scale_width[k] = width[k];
+        s->scale_height[k] = height[k];
+        s->scale_total_bytes[k] = total_bytes[k];
+    }
+}
+
 nst_plan_summary nst_plan_get_summary(const nst_plan *plan) {
     nst_plan_summary s;
     if (plan)

@@ -303,36 +303,6 @@ static size_t history_bytes(const nst_plan *plan, int *count) {
     return bytes;
 }
 
-/* A side at scale k of n (0 the coarsest) as nstyle render sizes it: halved n - 1 - k times. */
-static int scale_side(int side, int k, int n) {
-    return (int)fmax(1.0, floor(side * ldexp(1.0, -(n - 1 - k)) + 0.5));
-}
-
-/* The totals of the coarser scales into totals[0 .. scales - 2] (the styles scaled with the
- * result, as render scales them); the largest is the plan itself. */
-static nst_status scale_totals(nst_ctx *ctx, const plan_args *a, size_t *totals) {
-    for (int k = 0; k + 1 < a->scales; k++) {
-        nst_render_options o = a->o;
-        int sw[NST_RENDER_MAX_STYLES], sh[NST_RENDER_MAX_STYLES];
-        o.width = scale_side(a->o.width, k, a->scales);
-        o.height = scale_side(a->o.height, k, a->scales);
-        for (int j = 0; j < a->n_styles; j++) {
-            sw[j] = scale_side(a->style_w[j], k, a->scales);
-            sh[j] = scale_side(a->style_h[j], k, a->scales);
-        }
-        o.style_width = sw[0], o.style_height = sh[0];
-        if (a->n_styles > 1)
-            o.styles_width = sw, o.styles_height = sh;
-        nst_plan *plan = NULL;
-        const nst_status st = nst_render_plan(ctx, &o, &plan);
-        if (st != NST_OK)
-            return st;
-        totals[k] = nst_plan_get_summary(plan).total_bytes;
-        nst_plan_destroy(plan);
-    }
-    return NST_OK;
-}
-
 static void print_header(const plan_args *a, int n_buffers) {
     if (a->train) {
         const nst_train_options *t = &a->t;
@@ -349,8 +319,8 @@ static void print_header(const plan_args *a, int n_buffers) {
     printf(", %d buffers\n", n_buffers);
 }
 
-static void print_plan(const nst_plan *plan, const plan_args *a, const size_t *totals,
-                       const nst_tracker_snapshot *t, bool cuda) {
+static void print_plan(const nst_plan *plan, const plan_args *a, const nst_tracker_snapshot *t,
+                       bool cuda) {
     nst_plan_summary s = nst_plan_get_summary(plan);
     print_header(a, s.n_buffers);
     printf("%-12s %14s %10s %14s %10s\n", "tag", "at peak", "MiB", "alone", "MiB");
@@ -365,13 +335,11 @@ static void print_plan(const nst_plan *plan, const plan_args *a, const size_t *t
     if (!a->train && a->o.optimizer == NST_OPTIMIZER_LBFGS)
         printf("L-BFGS history: %zu bytes (%.1f MiB, %.2f GB), %d vectors of %zu bytes, in "
                "optimiser\n", h, mib(h), (double)h / 1e9, n, n ? h / (size_t)n : 0);
-    if (!a->train && a->scales > 1) {
+    if (!a->train && s.scales > 1) { /* the library's coarse to fine, as render runs it */
         printf("scales:");
-        for (int k = 0; k < a->scales; k++)
-            printf(" %dx%d %.1f MiB%s", scale_side(a->o.width, k, a->scales),
-                   scale_side(a->o.height, k, a->scales),
-                   mib(k + 1 < a->scales ? totals[k] : s.total_bytes),
-                   k + 1 < a->scales ? "," : "");
+        for (int k = 0; k < s.scales; k++)
+            printf(" %dx%d %.1f MiB%s", s.scale_width[k], s.scale_height[k],
+                   mib(s.scale_total_bytes[k]), k + 1 < s.scales ? "," : "");
         printf(" (above: the largest)\n");
     }
     if (no_gpu_note[0])
@@ -387,8 +355,7 @@ static void print_plan(const nst_plan *plan, const plan_args *a, const size_t *t
 
 /* The settings the plan is for: the training run's, or the render's with its styles, optimiser
  * and scales. */
-static void json_settings(nst_cli_json *j, const nst_plan *plan, const plan_args *a,
-                          const size_t *totals) {
+static void json_settings(nst_cli_json *j, const nst_plan *plan, const plan_args *a) {
     nst_cli_json_bool(j, "train", a->train);
     if (a->train) {
         const nst_train_options *t = &a->t;
@@ -425,16 +392,18 @@ static void json_settings(nst_cli_json *j, const nst_plan *plan, const plan_args
         nst_cli_json_null(j, "lbfgs_history");
         nst_cli_json_null(j, "lbfgs_history_bytes");
     }
-    double t[MAX_SCALES];
-    for (int k = 0; k < a->scales; k++)
-        t[k] = (double)(k + 1 < a->scales ? totals[k] : nst_plan_get_summary(plan).total_bytes);
-    nst_cli_json_num_array(j, "scale_total_bytes", t, (size_t)a->scales);
+    const nst_plan_summary s = nst_plan_get_summary(plan);
+    double t[NST_PLAN_MAX_SCALES];
+    const int scales = s.scales > 1 ? s.scales : 1;
+    for (int k = 0; k < scales; k++)
+        t[k] = (double)(s.scales > 1 ? s.scale_total_bytes[k] : s.total_bytes);
+    nst_cli_json_num_array(j, "scale_total_bytes", t, (size_t)scales);
 }
 
 static void json_plan(nst_cli_json *j, const nst_plan *plan, const plan_args *a,
-                      const size_t *totals, const nst_tracker_snapshot *t, bool cuda) {
+                      const nst_tracker_snapshot *t, bool cuda) {
     nst_plan_summary s = nst_plan_get_summary(plan);
-    json_settings(j, plan, a, totals);
+    json_settings(j, plan, a);
     nst_cli_json_object_begin(j, "plan");
     nst_cli_json_int(j, "total_bytes", (int64_t)s.total_bytes);
     nst_cli_json_int(j, "lower_bound_bytes", (int64_t)s.lower_bound);
@@ -455,13 +424,14 @@ static void json_plan(nst_cli_json *j, const nst_plan *plan, const plan_args *a,
     nst_cli_json_str(j, "note", no_gpu_note[0] ? no_gpu_note : NULL);
 }
 
-/* The training run's plan, or the render's at its largest scale (the coarser scales' totals
- * into totals). */
-static nst_status make_plan(nst_ctx *ctx, const plan_args *a, size_t *totals, nst_plan **plan) {
+/* The training run's plan, or the render's (coarse to fine: its largest scale's, every scale's
+ * total in the summary). */
+static nst_status make_plan(nst_ctx *ctx, const plan_args *a, nst_plan **plan) {
     if (a->train)
         return nst_train_plan(ctx, &a->t, plan);
-    const nst_status st = scale_totals(ctx, a, totals);
-    return st == NST_OK ? nst_render_plan(ctx, &a->o, plan) : st;
+    nst_render_options o = a->o;
+    o.scales = a->scales;
+    return nst_render_plan(ctx, &o, plan);
 }
 
 int nst_cli_plan(int argc, char **argv) {
@@ -476,7 +446,6 @@ int nst_cli_plan(int argc, char **argv) {
     }
     nst_cli_json *j = a.json ? nst_cli_json_begin("plan") : NULL;
     nst_plan *plan = NULL;
-    size_t totals[MAX_SCALES] = {0};
     if (a.workspace_limit)
         nst_ctx_set_workspace_limit(ctx, a.workspace_limit);
     nst_status st = nst_ctx_set_device(ctx, a.device);
@@ -496,12 +465,12 @@ int nst_cli_plan(int argc, char **argv) {
         st = NST_OK;
     }
     if (st == NST_OK)
-        st = make_plan(ctx, &a, totals, &plan);
+        st = make_plan(ctx, &a, &plan);
     const bool cuda = nst_ctx_backend(ctx) == NST_BACKEND_CUDA;
     nst_tracker_snapshot t;
     nst_tracker_snapshot_get(ctx, &t);
     if (st == NST_OK) {
-        print_plan(plan, &a, totals, &t, cuda);
+        print_plan(plan, &a, &t, cuda);
         if (a.buffers) {
             size_t n = nst_plan_report_text(plan, NULL, 0) + 1;
             char *text = malloc(n);
@@ -511,7 +480,7 @@ int nst_cli_plan(int argc, char **argv) {
             }
             free(text);
         }
-        json_plan(j, plan, &a, totals, &t, cuda);
+        json_plan(j, plan, &a, &t, cuda);
     } else {
         fprintf(stderr, "nstyle plan: %s\n", nst_last_error(ctx));
     }

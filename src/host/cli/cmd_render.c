@@ -7,11 +7,10 @@
  *
  * The controls: several style images (-s a,b or -s repeated) with --style-blend and
  * --style-scale, --histogram-match, --original-colors, --optimizer adam|lbfgs with
- * --lbfgs-history and --line-search none|strong-wolfe (the library does these); --scales N
- * coarse to fine (here: each scale a render of its own at twice the previous size, started
- * from the previous result resized through 8 bits; the largest scale's plan is checked against
- * the budget before the first runs); --save-every N writes OUT_NNNNNN.ext (numbered across
- * scales) atomically.
+ * --lbfgs-history and --line-search none|strong-wolfe, --scales N coarse to fine (the library
+ * does these; for the coarser scales this file reads the images again from their files at the
+ * sizes the library chose); --save-every N writes OUT_NNNNNN.ext (numbered across scales)
+ * atomically.
  *
  * Signals: the first SIGINT or SIGTERM only sets the library's cancel flag (the handler does
  * nothing else and is reset to the default as it runs); the render stops after the current
@@ -91,7 +90,7 @@ typedef struct {
     nst_cli_progress bar;
     const render_args *a;
     char label[32];
-    int offset; /* iterations done at the coarser scales */
+    int scale; /* the scale the bar shows, -1 before the first */
 } run_state;
 
 /* OUT with _NNNNNN before its extension. */
@@ -106,7 +105,7 @@ static void snapshot_path(const char *out, int n, char *buf, size_t size) {
 static bool on_snapshot(const float *image, int w, int h, int iteration, void *user) {
     run_state *st = user;
     char path[4096];
-    snapshot_path(st->a->output, st->offset + iteration, path, sizeof path);
+    snapshot_path(st->a->output, iteration, path, sizeof path); /* counted over the scales */
     nst_ctx *ctx = nst_ctx_create();
     const bool ok = ctx && save_float_image(ctx, path, image, w, h);
     nst_ctx_destroy(ctx);
@@ -115,6 +114,14 @@ static bool on_snapshot(const float *image, int w, int h, int iteration, void *u
 
 static bool on_progress(const nst_render_progress *p, void *user) {
     run_state *st = user;
+    if (p->scale != st->scale) { /* a bar per scale */
+        if (st->scale >= 0)
+            nst_cli_progress_finish(&st->bar);
+        st->scale = p->scale;
+        snprintf(st->label, sizeof st->label, p->scales > 1 ? "scale %d/%d" : "iter",
+                 p->scale + 1, p->scales);
+        nst_cli_progress_start(&st->bar, st->label, p->iterations, st->a->quiet);
+    }
     char tv[32] = "", text[160];
     if (st->a->o.tv_weight > 0)
         snprintf(tv, sizeof tv, "  tv %.4g", p->tv_loss);
@@ -231,7 +238,6 @@ struct run_data {
     nst_cli_json *json;
     char weights[4096];
     int iterations_total, requested_total; /* over all scales */
-    double seconds_total;
 };
 
 static void print_summary(nst_ctx *ctx, const render_args *a, const run_data *d, double ssim) {
@@ -287,16 +293,13 @@ static int fail(nst_ctx *ctx, run_data *d, const render_args *a, nst_status s) {
             return try_status_;                                                                \
     } while (0)
 
-/* The result's size at scale k (0 = the coarsest): --size halved scales - 1 - k times. */
-static nst_status scale_size(nst_ctx *ctx, const render_args *a, int k, int *w, int *h) {
+/* The result's size: --size's long side (or exact size) applied to the content file. */
+static nst_status final_size(nst_ctx *ctx, const render_args *a, int *w, int *h) {
     int cw, ch, cc;
     TRY(nst_image_probe(ctx, a->content, &cw, &ch, &cc));
-    int fw = a->width, fh = a->height;
-    if (!fw)
-        scale_to_long_side(cw, ch, a->long_side, &fw, &fh);
-    const double f = ldexp(1.0, -(a->scales - 1 - k));
-    *w = (int)fmax(1.0, floor(fw * f + 0.5));
-    *h = (int)fmax(1.0, floor(fh * f + 0.5));
+    *w = a->width, *h = a->height;
+    if (!*w)
+        scale_to_long_side(cw, ch, a->long_side, w, h);
     return NST_OK;
 }
 
@@ -312,42 +315,21 @@ static nst_status style_sizes(nst_ctx *ctx, const render_args *a, int w, int h, 
     return NST_OK;
 }
 
-/* prev (pw x ph) to w x h through 8 bits (Catmull-Rom), as a new float image. */
-static float *upsample_previous(nst_ctx *ctx, const float *prev, int pw, int ph, int w, int h) {
-    nst_image small = {0}, big = {0};
-    float *out = NULL;
-    if (nst_image_from_float(ctx, prev, pw, ph, 3, &small) == NST_OK &&
-        nst_image_resize(ctx, &small, w, h, &big) == NST_OK)
-        out = to_float(ctx, &big);
-    nst_image_free(&small);
-    nst_image_free(&big);
-    return out;
-}
-
-/* Loads and scales the images of scale k into d (the previous scale's result, when there is
- * one, becomes the initial image); the options point at the floats. */
-static nst_status prepare_scale(nst_ctx *ctx, render_args *a, run_data *d, int k) {
+/* Loads the images at the result's size into d; the options point at the floats. */
+static nst_status prepare(nst_ctx *ctx, render_args *a, run_data *d) {
     int w, h;
-    TRY(scale_size(ctx, a, k, &w, &h));
+    TRY(final_size(ctx, a, &w, &h));
     TRY(style_sizes(ctx, a, w, h, d->style_w, d->style_h));
-    float *prev = d->r.image;
-    const int pw = d->r.width, ph = d->r.height;
-    d->r.image = NULL;
-    free_images(d);
     nst_status st = load_rgb_at(ctx, a->content, w, h, &d->content);
     for (int j = 0; st == NST_OK && j < a->n_styles; j++)
         st = load_rgb_at(ctx, a->styles[j], d->style_w[j], d->style_h[j], &d->style[j]);
-    if (st == NST_OK && a->init_file && !prev)
+    if (st == NST_OK && a->init_file)
         st = load_rgb_at(ctx, a->init_file, w, h, &d->init);
     bool ok = st == NST_OK && (d->content_f = to_float(ctx, &d->content));
     for (int j = 0; ok && j < a->n_styles; j++)
         ok = (d->style_f[j] = to_float(ctx, &d->style[j])) != NULL;
-    if (ok && prev)
-        ok = (d->init_f = upsample_previous(ctx, prev, pw, ph, w, h)) != NULL;
-    else if (ok && a->init_file)
+    if (ok && a->init_file)
         ok = (d->init_f = to_float(ctx, &d->init)) != NULL;
-    free(prev);
-    nst_render_result_free(&d->r);
     if (!ok)
         return st != NST_OK ? st
                : nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
@@ -358,24 +340,60 @@ static nst_status prepare_scale(nst_ctx *ctx, render_args *a, run_data *d, int k
     o->styles_width = d->style_w, o->styles_height = d->style_h;
     o->style_blend = a->n_blend ? a->blend : NULL;
     o->init_image = d->init_f;
-    if (prev)
-        o->init = NST_INIT_IMAGE;
-    o->iterations = a->n_scale_iters ? a->scale_iters[k] : a->iterations;
+    o->scales = a->scales;
+    for (int k = 0; k < a->scales && k < NST_RENDER_MAX_SCALES; k++)
+        o->scale_iterations[k] = a->n_scale_iters ? a->scale_iters[k] : 0;
     return NST_OK;
 }
 
-/* Coarse to fine: the largest scale's plan against the budget before the first scale runs. */
-static nst_status check_largest_scale(nst_ctx *ctx, const render_args *a) {
-    nst_render_options o = a->o;
-    int sw[NST_RENDER_MAX_STYLES], sh[NST_RENDER_MAX_STYLES];
-    TRY(scale_size(ctx, a, a->scales - 1, &o.width, &o.height));
-    TRY(style_sizes(ctx, a, o.width, o.height, sw, sh));
-    o.n_styles = a->n_styles, o.styles = NULL, o.styles_width = sw, o.styles_height = sh;
-    nst_plan *plan = NULL;
-    TRY(nst_render_plan(ctx, &o, &plan));
-    nst_status st = nst_plan_check_budget(ctx, plan, a->vram_limit);
-    nst_plan_destroy(plan);
-    return st;
+/* A coarser scale's images, read again from the files (as neural-style does) instead of resized
+ * from the full-size ones: the content at the size the library chose, each style at
+ * --style-scale times that size's long side, as at the full size. */
+typedef struct {
+    const render_args *a;
+    nst_image content, style[NST_RENDER_MAX_STYLES], init;
+    float *content_f, *style_f[NST_RENDER_MAX_STYLES], *init_f;
+    int style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
+} scale_files;
+
+static void scale_files_free(scale_files *f) {
+    nst_image_free(&f->content);
+    nst_image_free(&f->init);
+    free(f->content_f);
+    free(f->init_f);
+    f->content_f = f->init_f = NULL;
+    for (int j = 0; j < NST_RENDER_MAX_STYLES; j++) {
+        nst_image_free(&f->style[j]);
+        free(f->style_f[j]);
+        f->style_f[j] = NULL;
+    }
+}
+
+static nst_status on_scale_images(nst_ctx *ctx, int k, nst_render_options *o, void *user) {
+    scale_files *f = user;
+    const render_args *a = f->a;
+    if (k + 1 == a->scales) /* the largest: the images loaded at the start */
+        return NST_OK;
+    scale_files_free(f);
+    TRY(load_rgb_at(ctx, a->content, o->width, o->height, &f->content));
+    if (!(f->content_f = to_float(ctx, &f->content)))
+        return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
+    o->content = f->content_f;
+    TRY(style_sizes(ctx, a, o->width, o->height, f->style_w, f->style_h));
+    o->styles_width = f->style_w, o->styles_height = f->style_h;
+    for (int j = 0; j < a->n_styles; j++) {
+        TRY(load_rgb_at(ctx, a->styles[j], f->style_w[j], f->style_h[j], &f->style[j]));
+        if (!(f->style_f[j] = to_float(ctx, &f->style[j])))
+            return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
+    }
+    o->styles = (const float *const *)f->style_f;
+    if (k == 0 && a->init_file) {
+        TRY(load_rgb_at(ctx, a->init_file, o->width, o->height, &f->init));
+        if (!(f->init_f = to_float(ctx, &f->init)))
+            return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
+        o->init_image = f->init_f;
+    }
+    return NST_OK;
 }
 
 int nst_cli_render(int argc, char **argv) {
@@ -407,43 +425,41 @@ int nst_cli_render(int argc, char **argv) {
     a.o.vram_limit = a.vram_limit;
     a.o.workspace_limit = a.workspace_limit;
     if ((s = nst_vgg19_weights_find(ctx, a.model, d.weights, sizeof d.weights)) != NST_OK ||
-        (a.scales > 1 && (s = check_largest_scale(ctx, &a)) != NST_OK))
+        (s = prepare(ctx, &a, &d)) != NST_OK)
         return fail(ctx, &d, &a, s);
 
-    run_state st = {.a = &a};
+    run_state st = {.a = &a, .scale = -1};
+    scale_files files = {.a = &a};
     a.o.weights_path = d.weights;
     a.o.progress = on_progress;
     a.o.progress_user = &st;
     a.o.cancel = &nst_cli_cancel_signal;
     a.o.snapshot = a.o.save_every > 0 ? on_snapshot : NULL;
     a.o.snapshot_user = &st;
-    for (int k = 0; k < a.scales && !nst_cli_cancel_signal; k++) {
-        if ((s = prepare_scale(ctx, &a, &d, k)) != NST_OK)
-            return fail(ctx, &d, &a, s);
-        snprintf(st.label, sizeof st.label, a.scales > 1 ? "scale %d/%d" : "iter", k + 1,
-                 a.scales);
-        nst_cli_progress_start(&st.bar, st.label, a.o.iterations, a.quiet);
+    a.o.scale_images = a.scales > 1 ? on_scale_images : NULL;
+    a.o.scale_images_user = &files;
+    if (!nst_cli_cancel_signal)
         s = nst_render_gatys(ctx, &a.o, &d.r);
+    if (st.scale >= 0)
         nst_cli_progress_finish(&st.bar);
-        d.iterations_total += d.r.iterations_done;
-        d.requested_total += a.o.iterations;
-        d.seconds_total += d.r.seconds;
-        st.offset = d.iterations_total;
-        if (s != NST_OK) {
-            if (d.r.nonfinite_iteration >= 0)
-                fprintf(stderr, "nstyle render: the loss became non-finite (NaN or infinite) at "
-                                "iteration %d in %s; try a lower --lr or smaller loss weights\n",
-                        d.r.nonfinite_iteration, d.r.nonfinite_layer);
-            return fail(ctx, &d, &a, s);
-        }
-        if (d.r.cancelled)
-            break;
+    scale_files_free(&files);
+    for (int k = 0; k < a.scales; k++)
+        d.requested_total += a.n_scale_iters ? a.scale_iters[k] : a.iterations;
+    d.iterations_total = d.r.iterations_done;
+    if (s != NST_OK) {
+        if (d.r.nonfinite_iteration >= 0)
+            fprintf(stderr, "nstyle render: the loss became non-finite (NaN or infinite) at "
+                            "iteration %d in %s; try a lower --lr or smaller loss weights\n",
+                    d.r.nonfinite_iteration, d.r.nonfinite_layer);
+        return fail(ctx, &d, &a, s);
     }
     if (!d.r.image) /* stopped by a signal before the render began: nothing to write */
         return finish(ctx, &d, &a, s, NAN);
     if (!save_float_image(ctx, a.output, d.r.image, d.r.width, d.r.height))
         return finish(ctx, &d, &a, nst_last_status(ctx), NAN);
-    const double ssim = nst_cli_geo_content(ctx, &a.o, &d.content) == NST_OK
+    /* a render stopped at a coarser scale has no content of its size to compare with */
+    const bool same = d.r.width == d.content.width && d.r.height == d.content.height;
+    const double ssim = same && nst_cli_geo_content(ctx, &a.o, &d.content) == NST_OK
                             ? ssim_to_content(ctx, &d.content, d.r.image) : NAN;
     if (!a.quiet && !(a.json && strcmp(a.json, "-") == 0)) /* stdout is the JSON's then */
         print_summary(ctx, &a, &d, ssim);

@@ -9,7 +9,7 @@
 #include "nstyle/render.h"
 #include "geometry_args.h"
 
-#define MAX_SCALES 8 /* --scales at most (nstyle plan takes the same) */
+#define MAX_SCALES NST_RENDER_MAX_SCALES /* --scales at most (nstyle plan takes the same) */
 
 typedef struct {
     const char *content, *output, *init_file, *model, *json, *device;

@@ -73,6 +73,13 @@ nst_status nst__gatys_tv_backward(nst_ctx *ctx, const nst__gatys_losses *g, cons
                                   nst_tensor *dx);
 
 
+/* One scale of the render (nst_render_gatys and nst_render_plan with scales <= 1), and the
+ * coarse-to-fine loop over them (render_scales.c). */
+nst_status nst__render_one(nst_ctx *ctx, const nst_render_options *o, nst_render_result *r);
+nst_status nst__render_plan_one(nst_ctx *ctx, const nst_render_options *o, nst_plan **out);
+nst_status nst__render_scales(nst_ctx *ctx, const nst_render_options *o, nst_render_result *r);
+nst_status nst__render_scales_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan **out);
+
 /* The render evaluated once at its initial image without a step: losses into r, the gradient of
  * the total loss w.r.t. the image into grad (H, W, 3). For tests against PyTorch. */
 nst_status nst__render_evaluate(nst_ctx *ctx, const nst_render_options *o, float *grad,

@@ -334,7 +334,7 @@ static void record_losses(render_state *s, int t) {
 /* Whether the loop goes on after iteration t (the callback and the cancel flag can stop it). */
 static bool keep_going(render_state *s, int t, double t0) {
     const nst_render_options *o = s->o;
-    nst_render_progress p = {.iteration = t, .iterations = o->iterations,
+    nst_render_progress p = {.iteration = t, .iterations = o->iterations, .scales = 1,
                              .content_loss = s->loss.content, .style_loss = s->loss.style,
                              .tv_loss = s->loss.tv, .total_loss = s->loss.total,
                              .seconds = now() - t0};
@@ -548,6 +548,12 @@ static void restore_settings(nst_ctx *ctx, ctx_settings saved) {
 }
 
 nst_status nst_render_plan(nst_ctx *ctx, const nst_render_options *o, nst_plan **out) {
+    if (o && o->scales > 1)
+        return nst__render_scales_plan(ctx, o, out);
+    return nst__render_plan_one(ctx, o, out);
+}
+
+nst_status nst__render_plan_one(nst_ctx *ctx, const nst_render_options *o, nst_plan **out) {
     if (!out)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render plan: NULL output");
     *out = NULL;
@@ -651,6 +657,12 @@ static void result_init(nst_render_result *r) {
 }
 
 nst_status nst_render_gatys(nst_ctx *ctx, const nst_render_options *o, nst_render_result *r) {
+    if (o && o->scales > 1)
+        return nst__render_scales(ctx, o, r);
+    return nst__render_one(ctx, o, r);
+}
+
+nst_status nst__render_one(nst_ctx *ctx, const nst_render_options *o, nst_render_result *r) {
     if (!r)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "render: NULL result");
     result_init(r);
