@@ -385,3 +385,31 @@ Test(cli_plan, the_geometry_and_gradient_controls_plan_as_render_does) {
     cr_expect_eq(RUN("plan", "--size", "96x64", "--robust", "many"), 2);
     cr_expect_eq(RUN("plan", "--train", "--normalize-gradients"), 2);
 }
+
+/* The options that change memory are one table (src/host/cli/args.h) for render and plan: a bad
+ * value gets the same message from both, after the command's name; numbers are strict. */
+Test(cli_plan, render_and_plan_share_the_memory_options) {
+    static const char *const bad[][2] = {
+        {"--pooling", "mean"},        {"--optimizer", "sgd"},     {"--lbfgs-history", "0"},
+        {"--lbfgs-history", " 5"},    {"--line-search", "armijo"}, {"--scales", "9"},
+        {"--scales", "+2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        static char render_err[sizeof err];
+        cr_assert_eq(RUN("render", "-c", "c.png", "-s", "s.png", "-o", "o.png", bad[i][0],
+                         bad[i][1]), 2, "render %s %s", bad[i][0], bad[i][1]);
+        snprintf(render_err, sizeof render_err, "%s", err);
+        cr_assert_eq(RUN("plan", "--size", "64x48", bad[i][0], bad[i][1]), 2, "plan %s %s",
+                     bad[i][0], bad[i][1]);
+        const char *r = strstr(render_err, "nstyle render: "), *p = strstr(err, "nstyle plan: ");
+        cr_assert(r && p, "render: %s\nplan: %s", render_err, err);
+        const char *r_end = strchr(r, '\n'), *p_end = strchr(p, '\n');
+        cr_assert(r_end && p_end);
+        r += strlen("nstyle render: "), p += strlen("nstyle plan: ");
+        cr_assert(r_end - r == p_end - p && strncmp(r, p, (size_t)(r_end - r)) == 0,
+                  "%s %s: render says '%.*s', plan '%.*s'", bad[i][0], bad[i][1],
+                  (int)(r_end - r), r, (int)(p_end - p), p);
+        cr_assert(strstr(r, bad[i][0]), "the message names %s: %.*s", bad[i][0],
+                  (int)(r_end - r), r);
+    }
+}

@@ -11,14 +11,4 @@ int nst_cli_render(int argc, char **argv);
 int nst_cli_plan(int argc, char **argv);
 int nst_cli_train(int argc, char **argv);
 
-#include <stdbool.h>
-
-/* A whole decimal integer (or any finite number) within [lo, hi] into *out; false otherwise,
- * *out untouched. */
-bool nst_cli_parse_long(const char *s, long lo, long hi, long *out);
-bool nst_cli_parse_double(const char *s, double lo, double hi, double *out);
-
-/* Parses "WxH" (e.g. 768x512) into positive ints; returns 0 on success. */
-int nst_cli_parse_size(const char *s, int *w, int *h);
-
 #endif

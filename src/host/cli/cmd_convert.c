@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "args.h"
 #include "cli.h"
 #include "nstyle/nstyle.h"
 
@@ -41,61 +42,13 @@ static void print_help(void) {
 }
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "nstyle convert: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun `nstyle convert --help` for usage.\n");
-    return NST_EXIT_USAGE;
+    return nst_cli_usage_error("convert", fmt, arg);
 }
 
-/* A whole decimal number in lo..hi, or -1. */
-static long parse_long(const char *s, long lo, long hi) {
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
-        return -1;
-    return v;
-}
-
-bool nst_cli_parse_long(const char *s, long lo, long hi, long *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = s && *s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-bool nst_cli_parse_double(const char *s, double lo, double hi, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = s && *s ? strtod(s, &end) : 0;
-    if (!s || !*s || errno || *end || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-int nst_cli_parse_size(const char *s, int *w, int *h) {
-    if (!s || !w || !h)
-        return -1;
-    const char *x = strchr(s, 'x');
-    if (!x)
-        x = strchr(s, 'X');
-    if (!x || x == s || x - s > 10)
-        return -1;
-    char width[16];
-    memcpy(width, s, (size_t)(x - s));
-    width[x - s] = '\0';
-    long pw = parse_long(width, 1, INT_MAX), ph = parse_long(x + 1, 1, INT_MAX);
-    if (pw < 0 || ph < 0)
-        return -1;
-    *w = (int)pw;
-    *h = (int)ph;
-    return 0;
+/* A whole number in lo..hi, or -1. */
+static long whole(const char *s, long lo, long hi) {
+    long v;
+    return nst_cli_parse_long(s, lo, hi, &v) ? v : -1;
 }
 
 typedef struct {
@@ -130,15 +83,15 @@ static int parse_args(int argc, char **argv, convert_args *a) {
                                    "(got '%s')", optarg);
             break;
         case 'm':
-            if ((a->max_side = (int)parse_long(optarg, 1, NST_IMAGE_MAX_SIDE)) < 0)
+            if ((a->max_side = (int)whole(optarg, 1, NST_IMAGE_MAX_SIDE)) < 0)
                 return usage_error("--max-side wants a whole number 1..30000 (got '%s')", optarg);
             break;
         case 'q':
-            if ((a->quality = (int)parse_long(optarg, 1, 100)) < 0)
+            if ((a->quality = (int)whole(optarg, 1, 100)) < 0)
                 return usage_error("--quality wants a whole number 1..100 (got '%s')", optarg);
             break;
         case 'c':
-            a->channels = (int)parse_long(optarg, 1, 4);
+            a->channels = (int)whole(optarg, 1, 4);
             if (a->channels != 1 && a->channels != 3 && a->channels != 4)
                 return usage_error("--channels wants 1, 3 or 4 (got '%s')", optarg);
             break;

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "nstyle/render.h"
 #include "nstyle/train.h"
 #include "nstyle/vgg19.h"
-#include "render_args.h" /* MAX_SCALES */
 #include "geometry_args.h"
 #include "report.h"
 
@@ -88,7 +88,7 @@ static void print_help(void) {
 typedef struct {
     nst_render_options o;
     int n_styles, style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
-    int scales;
+    nst_cli_memory_args mem; /* the options that change memory, as render takes them */
     bool train;
     nst_train_options t;
     const char *render_only, *train_only; /* an option given that the other mode refuses */
@@ -99,27 +99,18 @@ typedef struct {
 } plan_args;
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "nstyle plan: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun `nstyle plan --help` for usage.\n");
-    return NST_EXIT_USAGE;
+    return nst_cli_usage_error("plan", fmt, arg);
 }
 
-enum {
-    OPT_OPTIMIZER = 256, OPT_HISTORY, OPT_SCALES, OPT_TRAIN, OPT_CROP, OPT_BATCH, OPT_WIDTH,
-    OPT_LINE_SEARCH, OPT_NORMGRAD
-};
+enum { OPT_TRAIN = 256, OPT_CROP, OPT_BATCH, OPT_WIDTH };
 
 /* optarg as a whole number lo..hi into *out: -1, else the usage error's exit code. */
 static int whole(const char *opt, long lo, long hi, int *out) {
-    long v = 0;
-    if (!nst_cli_parse_long(optarg, lo, hi, &v)) {
-        fprintf(stderr, "nstyle plan: %s wants a whole number %ld..%ld (got '%s')\nRun `nstyle "
-                        "plan --help` for usage.\n", opt, lo, hi, optarg);
-        return NST_EXIT_USAGE;
-    }
-    *out = (int)v;
-    return -1;
+    if (nst_cli_parse_int(optarg, lo, hi, out))
+        return -1;
+    char text[256];
+    snprintf(text, sizeof text, "%s wants a whole number %ld..%ld (got '%%s')", opt, lo, hi);
+    return usage_error(text, optarg);
 }
 
 /* After the options: the mode's checks and defaults. */
@@ -153,7 +144,7 @@ static int finish_args(plan_args *a) {
         a->o.styles_width = a->style_w;
         a->o.styles_height = a->style_h;
     }
-    if (a->o.lbfgs_line_search != NST_LINE_SEARCH_NONE && a->o.optimizer != NST_OPTIMIZER_LBFGS)
+    if (a->mem.line_search_given && a->o.optimizer != NST_OPTIMIZER_LBFGS)
         return usage_error("%s", "--line-search is L-BFGS's: add --optimizer lbfgs");
     nst_cli_geo_set_command("plan");
     return nst_cli_geo_check(&a->o, a->n_styles);
@@ -163,16 +154,10 @@ static int finish_args(plan_args *a) {
 static int parse_args(int argc, char **argv, plan_args *a) {
     static const struct option opts[] = {
         {"size", required_argument, NULL, 's'},       {"style-size", required_argument, NULL, 'S'},
-        {"content-layers", required_argument, NULL, 'c'},
-        {"style-layers", required_argument, NULL, 'l'},
-        {"pooling", required_argument, NULL, 'p'},    {"device", required_argument, NULL, 'd'},
+        {"device", required_argument, NULL, 'd'},
         {"buffers", no_argument, NULL, 'b'},          {"json", required_argument, NULL, 'j'},
         {"workspace-limit", required_argument, NULL, 'w'},
-        {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
-        {"lbfgs-history", required_argument, NULL, OPT_HISTORY},
-        {"scales", required_argument, NULL, OPT_SCALES},
-        {"line-search", required_argument, NULL, OPT_LINE_SEARCH},
-        {"normalize-gradients", no_argument, NULL, OPT_NORMGRAD},
+        NST_CLI_MEMORY_OPTIONS,
         {"robust", required_argument, NULL, NST_CLI_GEO_ROBUST},
         {"style-augment", required_argument, NULL, NST_CLI_GEO_AUGMENT},
         {"learn-style-transform", no_argument, NULL, NST_CLI_GEO_LEARN},
@@ -181,13 +166,22 @@ static int parse_args(int argc, char **argv, plan_args *a) {
         {"width", required_argument, NULL, OPT_WIDTH},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
-    *a = (plan_args){.device = "cpu", .scales = 1};
+    *a = (plan_args){.device = "cpu", .mem = {.scales = 1}};
     nst_render_options_default(&a->o);
     nst_train_options_default(&a->t);
     optind = 0;
     opterr = 0;
     int c, rc = -1;
     while (rc < 0 && (c = getopt_long(argc, argv, ":s:S:c:l:p:d:bj:w:h", opts, NULL)) != -1) {
+        /* -c, -l, -p: the short forms of the options render and plan share (args.h) */
+        c = c == 'c' ? NST_CLI_MEM_CONTENT_LAYERS : c == 'l' ? NST_CLI_MEM_STYLE_LAYERS
+            : c == 'p' ? NST_CLI_MEM_POOLING : c;
+        if (nst_cli_is_memory_option(c)) {
+            rc = nst_cli_memory_option("plan", c, optarg, &a->o, &a->mem);
+            if (c != NST_CLI_MEM_CONTENT_LAYERS && c != NST_CLI_MEM_STYLE_LAYERS)
+                a->render_only = a->mem.given;
+            continue;
+        }
         switch (c) {
         case 'h':
             print_help();
@@ -203,39 +197,6 @@ static int parse_args(int argc, char **argv, plan_args *a) {
             if (nst_cli_parse_size(optarg, &a->style_w[a->n_styles], &a->style_h[a->n_styles]))
                 return usage_error("--style-size wants WxH, e.g. 768x512 (got '%s')", optarg);
             a->n_styles++;
-            break;
-        case 'c': a->o.content_layers = optarg; break;
-        case 'l': a->o.style_layers = optarg; break;
-        case 'p':
-            if (strcmp(optarg, "max") != 0 && strcmp(optarg, "avg") != 0)
-                return usage_error("--pooling wants max or avg (got '%s')", optarg);
-            a->o.pooling = optarg[0] == 'm' ? NST_POOL_MAX : NST_POOL_AVG;
-            a->render_only = "--pooling";
-            break;
-        case OPT_OPTIMIZER:
-            if (strcmp(optarg, "adam") != 0 && strcmp(optarg, "lbfgs") != 0)
-                return usage_error("--optimizer wants adam or lbfgs (got '%s')", optarg);
-            a->o.optimizer = optarg[0] == 'a' ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
-            a->render_only = "--optimizer";
-            break;
-        case OPT_HISTORY:
-            rc = whole("--lbfgs-history", 1, 1000, &a->o.lbfgs_history);
-            a->render_only = "--lbfgs-history";
-            break;
-        case OPT_SCALES:
-            rc = whole("--scales", 1, MAX_SCALES, &a->scales);
-            a->render_only = "--scales";
-            break;
-        case OPT_LINE_SEARCH:
-            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "strong-wolfe") != 0)
-                return usage_error("--line-search wants none or strong-wolfe (got '%s')", optarg);
-            a->o.lbfgs_line_search = optarg[0] == 'n' ? NST_LINE_SEARCH_NONE
-                                                      : NST_LINE_SEARCH_STRONG_WOLFE;
-            a->render_only = "--line-search";
-            break;
-        case OPT_NORMGRAD:
-            a->o.normalize_gradients = true;
-            a->render_only = "--normalize-gradients";
             break;
         case NST_CLI_GEO_ROBUST:
         case NST_CLI_GEO_AUGMENT:
@@ -430,7 +391,7 @@ static nst_status make_plan(nst_ctx *ctx, const plan_args *a, nst_plan **plan) {
     if (a->train)
         return nst_train_plan(ctx, &a->t, plan);
     nst_render_options o = a->o;
-    o.scales = a->scales;
+    o.scales = a->mem.scales;
     return nst_render_plan(ctx, &o, plan);
 }
 

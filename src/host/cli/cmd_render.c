@@ -2,8 +2,7 @@
  * the command line. Loads and scales the images (the content to --size, the style to the
  * content's long side), finds the VGG19 weights, runs the render with a progress display on
  * stderr (report.h), writes the result atomically, prints a one-screen summary on stdout and,
- * with --json FILE, the summary schema of report.h with the render's fields (README, "JSON
- * summaries").
+ * with --json FILE, the summary schema of report.h with the render's fields (docs/json.md).
  *
  * The controls: several style images (-s a,b or -s repeated) with --style-blend and
  * --style-scale, --histogram-match, --original-colors, --optimizer adam|lbfgs with

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "nstyle/models.h"
 #include "nstyle/nstyle.h"
@@ -86,26 +87,19 @@ typedef struct {
 } stylize_args;
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "nstyle stylize: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun `nstyle stylize --help` for usage.\n");
-    return NST_EXIT_USAGE;
+    return nst_cli_usage_error("stylize", fmt, arg);
 }
 
 /* A whole number in lo..hi, or -1. */
 static long whole(const char *s, long lo, long hi) {
-    char *end = NULL;
-    errno = 0;
-    long v = s && *s >= '0' && *s <= '9' ? strtol(s, &end, 10) : -1;
-    return !end || errno || *end || v < lo || v > hi ? -1 : v;
+    long v;
+    return nst_cli_parse_long(s, lo, hi, &v) ? v : -1;
 }
 
 /* A finite number, or NAN. */
 static double number(const char *s) {
-    char *end = NULL;
-    errno = 0;
-    double v = s ? strtod(s, &end) : NAN;
-    return !end || end == s || errno || *end || !isfinite(v) ? NAN : v;
+    double v;
+    return nst_cli_parse_double(s, -HUGE_VAL, HUGE_VAL, &v) ? v : NAN;
 }
 
 /* Returns -1 when parsed, else the exit code (help or usage error). */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "nstyle/image.h"
 #include "nstyle/nstyle.h"

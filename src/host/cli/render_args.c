@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "nstyle/vgg19.h"
 #include "render_args.h"
@@ -19,14 +20,6 @@
 
 static int usage_error(const char *fmt, const char *arg) {
     return nst_cli_usage_error("render", fmt, arg);
-}
-
-static bool parse_int(const char *s, long lo, long hi, int *out) {
-    long v;
-    if (!nst_cli_parse_long(s, lo, hi, &v))
-        return false;
-    *out = (int)v;
-    return true;
 }
 
 static void print_layer_names(void) {
@@ -116,7 +109,7 @@ static void print_help(const nst_render_options *d) {
            "Output:\n"
            "      --save-every N     also write OUT_000100.png (OUT's name and extension) every\n"
            "                         N iterations, atomically\n"
-           "      --json FILE        a JSON summary (README: JSON summaries); \"-\" writes it to\n"
+           "      --json FILE        a JSON summary (docs/json.md); \"-\" writes it to\n"
            "                         stdout instead of the summary\n"
            "  -q, --quiet            no progress and no summary; errors only\n"
            "  -m, --model FILE       VGG19 weights (safetensors)\n"
@@ -134,8 +127,8 @@ static void print_help(const nst_render_options *d) {
            "  -learning_rate: --optimizer, --lr; -lbfgs_num_correction: --lbfgs-history;\n"
            "  -normalize_gradients, -style_scale, -original_colors, -pooling, -seed,\n"
            "  -content_layers, -style_layers, -content_weight, -style_weight, -tv_weight: the\n"
-           "  same names with dashes (the loss weights are in other units: the README's render\n"
-           "  section); -save_iter: --save-every; -print_iter: the progress line shows every\n"
+           "  same names with dashes (the loss weights are in other units: docs/render.md);\n"
+           "  -save_iter: --save-every; -print_iter: the progress line shows every\n"
            "  iteration; -gpu N: --device cuda:N; -backend cudnn, -cudnn_autotune: CUDA always\n"
            "  runs cuDNN, its algorithm chosen by cuDNN's heuristic; -model_file: --model\n"
            "  (safetensors; models/ converts torchvision's VGG19); -multigpu_strategy: one GPU.\n"
@@ -183,28 +176,9 @@ static bool image_extension_ok(const char *path) {
 }
 
 enum {
-    OPT_SIZE = 256, OPT_LR, OPT_SEED, OPT_CW, OPT_SW, OPT_TVW, OPT_CL, OPT_SL, OPT_POOL,
-    OPT_INIT, OPT_VRAM, OPT_WS, OPT_DET, OPT_JSON, OPT_BLEND, OPT_SSCALE, OPT_HIST, OPT_ORIG,
-    OPT_OPTIM, OPT_HISTORY, OPT_SAVE, OPT_SCALES, OPT_SCALE_ITERS, OPT_LINE_SEARCH, OPT_NORMGRAD
+    OPT_SIZE = 256, OPT_LR, OPT_SEED, OPT_CW, OPT_SW, OPT_TVW, OPT_INIT, OPT_VRAM, OPT_WS,
+    OPT_DET, OPT_JSON, OPT_BLEND, OPT_SSCALE, OPT_HIST, OPT_ORIG, OPT_SAVE, OPT_SCALE_ITERS
 };
-
-/* A comma list of numbers in [lo, hi] into v (at most max); the count, or -1. */
-static int parse_list(const char *text, double lo, double hi, double *v, int max) {
-    char buf[1024];
-    const size_t len = strlen(text);
-    if (len == 0 || len >= sizeof buf || text[0] == ',' || text[len - 1] == ',' ||
-        strstr(text, ",,"))
-        return -1;
-    memcpy(buf, text, len + 1);
-    int n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (n == max || !nst_cli_parse_double(tok, lo, hi, &v[n]))
-            return -1;
-        n++;
-    }
-    return n;
-}
 
 /* Adds a -s value (one file or a comma list) to the style list. */
 static int add_styles(render_args *a, const char *v) {
@@ -223,9 +197,8 @@ static int parse_option(int c, const char *v, render_args *a) {
     case 's': return add_styles(a, v);
     case OPT_HIST: o->histogram_match = true; break;
     case OPT_ORIG: o->original_colors = true; break;
-    case OPT_NORMGRAD: o->normalize_gradients = true; break;
     case OPT_BLEND:
-        if ((a->n_blend = parse_list(v, 0, 1e30, a->blend, NST_RENDER_MAX_STYLES)) < 0)
+        if ((a->n_blend = nst_cli_parse_list(v, 0, 1e30, a->blend, NST_RENDER_MAX_STYLES)) < 0)
             return usage_error("--style-blend wants a comma list of weights >= 0, one per style "
                                "(got '%s')", v);
         break;
@@ -233,38 +206,13 @@ static int parse_option(int c, const char *v, render_args *a) {
         if (!nst_cli_parse_double(v, 1e-3, 100, &a->style_scale))
             return usage_error("--style-scale wants a number in (0, 100] (got '%s')", v);
         break;
-    case OPT_OPTIM:
-        if (strcmp(v, "adam") == 0)
-            o->optimizer = NST_OPTIMIZER_ADAM;
-        else if (strcmp(v, "lbfgs") == 0)
-            o->optimizer = NST_OPTIMIZER_LBFGS;
-        else
-            return usage_error("--optimizer wants adam or lbfgs (got '%s')", v);
-        break;
-    case OPT_HISTORY:
-        if (!parse_int(v, 1, 1000, &o->lbfgs_history))
-            return usage_error("--lbfgs-history wants a whole number 1..1000 (got '%s')", v);
-        break;
-    case OPT_LINE_SEARCH:
-        a->line_search_given = true;
-        if (strcmp(v, "none") == 0)
-            o->lbfgs_line_search = NST_LINE_SEARCH_NONE;
-        else if (strcmp(v, "strong-wolfe") == 0)
-            o->lbfgs_line_search = NST_LINE_SEARCH_STRONG_WOLFE;
-        else
-            return usage_error("--line-search wants none or strong-wolfe (got '%s')", v);
-        break;
     case OPT_SAVE:
-        if (!parse_int(v, 1, 10000000, &o->save_every))
+        if (!nst_cli_parse_int(v, 1, 10000000, &o->save_every))
             return usage_error("--save-every wants a whole number >= 1 (got '%s')", v);
-        break;
-    case OPT_SCALES:
-        if (!parse_int(v, 1, MAX_SCALES, &a->scales))
-            return usage_error("--scales wants a whole number 1..8 (got '%s')", v);
         break;
     case OPT_SCALE_ITERS: {
         double it[MAX_SCALES];
-        if ((a->n_scale_iters = parse_list(v, 0, 10000000, it, MAX_SCALES)) < 0)
+        if ((a->n_scale_iters = nst_cli_parse_list(v, 0, 10000000, it, MAX_SCALES)) < 0)
             return usage_error("--scale-iters wants a comma list of iteration counts, one per "
                                "scale (got '%s')", v);
         for (int k = 0; k < a->n_scale_iters; k++) {
@@ -279,23 +227,21 @@ static int parse_option(int c, const char *v, render_args *a) {
     case 'd': a->device = v; break;
     case 'q': a->quiet = true; break;
     case OPT_JSON: a->json = v; break;
-    case OPT_CL: a->content_layers = v; break;
-    case OPT_SL: a->style_layers = v; break;
     case OPT_DET: o->deterministic = true; break;
     case OPT_SIZE:
         a->long_side = a->width = a->height = 0;
         if (strpbrk(v, "xX") ? nst_cli_parse_size(v, &a->width, &a->height) == 0 &&
                                    a->width <= NST_IMAGE_MAX_SIDE &&
                                    a->height <= NST_IMAGE_MAX_SIDE
-                             : parse_int(v, 1, NST_IMAGE_MAX_SIDE, &a->long_side))
+                             : nst_cli_parse_int(v, 1, NST_IMAGE_MAX_SIDE, &a->long_side))
             break;
         return usage_error("--size wants a long side N or WxH, sides 1..30000 (got '%s')", v);
     case 'n':
-        if (!parse_int(v, 0, 10000000, &o->iterations))
+        if (!nst_cli_parse_int(v, 0, 10000000, &o->iterations))
             return usage_error("--iters wants a whole number 0..10000000 (got '%s')", v);
         break;
     case 't':
-        if (!parse_int(v, 1, 4096, &a->threads))
+        if (!nst_cli_parse_int(v, 1, 4096, &a->threads))
             return usage_error("--threads wants a whole number 1..4096 (got '%s')", v);
         break;
     case OPT_SEED: {
@@ -319,14 +265,6 @@ static int parse_option(int c, const char *v, render_args *a) {
             return usage_error("weights want a number >= 0 (got '%s')", v);
         break;
     }
-    case OPT_POOL:
-        if (strcmp(v, "max") == 0)
-            o->pooling = NST_POOL_MAX;
-        else if (strcmp(v, "avg") == 0)
-            o->pooling = NST_POOL_AVG;
-        else
-            return usage_error("--pooling wants max or avg (got '%s')", v);
-        break;
     case OPT_INIT:
         o->init = strcmp(v, "content") == 0 ? NST_INIT_CONTENT
                   : strcmp(v, "noise") == 0 ? NST_INIT_NOISE : NST_INIT_IMAGE;
@@ -339,6 +277,8 @@ static int parse_option(int c, const char *v, render_args *a) {
                                v);
         break;
     default:
+        if (nst_cli_is_memory_option(c))
+            return nst_cli_memory_option("render", c, v, o, &a->mem);
         if (c >= NST_CLI_GEO_FIRST && c <= NST_CLI_GEO_LAST)
             return nst_cli_geo_option(c, v, o, &a->geo);
         return NST_EXIT_USAGE;
@@ -369,9 +309,9 @@ static int split_styles(render_args *a) {
     if (a->n_blend && !(sum > 0))
         return usage_error("--style-blend: the weights are all %s; one must be > 0", "0");
     snprintf(got, sizeof got, "%d", a->n_scale_iters);
-    if (a->n_scale_iters && a->n_scale_iters != a->scales)
+    if (a->n_scale_iters && a->n_scale_iters != a->mem.scales)
         return usage_error("--scale-iters has %s counts, not one per scale (--scales)", got);
-    if (a->line_search_given && a->o.optimizer != NST_OPTIMIZER_LBFGS)
+    if (a->mem.line_search_given && a->o.optimizer != NST_OPTIMIZER_LBFGS)
         return usage_error("--line-search is for L-BFGS only: add --optimizer lbfgs, or drop "
                            "%s", "--line-search");
     if (a->o.optimizer == NST_OPTIMIZER_LBFGS && !a->lr_given)
@@ -389,9 +329,7 @@ int nst_cli_render_parse_args(int argc, char **argv, render_args *a) {
         {"content-weight", required_argument, NULL, OPT_CW},
         {"style-weight", required_argument, NULL, OPT_SW},
         {"tv-weight", required_argument, NULL, OPT_TVW},
-        {"content-layers", required_argument, NULL, OPT_CL},
-        {"style-layers", required_argument, NULL, OPT_SL},
-        {"pooling", required_argument, NULL, OPT_POOL}, {"init", required_argument, NULL, OPT_INIT},
+        {"init", required_argument, NULL, OPT_INIT},
         {"device", required_argument, NULL, 'd'},      {"threads", required_argument, NULL, 't'},
         {"vram-limit", required_argument, NULL, OPT_VRAM},
         {"workspace-limit", required_argument, NULL, OPT_WS},
@@ -403,13 +341,9 @@ int nst_cli_render_parse_args(int argc, char **argv, render_args *a) {
         {"histogram-match", no_argument, NULL, OPT_HIST},
         {"original-colors", no_argument, NULL, OPT_ORIG},
         {"original-colours", no_argument, NULL, OPT_ORIG},
-        {"normalize-gradients", no_argument, NULL, OPT_NORMGRAD},
-        {"optimizer", required_argument, NULL, OPT_OPTIM},
-        {"lbfgs-history", required_argument, NULL, OPT_HISTORY},
-        {"line-search", required_argument, NULL, OPT_LINE_SEARCH},
         {"save-every", required_argument, NULL, OPT_SAVE},
-        {"scales", required_argument, NULL, OPT_SCALES},
         {"scale-iters", required_argument, NULL, OPT_SCALE_ITERS},
+        NST_CLI_MEMORY_OPTIONS,
         NST_CLI_GEO_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -418,7 +352,7 @@ int nst_cli_render_parse_args(int argc, char **argv, render_args *a) {
     a->long_side = 512;
     a->device = "auto";
     a->style_scale = 1.0;
-    a->scales = 1;
+    a->mem.scales = 1;
     optind = 0; /* glibc: start afresh (main's getopt ran with another optstring) */
     opterr = 0;
     int c;
@@ -441,6 +375,9 @@ int nst_cli_render_parse_args(int argc, char **argv, render_args *a) {
     if (!a->content || !a->style_list[0] || !a->output)
         return usage_error("missing %s", !a->content ? "-c CONTENT"
                                          : !a->style_list[0] ? "-s STYLE" : "-o OUT");
+    a->scales = a->mem.scales;
+    a->content_layers = a->o.content_layers;
+    a->style_layers = a->o.style_layers;
     int rc = split_styles(a);
     if (rc >= 0 || (rc = nst_cli_geo_check(&a->o, a->n_styles)) >= 0)
         return rc;

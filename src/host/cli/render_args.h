@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "nstyle/render.h"
+#include "args.h"
 #include "geometry_args.h"
 
 #define MAX_SCALES NST_RENDER_MAX_SCALES /* --scales at most (nstyle plan takes the same) */
@@ -22,13 +23,14 @@ typedef struct {
     double style_scale;    /* the styles' long side over the content's (default 1) */
     const char *content_layers, *style_layers;
     int long_side, width, height; /* --size N (long side) or WxH */
-    bool quiet, lr_given, line_search_given;
+    bool quiet, lr_given;
     int threads;
     int scales, scale_iters[MAX_SCALES], n_scale_iters;
     int iterations; /* --iters (o.iterations is the current scale's) */
     size_t vram_limit, workspace_limit;
     nst_render_options o;
     nst_cli_geo_text geo; /* --content-transform, --style-transform as given */
+    nst_cli_memory_args mem; /* the options that change memory (args.h), with nstyle plan */
 } render_args;
 
 /* Parses the command line into *a (after nst_render_options_default and the CLI's defaults):

@@ -214,15 +214,6 @@ int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const c
     return st == NST_OK ? 0 : 1;
 }
 
-/* ---- usage errors ---------------------------------------------------------------------------- */
-
-int nst_cli_usage_error(const char *command, const char *fmt, const char *arg) {
-    fprintf(stderr, "nstyle %s: ", command);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun `nstyle %s --help` for usage.\n", command);
-    return NST_EXIT_USAGE;
-}
-
 /* ---- human summaries ----------------------------------------------------------------------- */
 
 void nst_cli_format_bytes(size_t bytes, char *buf, size_t size) {

@@ -7,9 +7,11 @@
  *    ... the command's own fields ...,
  *    "memory": {"peak_bytes": {"weights": N, ..., "arena_slack": N, "total": N},
  *               "device_memory": {...} | null}}
- * Sizes are bytes, times seconds unless a key says ms. The README lists each command's fields. */
+ * Sizes are bytes, times seconds unless a key says ms. docs/json.md lists each command's fields. */
 #ifndef NSTYLE_CLI_REPORT_H
 #define NSTYLE_CLI_REPORT_H
+
+#include "args.h" /* nst_cli_usage_error */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,9 +47,6 @@ int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const c
 
 /* ---- usage errors ---------------------------------------------------------------------------- */
 
-/* Prints "nstyle COMMAND: " + fmt (with one string argument) and where to find the usage to
- * stderr; returns the usage-error exit code (2). */
-int nst_cli_usage_error(const char *command, const char *fmt, const char *arg);
 
 /* ---- human summaries ----------------------------------------------------------------------- */
 
