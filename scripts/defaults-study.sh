@@ -5,8 +5,8 @@
 #   scripts/defaults-study.sh [ITERATIONS]     (default 200)
 # Writes out/defaults-study/NAME.png and NAME.json (a render whose JSON is already there and
 # finished with the same iterations is not run again: delete the folder to start over), then
-# docs/defaults-study.jpg (the contact sheet) and docs/defaults-study.md (the table the README
-# shows). Needs the content and style images of ../shared/data, the VGG19 weights
+# docs/defaults-study.jpg (the contact sheet) and docs/defaults-study.md (the table docs/render.md
+# links). Needs the content and style images of ../shared/data, the VGG19 weights
 # (models/fetch-vgg19.sh) and python3 with PIL (scripts/install-deps.sh --examples).
 #
 # What is compared: every render stops after the same number of loss evaluations. "objective" is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's geometry pictures and the --robust measurement, from the shared photos:
+# docs/geometry.md's pictures and the --robust measurement, from the shared photos:
 #   scripts/make-geometry-examples.sh [BUILD] [ITERATIONS]      (default build-cpu, 100)
 # Renders chelsea.png in the style of starry_night.jpg at 128 px (the full VGG19 that nstyle
 # finds, default layers, Adam lr 0.02, ITERATIONS each) plainly and with each geometry option,

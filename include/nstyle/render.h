@@ -142,8 +142,8 @@ typedef struct nst_render_options {
     int save_every;                    /* > 0: call snapshot every save_every iterations */
     nst_render_snapshot_fn snapshot;
     void *snapshot_user;
-    /* Geometry (include/nstyle/geometry.h, src/host/pipelines/render_geometry.c; README,
-     * "Geometry"). */
+    /* Geometry (include/nstyle/geometry.h, src/host/pipelines/render_geometry.c;
+     * docs/geometry.md). */
     nst_geometry content_transform, style_transform; /* resampled before the render uses them
                                           (the style one: every style image) */
     nst_grid_padding transform_padding; /* every resampling below (default reflection) */

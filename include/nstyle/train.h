@@ -15,8 +15,8 @@
  * NST_OP_ADAM call). Default weights (negative option values): content 1e5 / s^2, style
  * 1e10 / s^4, tv 0, with s = 1 for rgb-0-1-imagenet-norm weights and s = 255 * 0.226 for the
  * 0-255 conventions: pytorch/examples' 1e5 and 1e10 on ImageNet-normalised features, moved to
- * features about s times larger (content MSE scales by s^2, a Gram MSE by s^4); README.md
- * "nstyle train" has the derivation.
+ * features about s times larger (content MSE scales by s^2, a Gram MSE by s^4); docs/train.md
+ * has the derivation.
  *
  * Memory: one memory pass (memory.h) records the setup and a whole step; the arena it plans
  * serves every step. Checkpoints (safetensors, written atomically) hold the weights and Adam's
