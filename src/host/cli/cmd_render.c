@@ -229,10 +229,15 @@ static nst_status select_device(nst_ctx *ctx, const char *device) {
 }
 
 /* Everything that needs freeing at the end. */
-struct run_data {
+/* The images of one size: 8-bit as loaded (the content is SSIM's reference) and as floats. */
+typedef struct {
     nst_image content, style[NST_RENDER_MAX_STYLES], init;
     float *content_f, *style_f[NST_RENDER_MAX_STYLES], *init_f;
     int style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
+} image_set;
+
+struct run_data {
+    image_set img; /* at the result's size */
     nst_render_result r;
     nst_cli_json *json;
     char weights[4096];
@@ -247,16 +252,16 @@ static void json_fields(nst_cli_json *j, const render_args *a, const run_data *d
     json_fields_of(j, a, &d->r, ssim, d->weights, d->iterations_total, d->requested_total);
 }
 
-static void free_images(run_data *d) {
-    nst_image_free(&d->content);
-    nst_image_free(&d->init);
-    free(d->content_f);
-    free(d->init_f);
-    d->content_f = d->init_f = NULL;
+static void images_free(image_set *m) {
+    nst_image_free(&m->content);
+    nst_image_free(&m->init);
+    free(m->content_f);
+    free(m->init_f);
+    m->content_f = m->init_f = NULL;
     for (int j = 0; j < NST_RENDER_MAX_STYLES; j++) {
-        nst_image_free(&d->style[j]);
-        free(d->style_f[j]);
-        d->style_f[j] = NULL;
+        nst_image_free(&m->style[j]);
+        free(m->style_f[j]);
+        m->style_f[j] = NULL;
     }
 }
 
@@ -275,7 +280,7 @@ static int finish(nst_ctx *ctx, run_data *d, const render_args *a, nst_status s,
         rc = 128 + nst_cli_cancel_signal;
     nst_cli_json_free(d->json);
     nst_render_result_free(&d->r);
-    free_images(d);
+    images_free(&d->img);
     nst_ctx_destroy(ctx);
     return rc;
 }
@@ -314,31 +319,41 @@ static nst_status style_sizes(nst_ctx *ctx, const render_args *a, int w, int h, 
     return NST_OK;
 }
 
+/* Into m: the content at w x h, each style at --style-scale times its long side, and (with_init)
+ * the --init image at w x h, as loaded and as floats. */
+static nst_status images_load(nst_ctx *ctx, const render_args *a, int w, int h, bool with_init,
+                              image_set *m) {
+    images_free(m);
+    TRY(style_sizes(ctx, a, w, h, m->style_w, m->style_h));
+    nst_status st = load_rgb_at(ctx, a->content, w, h, &m->content);
+    for (int j = 0; st == NST_OK && j < a->n_styles; j++)
+        st = load_rgb_at(ctx, a->styles[j], m->style_w[j], m->style_h[j], &m->style[j]);
+    if (st == NST_OK && with_init && a->init_file)
+        st = load_rgb_at(ctx, a->init_file, w, h, &m->init);
+    bool ok = st == NST_OK && (m->content_f = to_float(ctx, &m->content));
+    for (int j = 0; ok && j < a->n_styles; j++)
+        ok = (m->style_f[j] = to_float(ctx, &m->style[j])) != NULL;
+    if (ok && with_init && a->init_file)
+        ok = (m->init_f = to_float(ctx, &m->init)) != NULL;
+    if (!ok)
+        return st != NST_OK ? st
+               : nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
+    return NST_OK;
+}
+
 /* Loads the images at the result's size into d; the options point at the floats. */
 static nst_status prepare(nst_ctx *ctx, render_args *a, run_data *d) {
     int w, h;
     TRY(final_size(ctx, a, &w, &h));
-    TRY(style_sizes(ctx, a, w, h, d->style_w, d->style_h));
-    nst_status st = load_rgb_at(ctx, a->content, w, h, &d->content);
-    for (int j = 0; st == NST_OK && j < a->n_styles; j++)
-        st = load_rgb_at(ctx, a->styles[j], d->style_w[j], d->style_h[j], &d->style[j]);
-    if (st == NST_OK && a->init_file)
-        st = load_rgb_at(ctx, a->init_file, w, h, &d->init);
-    bool ok = st == NST_OK && (d->content_f = to_float(ctx, &d->content));
-    for (int j = 0; ok && j < a->n_styles; j++)
-        ok = (d->style_f[j] = to_float(ctx, &d->style[j])) != NULL;
-    if (ok && a->init_file)
-        ok = (d->init_f = to_float(ctx, &d->init)) != NULL;
-    if (!ok)
-        return st != NST_OK ? st
-               : nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
+    TRY(images_load(ctx, a, w, h, true, &d->img));
+    const image_set *m = &d->img;
     nst_render_options *o = &a->o;
-    o->width = w, o->height = h, o->content = d->content_f;
+    o->width = w, o->height = h, o->content = m->content_f;
     o->n_styles = a->n_styles;
-    o->styles = (const float *const *)d->style_f;
-    o->styles_width = d->style_w, o->styles_height = d->style_h;
+    o->styles = (const float *const *)m->style_f;
+    o->styles_width = m->style_w, o->styles_height = m->style_h;
     o->style_blend = a->n_blend ? a->blend : NULL;
-    o->init_image = d->init_f;
+    o->init_image = m->init_f;
     o->scales = a->scales;
     for (int k = 0; k < a->scales && k < NST_RENDER_MAX_SCALES; k++)
         o->scale_iterations[k] = a->n_scale_iters ? a->scale_iters[k] : 0;
@@ -350,48 +365,20 @@ static nst_status prepare(nst_ctx *ctx, render_args *a, run_data *d) {
  * --style-scale times that size's long side, as at the full size. */
 typedef struct {
     const render_args *a;
-    nst_image content, style[NST_RENDER_MAX_STYLES], init;
-    float *content_f, *style_f[NST_RENDER_MAX_STYLES], *init_f;
-    int style_w[NST_RENDER_MAX_STYLES], style_h[NST_RENDER_MAX_STYLES];
+    image_set img;
 } scale_files;
-
-static void scale_files_free(scale_files *f) {
-    nst_image_free(&f->content);
-    nst_image_free(&f->init);
-    free(f->content_f);
-    free(f->init_f);
-    f->content_f = f->init_f = NULL;
-    for (int j = 0; j < NST_RENDER_MAX_STYLES; j++) {
-        nst_image_free(&f->style[j]);
-        free(f->style_f[j]);
-        f->style_f[j] = NULL;
-    }
-}
 
 static nst_status on_scale_images(nst_ctx *ctx, int k, nst_render_options *o, void *user) {
     scale_files *f = user;
     const render_args *a = f->a;
     if (k + 1 == a->scales) /* the largest: the images loaded at the start */
         return NST_OK;
-    scale_files_free(f);
-    TRY(load_rgb_at(ctx, a->content, o->width, o->height, &f->content));
-    if (!(f->content_f = to_float(ctx, &f->content)))
-        return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
-    o->content = f->content_f;
-    TRY(style_sizes(ctx, a, o->width, o->height, f->style_w, f->style_h));
-    o->styles_width = f->style_w, o->styles_height = f->style_h;
-    for (int j = 0; j < a->n_styles; j++) {
-        TRY(load_rgb_at(ctx, a->styles[j], f->style_w[j], f->style_h[j], &f->style[j]));
-        if (!(f->style_f[j] = to_float(ctx, &f->style[j])))
-            return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
-    }
-    o->styles = (const float *const *)f->style_f;
-    if (k == 0 && a->init_file) {
-        TRY(load_rgb_at(ctx, a->init_file, o->width, o->height, &f->init));
-        if (!(f->init_f = to_float(ctx, &f->init)))
-            return nst_last_status(ctx) != NST_OK ? nst_last_status(ctx) : NST_ERR_NO_MEMORY;
-        o->init_image = f->init_f;
-    }
+    TRY(images_load(ctx, a, o->width, o->height, k == 0, &f->img));
+    o->content = f->img.content_f;
+    o->styles = (const float *const *)f->img.style_f;
+    o->styles_width = f->img.style_w, o->styles_height = f->img.style_h;
+    if (k == 0 && a->init_file)
+        o->init_image = f->img.init_f;
     return NST_OK;
 }
 
@@ -441,7 +428,7 @@ int nst_cli_render(int argc, char **argv) {
         s = nst_render_gatys(ctx, &a.o, &d.r);
     if (st.scale >= 0)
         nst_cli_progress_finish(&st.bar);
-    scale_files_free(&files);
+    images_free(&files.img);
     for (int k = 0; k < a.scales; k++)
         d.requested_total += a.n_scale_iters ? a.scale_iters[k] : a.iterations;
     d.iterations_total = d.r.iterations_done;
@@ -457,9 +444,10 @@ int nst_cli_render(int argc, char **argv) {
     if (!save_float_image(ctx, a.output, d.r.image, d.r.width, d.r.height))
         return finish(ctx, &d, &a, nst_last_status(ctx), NAN);
     /* a render stopped at a coarser scale has no content of its size to compare with */
-    const bool same = d.r.width == d.content.width && d.r.height == d.content.height;
-    const double ssim = same && nst_cli_geo_content(ctx, &a.o, &d.content) == NST_OK
-                            ? ssim_to_content(ctx, &d.content, d.r.image) : NAN;
+    nst_image *content = &d.img.content;
+    const bool same = d.r.width == content->width && d.r.height == content->height;
+    const double ssim = same && nst_cli_geo_content(ctx, &a.o, content) == NST_OK
+                            ? ssim_to_content(ctx, content, d.r.image) : NAN;
     if (!a.quiet && !(a.json && strcmp(a.json, "-") == 0)) /* stdout is the JSON's then */
         print_summary(ctx, &a, &d, ssim);
     return finish(ctx, &d, &a, s, ssim);
