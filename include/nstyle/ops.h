@@ -104,6 +104,34 @@ typedef struct {
     bool accumulate;         /* dgamma/dbeta += */
 } nst_instance_norm_params;
 
+/* Conditional instance norm (cond_instance_norm_*) takes the same params with per-image affine
+ * parameters, as a style vector's projection gives them: gamma, beta (N, C), required; dgamma,
+ * dbeta (N, C), each image's own gradient. Otherwise identical to instance norm. */
+
+/* Depthwise convolution (PyTorch Conv2d(C, C, k, stride, padding, groups=C)) takes
+ * nst_conv2d_params with w (C, KH, KW, 1) = PyTorch (C, 1, KH, KW) permuted like conv2d's weights,
+ * b (C) or NULL, y (N, Ho, Wo, C); relu fuses as in conv2d. backward_data writes dx,
+ * backward_filter dw (and db). */
+
+/* Sigmoid (torch.sigmoid): y = 1 / (1 + exp(-x)). backward: dx = dy * y * (1 - y) from the
+ * forward OUTPUT y. */
+typedef struct {
+    const nst_tensor *x;  /* forward input, any shape */
+    nst_tensor *y;        /* forward: output; backward: the forward output (input) */
+    const nst_tensor *dy; /* same shape */
+    nst_tensor *dx;       /* same shape */
+} nst_sigmoid_params;
+
+/* Global average pooling (PyTorch x.mean((2, 3), keepdim=True) / AdaptiveAvgPool2d(1)):
+ * y[n, 0, 0, c] = mean over H, W of x[n, :, :, c] (accumulated in double on the CPU);
+ * backward: dx = dy / (H*W) broadcast. */
+typedef struct {
+    const nst_tensor *x;  /* (N, H, W, C), H*W >= 1 */
+    nst_tensor *y;        /* (N, 1, 1, C) */
+    const nst_tensor *dy; /* (N, 1, 1, C) */
+    nst_tensor *dx;       /* (N, H, W, C) */
+} nst_global_avg_pool_params;
+
 /* Linear (PyTorch nn.Linear): y = x w^T + b. */
 typedef struct {
     const nst_tensor *x;  /* (N, IN) */
@@ -295,7 +323,16 @@ typedef struct {
     X(RGB_TO_YUV, rgb_to_yuv, nst_colour_params)                                \
     X(YUV_TO_RGB, yuv_to_rgb, nst_colour_params)                                \
     X(INPUT_CONVERT_FORWARD, input_convert_forward, nst_input_convert_params)   \
-    X(INPUT_CONVERT_BACKWARD, input_convert_backward, nst_input_convert_params)
+    X(INPUT_CONVERT_BACKWARD, input_convert_backward, nst_input_convert_params)  \
+    X(DWCONV2D_FORWARD, dwconv2d_forward, nst_conv2d_params)                    \
+    X(DWCONV2D_BACKWARD_DATA, dwconv2d_backward_data, nst_conv2d_params)        \
+    X(DWCONV2D_BACKWARD_FILTER, dwconv2d_backward_filter, nst_conv2d_params)    \
+    X(SIGMOID_FORWARD, sigmoid_forward, nst_sigmoid_params)                     \
+    X(SIGMOID_BACKWARD, sigmoid_backward, nst_sigmoid_params)                   \
+    X(GLOBAL_AVG_POOL_FORWARD, global_avg_pool_forward, nst_global_avg_pool_params) \
+    X(GLOBAL_AVG_POOL_BACKWARD, global_avg_pool_backward, nst_global_avg_pool_params) \
+    X(COND_INSTANCE_NORM_FORWARD, cond_instance_norm_forward, nst_instance_norm_params) \
+    X(COND_INSTANCE_NORM_BACKWARD, cond_instance_norm_backward, nst_instance_norm_params)
 
 typedef enum {
 #define NST__OP_ENUM(E, name, P) NST_OP_##E,

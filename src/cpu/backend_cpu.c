@@ -135,6 +135,15 @@ static const nst__op_fn cpu_ops[NST_OP_COUNT] = {
     [NST_OP_AFFINE_GRID_BACKWARD] = nst__cpu_affine_grid_backward,
     [NST_OP_GRID_SAMPLE_FORWARD] = nst__cpu_grid_sample_forward,
     [NST_OP_GRID_SAMPLE_BACKWARD] = nst__cpu_grid_sample_backward,
+    [NST_OP_DWCONV2D_FORWARD] = nst__cpu_dwconv2d_forward,
+    [NST_OP_DWCONV2D_BACKWARD_DATA] = nst__cpu_dwconv2d_backward_data,
+    [NST_OP_DWCONV2D_BACKWARD_FILTER] = nst__cpu_dwconv2d_backward_filter,
+    [NST_OP_SIGMOID_FORWARD] = nst__cpu_sigmoid_forward,
+    [NST_OP_SIGMOID_BACKWARD] = nst__cpu_sigmoid_backward,
+    [NST_OP_GLOBAL_AVG_POOL_FORWARD] = nst__cpu_global_avg_pool_forward,
+    [NST_OP_GLOBAL_AVG_POOL_BACKWARD] = nst__cpu_global_avg_pool_backward,
+    [NST_OP_COND_INSTANCE_NORM_FORWARD] = nst__cpu_cond_instance_norm_forward,
+    [NST_OP_COND_INSTANCE_NORM_BACKWARD] = nst__cpu_cond_instance_norm_backward,
 };
 
 /* Every op in F32; modes are checked by the dispatch's shape rules. */
@@ -164,6 +173,8 @@ static nst_status cpu_scratch(nst_ctx *ctx, nst_op op, const void *params, size_
         break;
     case NST_OP_INSTANCE_NORM_FORWARD:
     case NST_OP_INSTANCE_NORM_BACKWARD:
+    case NST_OP_COND_INSTANCE_NORM_FORWARD:
+    case NST_OP_COND_INSTANCE_NORM_BACKWARD:
         *bytes = nst__cpu_instance_norm_scratch(ctx, op, params);
         break;
     default:

@@ -14,8 +14,12 @@
  * one (image, chunk) and walks its pixels in memory order with the C channels innermost, adding
  * into C double partial sums. The partials are then combined chunk by chunk in a fixed order, so
  * the result does not depend on the thread count, and even one image keeps every thread busy.
+ * Conditional instance norm (cond_instance_norm_*) is the same computation with per-image
+ * parameters: gamma, beta (N, C), as a style vector's projection gives them, and dgamma, dbeta
+ * (N, C) the per-plane sums S2, S1 themselves (no sum over images).
  * Tested by tests/test_cpu_instance_norm.c (naive loops, finite differences, PyTorch goldens in
- * tests/golden/nn_ops.safetensors); timed by bench/bench_cpu_nn.c. */
+ * tests/golden/nn_ops.safetensors) and tests/test_cpu_cond_instance_norm.c (PyTorch goldens in
+ * tests/golden/light_ops.safetensors, finite differences); timed by bench/bench_cpu_nn.c. */
 #include <math.h>
 
 #include "cpu_ops.h"
@@ -72,8 +76,8 @@ size_t nst__cpu_instance_norm_scratch(nst_ctx *ctx, nst_op op, const void *param
     (void)ctx;
     const nst_instance_norm_params *p = params;
     const dims3 d = dims_of(p->x);
-    return nst__scratch_bytes(op == NST_OP_INSTANCE_NORM_FORWARD ? forward_scratch(d)
-                                                                 : backward_scratch(d));
+    const bool fwd = op == NST_OP_INSTANCE_NORM_FORWARD || op == NST_OP_COND_INSTANCE_NORM_FORWARD;
+    return nst__scratch_bytes(fwd ? forward_scratch(d) : backward_scratch(d));
 }
 
 /* Chunk partials of sum(x - shift) (shift NULL = 0) or, with `square`, sum((x - shift)^2).
@@ -126,19 +130,20 @@ static void normalize(nst_ctx *ctx, const float *x, dims3 d, const float *mean, 
     }
 }
 
-nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
-    const nst_instance_norm_params *p = params;
+/* per_image: gamma and beta are (N, C), else (C). */
+static nst_status norm_forward(nst_ctx *ctx, const nst_instance_norm_params *p, bool per_image,
+                               const char *op) {
     const dims3 d = dims_of(p->x);
     const int64_t N = d.N, C = d.C, NC = N * C;
     const float *x = p->x->data;                          // (N, H, W, C)
-    const float *gamma = p->gamma ? p->gamma->data : NULL; // (C)
-    const float *beta = p->beta ? p->beta->data : NULL;    // (C)
+    const float *gamma = p->gamma ? p->gamma->data : NULL; // (C) or (N, C)
+    const float *beta = p->beta ? p->beta->data : NULL;    // (C) or (N, C)
     float *mean_out = p->mean ? p->mean->data : NULL;     // (N, C)
     float *rstd_out = p->rstd ? p->rstd->data : NULL;     // (N, C)
 
     double *part = NULL;
-    NST__TRY(nst__cpu_scratch(ctx, "instance_norm_forward", "partial sums", forward_scratch(d),
-                              false, (void **)&part));
+    NST__TRY(nst__cpu_scratch(ctx, op, "partial sums", forward_scratch(d), false,
+                              (void **)&part));
     double *mean = part + N * NORM_CHUNKS * C, *var = mean + NC; // (N, C) each
     float *meanf = (float *)(var + NC), *scale = meanf + NC, *shift = scale + NC;
 
@@ -149,7 +154,7 @@ nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
     partial_sums(ctx, x, d, mean, true, part);
     combine_chunks(part, N, C, var);
     for (int64_t i = 0; i < NC; i++) {
-        const int64_t c = i % C;
+        const int64_t c = per_image ? i : i % C;
         const double rstd = 1.0 / sqrt(var[i] / (double)d.M + (double)p->eps);
         meanf[i] = (float)mean[i];
         scale[i] = (float)(rstd * (gamma ? gamma[c] : 1.0));
@@ -161,6 +166,14 @@ nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
     }
     normalize(ctx, x, d, meanf, scale, shift, p->y->data);
     return NST_OK;
+}
+
+nst_status nst__cpu_instance_norm_forward(nst_ctx *ctx, const void *params) {
+    return norm_forward(ctx, params, false, "instance_norm_forward");
+}
+
+nst_status nst__cpu_cond_instance_norm_forward(nst_ctx *ctx, const void *params) {
+    return norm_forward(ctx, params, true, "cond_instance_norm_forward");
 }
 
 /* ---- backward ---------------------------------------------------------------------------- */
@@ -212,19 +225,19 @@ static void input_grad(nst_ctx *ctx, const float *x, const float *dy, dims3 d, c
     }
 }
 
-nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
-    const nst_instance_norm_params *p = params;
+static nst_status norm_backward(nst_ctx *ctx, const nst_instance_norm_params *p, bool per_image,
+                                const char *op) {
     const dims3 d = dims_of(p->x);
     const int64_t N = d.N, C = d.C, NC = N * C;
     const float *x = p->x->data;                          // (N, H, W, C)
     const float *dy = p->dy->data;                        // (N, H, W, C)
     const float *mean = p->mean->data;                    // (N, C)
     const float *rstd = p->rstd->data;                    // (N, C)
-    const float *gamma = p->gamma ? p->gamma->data : NULL; // (C)
+    const float *gamma = p->gamma ? p->gamma->data : NULL; // (C) or (N, C)
 
     double *part1 = NULL;
-    NST__TRY(nst__cpu_scratch(ctx, "instance_norm_backward", "partial sums",
-                              backward_scratch(d), false, (void **)&part1));
+    NST__TRY(nst__cpu_scratch(ctx, op, "partial sums", backward_scratch(d), false,
+                              (void **)&part1));
     double *part2 = part1 + N * NORM_CHUNKS * C;
     double *s1 = part2 + N * NORM_CHUNKS * C, *s2 = s1 + NC; // (N, C) each
     float *k1 = (float *)(s2 + NC), *m1 = k1 + NC, *m2 = m1 + NC;
@@ -234,9 +247,15 @@ nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
     combine_chunks(part2, N, C, s2);
 
     /* parameter gradients: the plane sums added over images, in image order */
-    float *dgamma = p->dgamma ? p->dgamma->data : NULL; // (C)
-    float *dbeta = p->dbeta ? p->dbeta->data : NULL;    // (C)
-    for (int64_t c = 0; c < C; c++) {
+    float *dgamma = p->dgamma ? p->dgamma->data : NULL; // (C) or (N, C)
+    float *dbeta = p->dbeta ? p->dbeta->data : NULL;    // (C) or (N, C)
+    for (int64_t i = 0; per_image && i < NC; i++) {
+        if (dgamma)
+            dgamma[i] = (float)(p->accumulate ? dgamma[i] + s2[i] : s2[i]);
+        if (dbeta)
+            dbeta[i] = (float)(p->accumulate ? dbeta[i] + s1[i] : s1[i]);
+    }
+    for (int64_t c = 0; !per_image && c < C; c++) {
         double sg = 0.0, sb = 0.0;
         for (int64_t n = 0; n < N; n++)
             sg += s2[n * C + c], sb += s1[n * C + c];
@@ -248,11 +267,19 @@ nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
 
     if (p->dx) {
         for (int64_t i = 0; i < NC; i++) {
-            k1[i] = (float)((gamma ? gamma[i % C] : 1.0) * rstd[i]);
+            k1[i] = (float)((gamma ? gamma[per_image ? i : i % C] : 1.0) * rstd[i]);
             m1[i] = (float)(s1[i] / (double)d.M);
             m2[i] = (float)(s2[i] / (double)d.M);
         }
         input_grad(ctx, x, dy, d, mean, rstd, k1, m1, m2, p->dx->data);
     }
     return NST_OK;
+}
+
+nst_status nst__cpu_instance_norm_backward(nst_ctx *ctx, const void *params) {
+    return norm_backward(ctx, params, false, "instance_norm_backward");
+}
+
+nst_status nst__cpu_cond_instance_norm_backward(nst_ctx *ctx, const void *params) {
+    return norm_backward(ctx, params, true, "cond_instance_norm_backward");
 }

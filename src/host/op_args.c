@@ -219,6 +219,55 @@ static void args_op(nst_op op, const void *params, arglist *l) {
         IN("dy", p->dy, 0), OUT("dx", p->dx, OPT);
         break;
     }
+    case NST_OP_DWCONV2D_FORWARD: {
+        const nst_conv2d_params *p = params;
+        IN("x", p->x, 0), IN("w", p->w, 0), IN("b", p->b, OPT), OUT("y", p->y, 0);
+        break;
+    }
+    case NST_OP_DWCONV2D_BACKWARD_DATA: {
+        const nst_conv2d_params *p = params;
+        IN("dy", p->dy, 0), IN("w", p->w, 0), OUT("dx", p->dx, OPT);
+        break;
+    }
+    case NST_OP_DWCONV2D_BACKWARD_FILTER: {
+        const nst_conv2d_params *p = params;
+        IN("x", p->x, OPT), IN("w", p->w, 0), IN("dy", p->dy, 0);
+        OUT("dw", p->dw, OPT), OUT("db", p->db, OPT);
+        break;
+    }
+    case NST_OP_SIGMOID_FORWARD: {
+        const nst_sigmoid_params *p = params;
+        IN("x", p->x, 0), OUT("y", p->y, 0);
+        break;
+    }
+    case NST_OP_SIGMOID_BACKWARD: {
+        const nst_sigmoid_params *p = params;
+        IN("y", p->y, 0), IN("dy", p->dy, 0), OUT("dx", p->dx, OPT);
+        break;
+    }
+    case NST_OP_GLOBAL_AVG_POOL_FORWARD: {
+        const nst_global_avg_pool_params *p = params;
+        IN("x", p->x, 0), OUT("y", p->y, 0);
+        break;
+    }
+    case NST_OP_GLOBAL_AVG_POOL_BACKWARD: {
+        const nst_global_avg_pool_params *p = params;
+        IN("dy", p->dy, 0), OUT("dx", p->dx, OPT);
+        break;
+    }
+    case NST_OP_COND_INSTANCE_NORM_FORWARD: {
+        const nst_instance_norm_params *p = params;
+        IN("x", p->x, 0), IN("gamma", p->gamma, 0), IN("beta", p->beta, 0);
+        OUT("y", p->y, 0), OUT("mean", p->mean, OPT | F32), OUT("rstd", p->rstd, OPT | F32);
+        break;
+    }
+    case NST_OP_COND_INSTANCE_NORM_BACKWARD: {
+        const nst_instance_norm_params *p = params;
+        IN("x", p->x, 0), IN("gamma", p->gamma, 0), IN("mean", p->mean, F32);
+        IN("rstd", p->rstd, F32), IN("dy", p->dy, 0);
+        OUT("dx", p->dx, OPT), OUT("dgamma", p->dgamma, OPT), OUT("dbeta", p->dbeta, OPT);
+        break;
+    }
     default:
         break;
     }

@@ -151,16 +151,19 @@ static nst_status norm_eps(nst_ctx *ctx, const char *op, float eps) {
     return NST_OK;
 }
 
+/* per_image (conditional instance norm): gamma, beta, dgamma, dbeta are (N, C), else (C). */
 static nst_status instance_norm_shapes(nst_ctx *ctx, const char *op,
-                                       const nst_instance_norm_params *p, bool backward) {
+                                       const nst_instance_norm_params *p, bool backward,
+                                       bool per_image) {
     NST__TRY(ANY4("x", p->x));
     const int64_t N = p->x->shape[0], C = p->x->shape[3];
-    NST__TRY(IF(p->gamma, DIMS1("gamma", p->gamma, C)));
+#define AFFINE(arg, t) (per_image ? DIMS2(arg, t, N, C) : DIMS1(arg, t, C))
+    NST__TRY(IF(p->gamma, AFFINE("gamma", p->gamma)));
     NST__TRY(IF(p->mean, DIMS2("mean", p->mean, N, C)));
     NST__TRY(IF(p->rstd, DIMS2("rstd", p->rstd, N, C)));
     if (!backward) {
         NST__TRY(SAME("y", p->y, p->x));
-        NST__TRY(IF(p->beta, DIMS1("beta", p->beta, C)));
+        NST__TRY(IF(p->beta, AFFINE("beta", p->beta)));
         NST__TRY(norm_eps(ctx, op, p->eps));
         if (p->x->shape[1] * p->x->shape[2] == 0 && N * C > 0)
             return NST__ERR(ctx, NST_ERR_SHAPE, "op %s: x has empty planes (H*W = 0)", op);
@@ -168,8 +171,38 @@ static nst_status instance_norm_shapes(nst_ctx *ctx, const char *op,
     }
     NST__TRY(SAME("dy", p->dy, p->x));
     NST__TRY(IF(p->dx, SAME("dx", p->dx, p->x)));
-    NST__TRY(IF(p->dgamma, DIMS1("dgamma", p->dgamma, C)));
-    return IF(p->dbeta, DIMS1("dbeta", p->dbeta, C));
+    NST__TRY(IF(p->dgamma, AFFINE("dgamma", p->dgamma)));
+    return IF(p->dbeta, AFFINE("dbeta", p->dbeta));
+#undef AFFINE
+}
+
+/* Depthwise convolution: w (C, KH, KW, 1), the input-shaped `in` (N, H, W, C) and the
+ * output-shaped `out` (N, Ho, Wo, C); the rest as conv2d. */
+static nst_status dwconv_shapes(nst_ctx *ctx, const char *op, const nst_conv2d_params *p,
+                                const char *in_name, const nst_tensor *in, const char *out_name,
+                                const nst_tensor *out) {
+    NST__TRY(ANY4(in_name, in));
+    NST__TRY(DIMS4("w", p->w, in->shape[3], -1, -1, 1));
+    if (p->stride < 1)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: stride %d must be >= 1", op, p->stride);
+    if (p->pad < 0)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "op %s: pad %d must be >= 0", op, p->pad);
+    const int64_t n = in->shape[0], h = in->shape[1], w = in->shape[2], c = in->shape[3];
+    const int64_t kh = p->w->shape[1], kw = p->w->shape[2];
+    if (c < 1 || kh < 1 || kw < 1 || h < 1 || w < 1)
+        return NST__ERR(ctx, NST_ERR_SHAPE,
+                        "op %s: empty convolution: %s (%lld, %lld, %lld, %lld), w (%lld, %lld, "
+                        "%lld, 1); H, W, C, KH and KW must be >= 1",
+                        op, in_name, (long long)n, (long long)h, (long long)w, (long long)c,
+                        (long long)c, (long long)kh, (long long)kw);
+    if (h + 2 * (int64_t)p->pad < kh || w + 2 * (int64_t)p->pad < kw)
+        return NST__ERR(ctx, NST_ERR_SHAPE,
+                        "op %s: kernel %lldx%lld does not fit input %lldx%lld with pad %d "
+                        "(output size would be < 1)",
+                        op, (long long)kh, (long long)kw, (long long)h, (long long)w, p->pad);
+    const int64_t ho = (h + 2 * p->pad - kh) / p->stride + 1;
+    const int64_t wo = (w + 2 * p->pad - kw) / p->stride + 1;
+    return DIMS4(out_name, out, n, ho, wo, c);
 }
 
 static nst_status adam_rules(nst_ctx *ctx, const nst_adam_params *p) {
@@ -324,9 +357,55 @@ static nst_status shapes_op(nst_ctx *ctx, nst_op op_id, const char *op, const vo
                      s[2] + p->left + p->right, s[3]);
     }
     case NST_OP_INSTANCE_NORM_FORWARD:
-        return instance_norm_shapes(ctx, op, params, false);
+        return instance_norm_shapes(ctx, op, params, false, false);
     case NST_OP_INSTANCE_NORM_BACKWARD:
-        return instance_norm_shapes(ctx, op, params, true);
+        return instance_norm_shapes(ctx, op, params, true, false);
+    case NST_OP_COND_INSTANCE_NORM_FORWARD:
+        return instance_norm_shapes(ctx, op, params, false, true);
+    case NST_OP_COND_INSTANCE_NORM_BACKWARD:
+        return instance_norm_shapes(ctx, op, params, true, true);
+    case NST_OP_DWCONV2D_FORWARD: {
+        const nst_conv2d_params *p = params;
+        NST__TRY(dwconv_shapes(ctx, op, p, "x", p->x, "y", p->y));
+        return IF(p->b, DIMS1("b", p->b, p->w->shape[0]));
+    }
+    case NST_OP_DWCONV2D_BACKWARD_DATA: {
+        const nst_conv2d_params *p = params;
+        return dwconv_shapes(ctx, op, p, "dx", p->dx, "dy", p->dy);
+    }
+    case NST_OP_DWCONV2D_BACKWARD_FILTER: {
+        const nst_conv2d_params *p = params;
+        if (p->dw)
+            NST__TRY(needed(ctx, op, "x", p->x, "the weight gradient needs the forward input"));
+        if (!p->x) { /* db alone: dy (N, Ho, Wo, C) */
+            NST__TRY(DIMS4("dy", p->dy, -1, -1, -1, p->w->ndim == 4 ? p->w->shape[0] : -1));
+            return DIMS1("db", p->db, p->dy->shape[3]);
+        }
+        NST__TRY(dwconv_shapes(ctx, op, p, "x", p->x, "dy", p->dy));
+        NST__TRY(IF(p->dw, SAME("dw", p->dw, p->w)));
+        return IF(p->db, DIMS1("db", p->db, p->w->shape[0]));
+    }
+    case NST_OP_SIGMOID_FORWARD: {
+        const nst_sigmoid_params *p = params;
+        return SAME("y", p->y, p->x);
+    }
+    case NST_OP_SIGMOID_BACKWARD: {
+        const nst_sigmoid_params *p = params;
+        NST__TRY(SAME("dy", p->dy, p->y));
+        return SAME("dx", p->dx, p->y);
+    }
+    case NST_OP_GLOBAL_AVG_POOL_FORWARD:
+    case NST_OP_GLOBAL_AVG_POOL_BACKWARD: {
+        const nst_global_avg_pool_params *p = params;
+        const bool fwd = op_id == NST_OP_GLOBAL_AVG_POOL_FORWARD;
+        const nst_tensor *in = fwd ? p->x : p->dx, *out = fwd ? p->y : p->dy;
+        NST__TRY(ANY4(fwd ? "x" : "dx", in));
+        const int64_t *s = in->shape;
+        if (s[1] * s[2] == 0 && s[0] * s[3] > 0)
+            return NST__ERR(ctx, NST_ERR_SHAPE, "op %s: %s has empty planes (H*W = 0)", op,
+                            fwd ? "x" : "dx");
+        return DIMS4(fwd ? "y" : "dy", out, s[0], 1, 1, s[3]);
+    }
     case NST_OP_LINEAR_FORWARD:
         return linear_shapes(ctx, op, params, false);
     case NST_OP_LINEAR_BACKWARD:

@@ -175,6 +175,35 @@ nst_test_op_case *nst_test_op_cases(int *count) {
     CASE(INPUT_CONVERT_BACKWARD, "rgb-0-1-imagenet-norm");
     c->p.convert = nst_input_convert_params_for(NST_INPUT_RGB_0_1_IMAGENET_NORM);
     c->p.convert.dy = U(2, 3, 4, 3), c->p.convert.dx = O(2, 3, 4, 3);
+    /* x (2, 7, 9, 3), w (3, 3, 3, 1), stride 2, pad 1: y (2, 4, 5, 3) */
+    CASE(DWCONV2D_FORWARD, "stride 2 pad 1 relu");
+    c->p.conv2d = (nst_conv2d_params){.x = U(2, 7, 9, 3), .w = U(3, 3, 3, 1), .b = U(3),
+                                      .y = O(2, 4, 5, 3), .stride = 2, .pad = 1, .relu = true};
+    CASE(DWCONV2D_BACKWARD_DATA, "stride 2 pad 1");
+    c->p.conv2d = (nst_conv2d_params){.dy = U(2, 4, 5, 3), .w = U(3, 3, 3, 1),
+                                      .dx = O(2, 7, 9, 3), .stride = 2, .pad = 1};
+    CASE(DWCONV2D_BACKWARD_FILTER, "stride 1 pad 1");
+    c->p.conv2d = (nst_conv2d_params){.x = U(2, 7, 9, 5), .w = U(5, 3, 3, 1),
+                                      .dy = U(2, 7, 9, 5), .dw = O(5, 3, 3, 1), .db = O(5),
+                                      .stride = 1, .pad = 1};
+    CASE(SIGMOID_FORWARD, "");
+    c->p.sigmoid = (nst_sigmoid_params){.x = U(2, 5, 3, 7), .y = O(2, 5, 3, 7)};
+    CASE(SIGMOID_BACKWARD, "");
+    c->p.sigmoid = (nst_sigmoid_params){.y = POS(2, 5, 3, 7), .dy = U(2, 5, 3, 7),
+                                        .dx = O(2, 5, 3, 7)};
+    CASE(GLOBAL_AVG_POOL_FORWARD, "");
+    c->p.gap = (nst_global_avg_pool_params){.x = U(2, 5, 6, 7), .y = O(2, 1, 1, 7)};
+    CASE(GLOBAL_AVG_POOL_BACKWARD, "");
+    c->p.gap = (nst_global_avg_pool_params){.dy = U(2, 1, 1, 7), .dx = O(2, 5, 6, 7)};
+    CASE(COND_INSTANCE_NORM_FORWARD, "per-image gamma and beta, saving mean and rstd");
+    c->p.norm = (nst_instance_norm_params){.x = U(2, 5, 6, 7), .gamma = U(2, 7), .beta = U(2, 7),
+                                           .y = O(2, 5, 6, 7), .mean = O(2, 7), .rstd = O(2, 7),
+                                           .eps = 1e-5f};
+    CASE(COND_INSTANCE_NORM_BACKWARD, "per-image gamma");
+    c->p.norm = (nst_instance_norm_params){.x = U(2, 5, 6, 7), .gamma = U(2, 7), .mean = U(2, 7),
+                                           .rstd = POS(2, 7), .dy = U(2, 5, 6, 7),
+                                           .dx = O(2, 5, 6, 7), .dgamma = O(2, 7),
+                                           .dbeta = O(2, 7), .eps = 1e-5f};
 #undef CASE
     cr_assert_leq(n, MAX_CASES);
     *count = n;

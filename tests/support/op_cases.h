@@ -38,6 +38,8 @@ typedef struct {
         nst_tv_params tv;
         nst_colour_params colour;
         nst_input_convert_params convert;
+        nst_sigmoid_params sigmoid;
+        nst_global_avg_pool_params gap;
     } p;
     int n_tensors;
     nst_tensor t[NST_TEST_CASE_TENSORS];
