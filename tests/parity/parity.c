@@ -123,7 +123,8 @@ static bool guards_intact(const unsigned char *b, size_t data_bytes) {
 static const char *info_name(const nst_test_op_case *c) { return nst_op_get_info(c->op)->name; }
 
 /* Runs case c in the pass the CUDA context is set up for (a case whose op has no CUDA
- * implementation fails: every op of the table must have one). Outside the deterministic passes
+ * implementation fails: every op of the table must have one, except those that
+ * tests/support/cuda_missing.h lists, whose cases are reported as MISSING). Outside the deterministic passes
  * only the tolerances apply (no two-run bits check): grid_sample_backward's atomic dx path,
  * whose float adds may come in any order. */
 static void run_case(nst_ctx *cpu, nst_ctx *cuda, nst_parity_pass pass, nst_test_op_case *c,
