@@ -240,9 +240,9 @@ NST_HDI void nst_k_gram_backward_store(int64_t block, int thread, const nst_k_gr
         }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 static __global__ void nst_k_gram_forward_kernel(nst_k_gram p) {
-    __shared__ float sm[NST_K_GRAM_SMEM];
+    NST_K_SHARED(float, sm, NST_K_GRAM_SMEM);
     nst_k_gram_acc st;
     nst_k_gram_zero(&st);
     const int64_t stages = nst_k_gram_forward_stages(&p);
@@ -256,7 +256,7 @@ static __global__ void nst_k_gram_forward_kernel(nst_k_gram p) {
 }
 
 static __global__ void nst_k_gram_backward_kernel(nst_k_gram p) {
-    __shared__ float sm[NST_K_GRAM_SMEM];
+    NST_K_SHARED(float, sm, NST_K_GRAM_SMEM);
     nst_k_gram_acc st;
     nst_k_gram_zero(&st);
     const int64_t stages = nst_k_gram_backward_stages(&p);

@@ -42,7 +42,7 @@
 #define NST_K_GS_SCAN_ITEMS 16
 #define NST_K_GS_TILE (NST_K_GS_THREADS * NST_K_GS_SCAN_ITEMS)
 
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__) || defined(NST_CUSHIM)
 #define NST_K_ATOMIC_ADD_F(ptr, v) atomicAdd((ptr), (v))
 #define NST_K_FETCH_INC(ptr) atomicAdd((ptr), 1)
 #else
@@ -361,14 +361,14 @@ NST_HDI void nst_k_gs_gather_sum(int64_t block, int thread, const nst_k_gs *p) {
     }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* The kernels: phases separated by barriers, each phase one of the functions above. */
 static __global__ void nst_k_gs_forward_kernel(nst_k_gs p) {
     nst_k_gs_forward_body(blockIdx.x, threadIdx.x, &p);
 }
 
 static __global__ void nst_k_gs_backward_kernel(nst_k_gs p) {
-    __shared__ float sm[4 * NST_K_GS_THREADS];
+    NST_K_SHARED(float, sm, 4 * NST_K_GS_THREADS);
     nst_k_gs_backward_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = p.lanes / 2; s > 0; s /= 2) {
@@ -379,7 +379,7 @@ static __global__ void nst_k_gs_backward_kernel(nst_k_gs p) {
 }
 
 static __global__ void nst_k_gs_scan_sum_kernel(nst_k_gs p) {
-    __shared__ int sm[NST_K_GS_THREADS];
+    NST_K_SHARED(int, sm, NST_K_GS_THREADS);
     nst_k_gs_scan_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = NST_K_GS_THREADS / 2; s > 0; s /= 2) {
@@ -394,7 +394,7 @@ static __global__ void nst_k_gs_scan_tiles_kernel(nst_k_gs p) {
 }
 
 static __global__ void nst_k_gs_scan_apply_kernel(nst_k_gs p) {
-    __shared__ int sm[NST_K_GS_THREADS];
+    NST_K_SHARED(int, sm, NST_K_GS_THREADS);
     nst_k_gs_scan_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     nst_k_gs_scan_offsets(threadIdx.x, sm);

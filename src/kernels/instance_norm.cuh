@@ -359,10 +359,10 @@ NST_HDI void nst_k_norm_dx_body(int64_t block, int thread, int threads, int64_t 
     }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* The partial-sum kernel: phases separated by barriers, each phase one of the functions above. */
 static __global__ void nst_k_norm_partial_kernel(nst_k_norm p) {
-    __shared__ double sm[2 * NST_K_NORM_THREADS];
+    NST_K_SHARED(double, sm, 2 * NST_K_NORM_THREADS);
     nst_k_norm_partial_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = p.d.rt / 2; s > 0; s /= 2) {
@@ -376,7 +376,7 @@ static __global__ void nst_k_norm_partial_kernel(nst_k_norm p) {
  * each stage by stage, the phases split by barriers (every thread of the block calls it). */
 static __device__ void nst_k_norm_fin_block(int64_t block, int thread, int threads,
                                             int64_t blocks, const nst_k_norm *p) {
-    __shared__ double sm[NST_K_NORM_FIN_SM];
+    NST_K_SHARED(double, sm, NST_K_NORM_FIN_SM);
     const int64_t items = nst_k_norm_fin_items(p), stages = nst_k_norm_fin_stages(p);
     for (int64_t item = block; item < items; item += blocks) {
         for (int64_t s = 0; s < stages; s++) {

@@ -30,6 +30,21 @@
 #endif
 #define NST_HDI static inline NST_HD
 
+/* 1 where the __global__ kernels compile: under nvcc, and on the host under the tests'
+ * CUDA-on-CPU shim (tests/cushim/cushim.h defines NST_CUSHIM and the CUDA names the kernels use,
+ * and runs every thread of a block on a fiber of its own). */
+#if defined(__CUDACC__) || defined(NST_CUSHIM)
+#define NST_K_KERNELS 1
+#else
+#define NST_K_KERNELS 0
+#endif
+
+/* A kernel's shared-memory array: `__shared__ TYPE NAME[COUNT]`. The shim defines it first, to
+ * give every block storage of its own that its race detector watches. */
+#ifndef NST_K_SHARED
+#define NST_K_SHARED(TYPE, NAME, COUNT) __shared__ TYPE NAME[COUNT]
+#endif
+
 /* Threads per block of every 1-D kernel, and the most blocks a grid-stride kernel launches. */
 #define NST_K_THREADS 256
 #define NST_K_MAX_BLOCKS ((int64_t)1 << 16)
@@ -190,7 +205,7 @@ NST_HDI nst_k_flat nst_k_flat_make(const float *a, const float *b, float *y, int
                                   (READS_Y) ? p->y[i] : 0.0f, p);                          \
     }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* NAME_kernel, the __global__ wrapper of a 1-D body taking TYPE: a thin call per thread, so
  * what runs on the GPU is what the emulation runs. */
 #define NST_K_GLOBAL(NAME, TYPE)                                                          \
