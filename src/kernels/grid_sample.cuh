@@ -27,9 +27,10 @@
  * Scratch (deterministic only, nst_k_gs_layout): counts, starts, tile sums (ints), 4 entries per
  * output pixel; keys are int32, so 4 * N * Ho * Wo must stay below 2^31 (the launcher refuses).
  *
- * Emulating atomics: the CPU emulation runs threads one after another, so an atomicAdd is a
- * plain add there (NST_K_ATOMIC_ADD_F, NST_K_FETCH_INC below); the emulation checks values, and
- * the orders the GPU may take are covered by running the grid in reverse too.
+ * Emulating atomics: the CPU emulation's shim (tests/cushim/) runs one thread at a time, so its
+ * atomicAdd (NST_K_ATOMIC_ADD_F, NST_K_FETCH_INC below) is a read-modify-write that its race
+ * detector records as atomic; the orders the GPU may take are covered by running the blocks and
+ * threads in reverse and shuffled orders.
  * Tested by tests/emul/test_kernel_emul.c and, on a GPU, by tests/parity/. */
 #ifndef NSTYLE_GRID_SAMPLE_CUH
 #define NSTYLE_GRID_SAMPLE_CUH
@@ -46,7 +47,7 @@
 #define NST_K_ATOMIC_ADD_F(ptr, v) atomicAdd((ptr), (v))
 #define NST_K_FETCH_INC(ptr) atomicAdd((ptr), 1)
 #else
-/* One thread at a time in the emulation: the atomics are plain read-modify-writes. */
+/* Host code without the shim (none calls these today): plain read-modify-writes. */
 #define NST_K_ATOMIC_ADD_F(ptr, v) (*(ptr) = *(ptr) + (v))
 #define NST_K_FETCH_INC(ptr) ((*(ptr))++)
 #endif

@@ -1,7 +1,7 @@
 /* Instance norm's index math and the phases of its shared-memory kernels (src/kernels/
- * instance_norm.cu launches them; the CPU emulation runs them phase by phase over the same
- * grids). Semantics of src/cpu/instance_norm.c (PyTorch InstanceNorm2d, biased variance, two
- * passes for the variance, statistics in double):
+ * instance_norm.cu launches them; the CPU emulation runs the kernels, thread by thread with
+ * real barriers, over the same grids). Semantics of src/cpu/instance_norm.c (PyTorch
+ * InstanceNorm2d, biased variance, two passes for the variance, statistics in double):
  *   forward  mean = sum(x)/M, var = sum((x - mean)^2)/M, rstd = 1/sqrt(var + eps),
  *            y = (x - mean) * (rstd * gamma) + beta, mean/rstd saved when asked for;
  *   backward S1 = sum(dy), S2 = sum(dy * xhat) per (n, c); dgamma += / = sum_n S2, dbeta sum_n S1;

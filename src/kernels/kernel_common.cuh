@@ -1,9 +1,10 @@
 /* Shared pieces of the CUDA kernels that the CPU emulation also compiles: the host/device
- * qualifier macro, a 4-float vector with its loads and stores, rounding-exact arithmetic, the
- * launch shape of every 1-D grid, a block tree sum written as phases, and the flat elementwise
- * kernel template. The header is valid C11 (the emulation test, cuda_ops.c), C++ and CUDA; with
- * no CUDA compiler the qualifiers are empty, so each kernel's index math and per-element math
- * run unchanged on the CPU.
+ * qualifier macro, what marks the kernels and their shared arrays, a 4-float vector with its
+ * loads and stores, rounding-exact arithmetic, the launch shape of every 1-D grid, a block tree
+ * sum written as phases, and the flat elementwise kernel template. The header is valid C11 (the
+ * emulation test, cuda_ops.c), C++ and CUDA; with no CUDA compiler the qualifiers are empty, so
+ * each kernel's index math and per-element math run unchanged on the CPU, and under the tests'
+ * CUDA-on-CPU shim (tests/cushim/) the __global__ kernels themselves compile for the host.
  *
  * Rounding: nvcc contracts a*b + c into one fused multiply-add, the C reference (ISO C mode) does
  * not. Kernels write products that feed a sum with NST_FMUL/NST_DMUL, which never contract, so a
@@ -206,8 +207,8 @@ NST_HDI nst_k_flat nst_k_flat_make(const float *a, const float *b, float *y, int
     }
 
 #if NST_K_KERNELS
-/* NAME_kernel, the __global__ wrapper of a 1-D body taking TYPE: a thin call per thread, so
- * what runs on the GPU is what the emulation runs. */
+/* NAME_kernel, the __global__ wrapper of a 1-D body taking TYPE: a thin call per thread. The
+ * emulation runs these very wrappers (tests/emul/emul.cmake copies each .cu's lines). */
 #define NST_K_GLOBAL(NAME, TYPE)                                                          \
     __global__ void NAME##_kernel(TYPE p) {                                               \
         NAME##_body(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p);                  \

@@ -1,6 +1,7 @@
 /* Sum and mean of all elements: index math and the phases of the two shared-memory kernels
- * (src/kernels/reduce.cu launches them; the CPU emulation runs them phase by phase over the same
- * grid). Semantics of src/cpu/reduce.c: accumulated in double, mean of an empty tensor NaN.
+ * (src/kernels/reduce.cu launches them; the CPU emulation runs the kernels, thread by thread
+ * with real barriers, over the same grid). Semantics of src/cpu/reduce.c: accumulated in
+ * double, mean of an empty tensor NaN.
  * Deterministic, no atomics: pass 1 has a fixed number of blocks for n (nst_k_reduce_blocks,
  * never the device's SM count); each thread sums its grid-stride share in double (float4 loads
  * when x is 16-byte aligned: coalesced), the block adds its 256 values with a shared-memory tree
