@@ -56,9 +56,10 @@ set(NST_EMUL_SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_kernel_emul.c
                      ${CMAKE_CURRENT_LIST_DIR}/emul_colour.c
                      ${CMAKE_CURRENT_LIST_DIR}/emul_norm_finalize.c
                      ${CMAKE_CURRENT_LIST_DIR}/emul_rounding.c
+                     ${CMAKE_CURRENT_LIST_DIR}/test_cushim.c
                      ${CMAKE_CURRENT_LIST_DIR}/extra_cases.c
                      ${NST_CUSHIM_DIR}/cushim.cpp)
-set(NST_EMUL_KERNELS ${NST_CUSHIM_DIR}/kernels.cpp)
+set(NST_EMUL_KERNELS ${NST_CUSHIM_DIR}/kernels.cpp ${CMAKE_CURRENT_LIST_DIR}/planted_kernels.cpp)
 
 set(NST_EMUL_SAN -fsanitize=address,undefined -fno-sanitize-recover=undefined
                  -fno-omit-frame-pointer)
