@@ -97,7 +97,7 @@ function(nst_emul_test name sanitize)
     target_link_options(${name} PRIVATE -fsanitize=address,undefined)
   endif()
   add_test(NAME ${name} COMMAND ${name} --jobs=2)
-  set_tests_properties(${name} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE ${NST_TEST_SKIP_CODE})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE ${NST_TEST_SKIP_CODE})
 endfunction()
 
 if(CMAKE_C_FLAGS MATCHES "-fsanitize")
