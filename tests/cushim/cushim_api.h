@@ -7,11 +7,12 @@
  * A launch runs the grid's blocks one after another, in the configured block order; the threads
  * of a block each run on a fiber of their own, resumed between barriers in the configured thread
  * order. Every launch is checked: barrier divergence (threads waiting at different
- * __syncthreads, or exiting while others wait), accesses outside a shared array or a tracked
- * buffer's guard zones, reads of shared memory no thread of the block wrote, misaligned 4-wide
- * accesses, and, with the race detector on, races on shared memory and on tracked global memory
- * (cushim.h says which). Each finding is counted and its text printed to stderr (the first few
- * per launch) and kept for cushim_report(). */
+ * __syncthreads, or returning while others wait), accesses to the guard zones beside a shared
+ * array or a tracked buffer, and, with the race detector on, races on shared memory and on
+ * tracked global memory and reads of shared memory no thread of the block wrote (cushim.cpp
+ * says which). Each finding is counted, its text printed to stderr (the first few of each kind
+ * per launch) and kept for cushim_report(); cushim_finding adds one (the tests' misaligned
+ * 4-wide accesses, nst_k_emul_fault). */
 #ifndef NSTYLE_CUSHIM_API_H
 #define NSTYLE_CUSHIM_API_H
 
