@@ -144,7 +144,7 @@ NST_HDI nst_k_grid nst_k_adam_grid(const nst_k_adam *p) {
     return g;
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 static __global__ void nst_k_adam_kernel(nst_k_adam p) {
     nst_k_adam_body(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p);
 }

@@ -124,10 +124,10 @@ NST_HDI void nst_k_affine_final_body(int64_t block, int thread, int threads, int
     }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* Pass 1: phases separated by barriers, each phase one of the functions above. */
 static __global__ void nst_k_affine_partial_kernel(nst_k_affine p) {
-    __shared__ double sm[6 * NST_K_AFFINE_THREADS];
+    NST_K_SHARED(double, sm, 6 * NST_K_AFFINE_THREADS);
     nst_k_affine_partial_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = NST_K_AFFINE_THREADS / 2; s > 0; s /= 2) {

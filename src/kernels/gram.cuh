@@ -1,7 +1,7 @@
 /* The Gram matrix's tiled kernels, forward and backward, as phases (src/kernels/gram.cu
- * launches them; the CPU emulation runs them phase by phase over the same grids). Semantics of
- * src/cpu/gram.c: per image, F = the (H*W, C) feature map, G = F^T F / (C*H*W) and
- * dF = F (dG + dG^T) / (C*H*W) (accumulate adds to dF).
+ * launches them; the CPU emulation runs the kernels, thread by thread with real barriers, over
+ * the same grids). Semantics of src/cpu/gram.c: per image, F = the (H*W, C) feature map,
+ * G = F^T F / (C*H*W) and dF = F (dG + dG^T) / (C*H*W) (accumulate adds to dF).
  * Forward, SYRK-style with split-K: blocks N * chunks * T, T the upper-triangle pairs of 64 x 64
  * tiles of G (ti <= tj); 256 threads, each a 4 x 4 register block (rows ty + 16a, columns
  * tx + 16b of the tile). Per stage of 16 feature rows the block loads the rows' columns of tile
@@ -240,9 +240,9 @@ NST_HDI void nst_k_gram_backward_store(int64_t block, int thread, const nst_k_gr
         }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 static __global__ void nst_k_gram_forward_kernel(nst_k_gram p) {
-    __shared__ float sm[NST_K_GRAM_SMEM];
+    NST_K_SHARED(float, sm, NST_K_GRAM_SMEM);
     nst_k_gram_acc st;
     nst_k_gram_zero(&st);
     const int64_t stages = nst_k_gram_forward_stages(&p);
@@ -256,7 +256,7 @@ static __global__ void nst_k_gram_forward_kernel(nst_k_gram p) {
 }
 
 static __global__ void nst_k_gram_backward_kernel(nst_k_gram p) {
-    __shared__ float sm[NST_K_GRAM_SMEM];
+    NST_K_SHARED(float, sm, NST_K_GRAM_SMEM);
     nst_k_gram_acc st;
     nst_k_gram_zero(&st);
     const int64_t stages = nst_k_gram_backward_stages(&p);

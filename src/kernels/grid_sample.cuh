@@ -27,9 +27,10 @@
  * Scratch (deterministic only, nst_k_gs_layout): counts, starts, tile sums (ints), 4 entries per
  * output pixel; keys are int32, so 4 * N * Ho * Wo must stay below 2^31 (the launcher refuses).
  *
- * Emulating atomics: the CPU emulation runs threads one after another, so an atomicAdd is a
- * plain add there (NST_K_ATOMIC_ADD_F, NST_K_FETCH_INC below); the emulation checks values, and
- * the orders the GPU may take are covered by running the grid in reverse too.
+ * Emulating atomics: the CPU emulation's shim (tests/cushim/) runs one thread at a time, so its
+ * atomicAdd (NST_K_ATOMIC_ADD_F, NST_K_FETCH_INC below) is a read-modify-write that its race
+ * detector records as atomic; the orders the GPU may take are covered by running the blocks and
+ * threads in reverse and shuffled orders.
  * Tested by tests/emul/test_kernel_emul.c and, on a GPU, by tests/parity/. */
 #ifndef NSTYLE_GRID_SAMPLE_CUH
 #define NSTYLE_GRID_SAMPLE_CUH
@@ -42,11 +43,11 @@
 #define NST_K_GS_SCAN_ITEMS 16
 #define NST_K_GS_TILE (NST_K_GS_THREADS * NST_K_GS_SCAN_ITEMS)
 
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__) || defined(NST_CUSHIM)
 #define NST_K_ATOMIC_ADD_F(ptr, v) atomicAdd((ptr), (v))
 #define NST_K_FETCH_INC(ptr) atomicAdd((ptr), 1)
 #else
-/* One thread at a time in the emulation: the atomics are plain read-modify-writes. */
+/* Host code without the shim (none calls these today): plain read-modify-writes. */
 #define NST_K_ATOMIC_ADD_F(ptr, v) (*(ptr) = *(ptr) + (v))
 #define NST_K_FETCH_INC(ptr) ((*(ptr))++)
 #endif
@@ -361,14 +362,14 @@ NST_HDI void nst_k_gs_gather_sum(int64_t block, int thread, const nst_k_gs *p) {
     }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* The kernels: phases separated by barriers, each phase one of the functions above. */
 static __global__ void nst_k_gs_forward_kernel(nst_k_gs p) {
     nst_k_gs_forward_body(blockIdx.x, threadIdx.x, &p);
 }
 
 static __global__ void nst_k_gs_backward_kernel(nst_k_gs p) {
-    __shared__ float sm[4 * NST_K_GS_THREADS];
+    NST_K_SHARED(float, sm, 4 * NST_K_GS_THREADS);
     nst_k_gs_backward_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = p.lanes / 2; s > 0; s /= 2) {
@@ -379,7 +380,7 @@ static __global__ void nst_k_gs_backward_kernel(nst_k_gs p) {
 }
 
 static __global__ void nst_k_gs_scan_sum_kernel(nst_k_gs p) {
-    __shared__ int sm[NST_K_GS_THREADS];
+    NST_K_SHARED(int, sm, NST_K_GS_THREADS);
     nst_k_gs_scan_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = NST_K_GS_THREADS / 2; s > 0; s /= 2) {
@@ -394,7 +395,7 @@ static __global__ void nst_k_gs_scan_tiles_kernel(nst_k_gs p) {
 }
 
 static __global__ void nst_k_gs_scan_apply_kernel(nst_k_gs p) {
-    __shared__ int sm[NST_K_GS_THREADS];
+    NST_K_SHARED(int, sm, NST_K_GS_THREADS);
     nst_k_gs_scan_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     nst_k_gs_scan_offsets(threadIdx.x, sm);

@@ -9,8 +9,8 @@
  *   elementwise    y or dx, 1-D grid-stride over channel vectors (float4 when C % 4 == 0)
  * forward: sums -> mean -> squares -> stats -> normalize; backward: gradient sums -> finalize
  * (dgamma, dbeta, per-(n, c) constants) -> dx. The same bits on every run. The phases live in
- * instance_norm.cuh, which the CPU emulation (tests/emul/) runs phase by phase over these same
- * grids; parity on a GPU: tests/parity/; bandwidth: bench/bench_gpu_kernels.cu. */
+ * instance_norm.cuh, whose kernels the CPU emulation (tests/emul/) runs over these same grids;
+ * parity on a GPU: tests/parity/; bandwidth: bench/bench_gpu_kernels.cu. */
 #include "instance_norm.cuh"
 #include "kernel_launch.cuh"
 

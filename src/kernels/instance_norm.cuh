@@ -1,7 +1,7 @@
 /* Instance norm's index math and the phases of its shared-memory kernels (src/kernels/
- * instance_norm.cu launches them; the CPU emulation runs them phase by phase over the same
- * grids). Semantics of src/cpu/instance_norm.c (PyTorch InstanceNorm2d, biased variance, two
- * passes for the variance, statistics in double):
+ * instance_norm.cu launches them; the CPU emulation runs the kernels, thread by thread with
+ * real barriers, over the same grids). Semantics of src/cpu/instance_norm.c (PyTorch
+ * InstanceNorm2d, biased variance, two passes for the variance, statistics in double):
  *   forward  mean = sum(x)/M, var = sum((x - mean)^2)/M, rstd = 1/sqrt(var + eps),
  *            y = (x - mean) * (rstd * gamma) + beta, mean/rstd saved when asked for;
  *   backward S1 = sum(dy), S2 = sum(dy * xhat) per (n, c); dgamma += / = sum_n S2, dbeta sum_n S1;
@@ -359,10 +359,10 @@ NST_HDI void nst_k_norm_dx_body(int64_t block, int thread, int threads, int64_t 
     }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* The partial-sum kernel: phases separated by barriers, each phase one of the functions above. */
 static __global__ void nst_k_norm_partial_kernel(nst_k_norm p) {
-    __shared__ double sm[2 * NST_K_NORM_THREADS];
+    NST_K_SHARED(double, sm, 2 * NST_K_NORM_THREADS);
     nst_k_norm_partial_load(blockIdx.x, threadIdx.x, &p, sm);
     __syncthreads();
     for (int s = p.d.rt / 2; s > 0; s /= 2) {
@@ -376,7 +376,7 @@ static __global__ void nst_k_norm_partial_kernel(nst_k_norm p) {
  * each stage by stage, the phases split by barriers (every thread of the block calls it). */
 static __device__ void nst_k_norm_fin_block(int64_t block, int thread, int threads,
                                             int64_t blocks, const nst_k_norm *p) {
-    __shared__ double sm[NST_K_NORM_FIN_SM];
+    NST_K_SHARED(double, sm, NST_K_NORM_FIN_SM);
     const int64_t items = nst_k_norm_fin_items(p), stages = nst_k_norm_fin_stages(p);
     for (int64_t item = block; item < items; item += blocks) {
         for (int64_t s = 0; s < stages; s++) {

@@ -1,9 +1,10 @@
 /* Shared pieces of the CUDA kernels that the CPU emulation also compiles: the host/device
- * qualifier macro, a 4-float vector with its loads and stores, rounding-exact arithmetic, the
- * launch shape of every 1-D grid, a block tree sum written as phases, and the flat elementwise
- * kernel template. The header is valid C11 (the emulation test, cuda_ops.c), C++ and CUDA; with
- * no CUDA compiler the qualifiers are empty, so each kernel's index math and per-element math
- * run unchanged on the CPU.
+ * qualifier macro, what marks the kernels and their shared arrays, a 4-float vector with its
+ * loads and stores, rounding-exact arithmetic, the launch shape of every 1-D grid, a block tree
+ * sum written as phases, and the flat elementwise kernel template. The header is valid C11 (the
+ * emulation test, cuda_ops.c), C++ and CUDA; with no CUDA compiler the qualifiers are empty, so
+ * each kernel's index math and per-element math run unchanged on the CPU, and under the tests'
+ * CUDA-on-CPU shim (tests/cushim/) the __global__ kernels themselves compile for the host.
  *
  * Rounding: nvcc contracts a*b + c into one fused multiply-add, the C reference (ISO C mode) does
  * not. Kernels write products that feed a sum with NST_FMUL/NST_DMUL, which never contract, so a
@@ -29,6 +30,21 @@
 #define NST_HD
 #endif
 #define NST_HDI static inline NST_HD
+
+/* 1 where the __global__ kernels compile: under nvcc, and on the host under the tests'
+ * CUDA-on-CPU shim (tests/cushim/cushim.h defines NST_CUSHIM and the CUDA names the kernels use,
+ * and runs every thread of a block on a fiber of its own). */
+#if defined(__CUDACC__) || defined(NST_CUSHIM)
+#define NST_K_KERNELS 1
+#else
+#define NST_K_KERNELS 0
+#endif
+
+/* A kernel's shared-memory array: `__shared__ TYPE NAME[COUNT]`. The shim defines it first, to
+ * give every block storage of its own that its race detector watches. */
+#ifndef NST_K_SHARED
+#define NST_K_SHARED(TYPE, NAME, COUNT) __shared__ TYPE NAME[COUNT]
+#endif
 
 /* Threads per block of every 1-D kernel, and the most blocks a grid-stride kernel launches. */
 #define NST_K_THREADS 256
@@ -190,9 +206,9 @@ NST_HDI nst_k_flat nst_k_flat_make(const float *a, const float *b, float *y, int
                                   (READS_Y) ? p->y[i] : 0.0f, p);                          \
     }
 
-#if defined(__CUDACC__)
-/* NAME_kernel, the __global__ wrapper of a 1-D body taking TYPE: a thin call per thread, so
- * what runs on the GPU is what the emulation runs. */
+#if NST_K_KERNELS
+/* NAME_kernel, the __global__ wrapper of a 1-D body taking TYPE: a thin call per thread. The
+ * emulation runs these very wrappers (tests/emul/emul.cmake copies each .cu's lines). */
 #define NST_K_GLOBAL(NAME, TYPE)                                                          \
     __global__ void NAME##_kernel(TYPE p) {                                               \
         NAME##_body(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p);                  \

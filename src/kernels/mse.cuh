@@ -61,12 +61,12 @@ NST_HDI void nst_k_mse_load(int64_t block, int thread, int threads, int64_t bloc
 NST_K_FLAT_KERNEL(nst_k_mse_grad, true, false, NST_FMUL(p->alpha, x - g))
 NST_K_FLAT_KERNEL(nst_k_mse_grad_acc, true, true, NST_FADD(yv, NST_FMUL(p->alpha, x - g)))
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* A loss's pass-1 kernel NAME_partial_kernel(TYPE p): LOAD(block, thread, threads, blocks, &p,
  * sm), reduce.cuh's tree, then the store into p.r's partials (also used by tv.cuh). */
 #define NST_K_LOSS_PARTIAL_KERNEL(NAME, TYPE, LOAD)                                       \
     static __global__ void NAME##_partial_kernel(TYPE p) {                                \
-        __shared__ double sm[NST_K_REDUCE_THREADS];                                       \
+        NST_K_SHARED(double, sm, NST_K_REDUCE_THREADS);                                   \
         LOAD(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p, sm);                     \
         __syncthreads();                                                                  \
         for (int s = NST_K_REDUCE_THREADS / 2; s > 0; s /= 2) {                           \

@@ -3,8 +3,8 @@
  * share of x (float4 loads when aligned: coalesced), a shared-memory tree per block, one double
  * partial per block in scratch; pass 2, one block of 256 threads adds the partials in a fixed
  * order and writes y. No atomics: the same bits on every run. The phases live in reduce.cuh,
- * which the CPU emulation (tests/emul/) runs phase by phase over this same grid; parity on a
- * GPU: tests/parity/; bandwidth: bench/bench_gpu_kernels.cu. */
+ * whose kernels the CPU emulation (tests/emul/) runs over this same grid; parity on a GPU:
+ * tests/parity/; bandwidth: bench/bench_gpu_kernels.cu. */
 #include "kernel_launch.cuh"
 #include "reduce.cuh"
 

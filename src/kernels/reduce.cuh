@@ -1,6 +1,7 @@
 /* Sum and mean of all elements: index math and the phases of the two shared-memory kernels
- * (src/kernels/reduce.cu launches them; the CPU emulation runs them phase by phase over the same
- * grid). Semantics of src/cpu/reduce.c: accumulated in double, mean of an empty tensor NaN.
+ * (src/kernels/reduce.cu launches them; the CPU emulation runs the kernels, thread by thread
+ * with real barriers, over the same grid). Semantics of src/cpu/reduce.c: accumulated in
+ * double, mean of an empty tensor NaN.
  * Deterministic, no atomics: pass 1 has a fixed number of blocks for n (nst_k_reduce_blocks,
  * never the device's SM count); each thread sums its grid-stride share in double (float4 loads
  * when x is 16-byte aligned: coalesced), the block adds its 256 values with a shared-memory tree
@@ -93,10 +94,10 @@ NST_HDI void nst_k_reduce_final_store(int thread, const nst_k_reduce *p, const d
         p->y[0] = p->n > 0 ? (float)(sm[0] / (double)p->n) : NAN;
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 /* The two kernels: phases separated by barriers, each phase one of the functions above. */
 static __global__ void nst_k_reduce_partial_kernel(nst_k_reduce p) {
-    __shared__ double sm[NST_K_REDUCE_THREADS];
+    NST_K_SHARED(double, sm, NST_K_REDUCE_THREADS);
     nst_k_reduce_load(blockIdx.x, threadIdx.x, blockDim.x, gridDim.x, &p, sm);
     __syncthreads();
     for (int s = NST_K_REDUCE_THREADS / 2; s > 0; s /= 2) {
@@ -107,7 +108,7 @@ static __global__ void nst_k_reduce_partial_kernel(nst_k_reduce p) {
 }
 
 static __global__ void nst_k_reduce_final_kernel(nst_k_reduce p) {
-    __shared__ double sm[NST_K_REDUCE_THREADS];
+    NST_K_SHARED(double, sm, NST_K_REDUCE_THREADS);
     nst_k_reduce_final_load(threadIdx.x, blockDim.x, &p, sm);
     __syncthreads();
     for (int s = NST_K_REDUCE_THREADS / 2; s > 0; s /= 2) {

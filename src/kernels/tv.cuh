@@ -80,7 +80,7 @@ NST_HDI void nst_k_tv_grad_body(int64_t block, int thread, int threads, int64_t 
     }
 }
 
-#if defined(__CUDACC__)
+#if NST_K_KERNELS
 NST_K_LOSS_PARTIAL_KERNEL(nst_k_tv, nst_k_tv, nst_k_tv_load)
 #endif
 

@@ -1,8 +1,10 @@
-/* What the CPU emulation's files share (test_kernel_emul.c and the emul_*.c files it links):
- * how a grid is walked (grid order, reverse order, scalar path, a 2-block grid), the 1-D
- * grid-stride walk, exact-size heap buffers, instance norm's finalize kernel, and the launchers
- * of the optimiser, spatial-transformer, Gram, loss and colour ops emulated, one file per op
- * family. test_kernel_emul.c dispatches to them and compares each with its CPU op. */
+/* What the CPU emulation's files share (test_kernel_emul.c and the emul_*.c files it links): the
+ * modes a case runs in (block and thread orders, the scalar path, a 2-block grid), launching a
+ * kernel of src/kernels/ under the CUDA-on-CPU shim (tests/cushim/) in a mode, the grid of a
+ * grid-stride kernel, scratch buffers the shim watches, and the launchers of the op families
+ * emulated in files of their own. Each emulated launcher does what its src/kernels/<family>.cu
+ * launcher does (the kernels in the same sequence on the same grids, the same scratch layout,
+ * a memset for a cudaMemsetAsync, a memcpy for an upload), with the real kernels. */
 #ifndef NSTYLE_TEST_EMUL_H
 #define NSTYLE_TEST_EMUL_H
 
@@ -15,83 +17,66 @@
 #include "../../src/kernels/instance_norm.cuh"
 #include "../../src/kernels/kernel_common.cuh"
 #include "../../src/kernels/reduce.cuh"
+#include "cushim_api.h"
 #include "nstyle/nstyle.h"
 
-/* How a grid is walked. */
+/* How a case's launches run. */
 typedef struct {
-    bool reverse;       /* blocks and the threads of every phase in reverse order */
-    bool scalar;        /* vector width 1 whatever the launcher would choose */
-    int64_t max_blocks; /* > 0: grid-stride kernels get at most this many blocks */
+    const char *name;       /* "grid order", for messages */
+    cushim_order blocks;    /* the order of each launch's blocks */
+    cushim_order threads;   /* the order the threads of a block resume in after each barrier */
+    bool scalar;            /* vector width 1 whatever the launcher would choose */
+    int64_t max_blocks;     /* > 0: grid-stride kernels get at most this many blocks */
 } emul_mode;
 
-static inline int64_t at(int64_t i, int64_t n, bool reverse) {
-    return reverse ? n - 1 - i : i;
-}
+/* The seed of the shuffled orders: $NST_EMUL_SEED (decimal or 0x hex) when set, else fixed. */
+uint64_t emul_seed(void);
 
-/* Every thread of a 1-D grid-stride kernel's grid for `work` items runs BODY. */
-#define EMUL_1D(m, BODY, work, argp)                                                     \
+/* Launches kernel K (its name) on `blocks` blocks of `threads` threads with the argument struct
+ * *argp, in mode m's orders, the race detector on. */
+void emul_kernel(const emul_mode *m, const char *kernel, int64_t blocks, int threads,
+                 const void *arg, size_t arg_size);
+#define EMUL_K(m, K, blocks, threads, argp)                                              \
+    emul_kernel((m), #K, (blocks), (threads), (argp), sizeof *(argp))
+
+/* The grid of a grid-stride kernel over `work` items: the launchers' nst_k_grid_for, cut to
+ * m->max_blocks blocks. */
+nst_k_grid emul_grid(const emul_mode *m, int64_t work);
+
+/* NST_K_LAUNCH_1D: the grid-stride kernel NAME_kernel over `work` items (nothing when there is
+ * no block). */
+#define EMUL_1D(m, NAME, work, argp)                                                     \
     do {                                                                                 \
-        nst_k_grid g_ = nst_k_grid_for(work);                                            \
-        if ((m)->max_blocks > 0 && g_.blocks > (m)->max_blocks)                          \
-            g_.blocks = (m)->max_blocks;                                                 \
-        for (int64_t bi = 0; bi < g_.blocks; bi++)                                       \
-            for (int ti = 0; ti < g_.threads; ti++)                                      \
-                BODY(at(bi, g_.blocks, (m)->reverse), (int)at(ti, g_.threads, (m)->reverse), \
-                     g_.threads, g_.blocks, argp);                                       \
+        const nst_k_grid g_ = emul_grid((m), (work));                                    \
+        if (g_.blocks > 0)                                                               \
+            EMUL_K(m, NAME##_kernel, g_.blocks, g_.threads, argp);                       \
     } while (0)
 
+/* NST_K_LAUNCH_FLAT: the flat kernel NAME_kernel over k (nst_k_flat), the scalar path in a
+ * scalar mode. */
 #define EMUL_FLAT(m, NAME, k)                                                            \
     do {                                                                                 \
         if ((m)->scalar)                                                                 \
             (k).v = 1;                                                                   \
-        EMUL_1D(m, NAME##_body, nst_k_flat_work(&(k)), &(k));                            \
+        EMUL_1D(m, NAME, nst_k_flat_work(&(k)), &(k));                                   \
     } while (0)
 
-static inline void fill_nan(double *sm, int n) {
-    for (int i = 0; i < n; i++)
-        sm[i] = NAN;
-}
-
-/* An exact-size heap buffer (scratch, shared memory, per-thread registers), so that
- * AddressSanitizer sees an access past it; the test fails when memory runs out. */
-static inline void *emul_xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    cr_assert_not_null(p);
-    return p;
-}
+/* Scratch of `bytes` (a launcher's nst__scratch_take), bytes 0xff, with guard zones the shim
+ * watches, tracked as global memory named `what`; the test fails when memory runs out. */
+void *emul_scratch(size_t bytes, const char *what);
+void emul_scratch_free(void *p);
 
 #define F(t) ((float *)(t)->data)
 #define CF(t) ((t) ? (const float *)(t)->data : NULL)
 #define OF(t) ((t) ? (float *)(t)->data : NULL)
 
-/* instance_norm.cu's finalize kernel for k->mode over its grid, phase by phase
- * (emul_norm_finalize.c). */
+/* instance_norm.cu's finalize kernel for k->mode (emul_norm_finalize.c). */
 void emul_norm_finalize(const emul_mode *m, const nst_k_norm *k);
 
-/* A pass-1 reduction kernel (reduce.cuh's, or mse.cuh's and tv.cuh's for the losses) over its
- * grid of r->blocks blocks, phase by phase: LOAD(block, thread, threads, blocks, argp, sm),
- * then reduce.cuh's tree and store. */
-#define EMUL_PARTIAL(m, LOAD, argp, r)                                                  \
-    do {                                                                                \
-        enum { T_ = NST_K_REDUCE_THREADS };                                             \
-        double sm_[T_];                                                                 \
-        for (int64_t bi = 0; bi < (r)->blocks; bi++) {                                  \
-            const int64_t b_ = at(bi, (r)->blocks, (m)->reverse);                       \
-            fill_nan(sm_, T_);                                                          \
-            for (int ti = 0; ti < T_; ti++)                                             \
-                LOAD(b_, (int)at(ti, T_, (m)->reverse), T_, (r)->blocks, argp, sm_);    \
-            for (int s_ = T_ / 2; s_ > 0; s_ /= 2)                                      \
-                for (int ti = 0; ti < T_; ti++)                                         \
-                    nst_k_tree_step((int)at(ti, T_, (m)->reverse), 0, 1, s_, sm_);      \
-            for (int ti = 0; ti < T_; ti++)                                             \
-                nst_k_reduce_store(b_, (int)at(ti, T_, (m)->reverse), r, sm_);          \
-        }                                                                               \
-    } while (0)
-
-/* emul_reduce.c: reduce.cuh's final kernel (one block) phase by phase, and reduce.cu's two
- * passes (the scalar path when m->scalar). */
-void emul_reduce_final(const emul_mode *m, const nst_k_reduce *r);
+/* reduce.cu's two passes (emul_reduce.c), the scalar path when m->scalar; and its final kernel
+ * alone, which the MSE and TV losses launch too. */
 void emul_reduce(const emul_mode *m, nst_k_reduce *k);
+void emul_reduce_final(const emul_mode *m, const nst_k_reduce *r);
 
 /* The launchers of the ops below over params in host memory, emulated: each kernel of the
  * launcher's sequence over its whole grid. */

@@ -1,5 +1,5 @@
-/* CPU emulation of the colour kernels (colour.cuh): RGB <-> YUV and the input-convention
- * conversion forward and backward, each a 1-D grid-stride kernel over the pixels. Run by
+/* colour.cu's launchers emulated (emul.h): RGB <-> YUV and the input-convention conversion
+ * forward and backward, each a 1-D grid-stride kernel over the pixels. Run by
  * tests/emul/test_kernel_emul.c over the shared and extra colour cases (every input
  * convention, accumulation), compared bit for bit with the CPU op. */
 #include <string.h>
@@ -19,7 +19,7 @@ void emul_colour(nst_op op, const void *params, const emul_mode *m) {
         const nst_colour_params *p = params;
         nst_k_colour k = colour_args(p->x, p->y);
         nst_k_colour_matrix(op == NST_OP_RGB_TO_YUV, k.m);
-        EMUL_1D(m, nst_k_colour_3x3_body, k.pixels, &k);
+        EMUL_1D(m, nst_k_colour_3x3, k.pixels, &k);
         return;
     }
     const nst_input_convert_params *p = params;
@@ -28,12 +28,15 @@ void emul_colour(nst_op op, const void *params, const emul_mode *m) {
         return;
     nst_k_colour k = fwd ? colour_args(p->x, p->y) : colour_args(p->dy, p->dx);
     k.s0 = p->swap_rb ? 2 : 0, k.s2 = p->swap_rb ? 0 : 2;
-    k.mul = p->mul;
-    for (int c = 0; c < 3; c++)
-        k.mean[c] = p->mean[c], k.std[c] = p->std[c], k.k[c] = p->mul / p->std[c];
-    k.accumulate = p->accumulate;
-    if (fwd)
-        EMUL_1D(m, nst_k_convert_forward_body, k.pixels, &k);
-    else
-        EMUL_1D(m, nst_k_convert_backward_body, k.pixels, &k);
+    if (fwd) {
+        k.mul = p->mul;
+        for (int c = 0; c < 3; c++)
+            k.mean[c] = p->mean[c], k.std[c] = p->std[c];
+        EMUL_1D(m, nst_k_convert_forward, k.pixels, &k);
+    } else {
+        for (int c = 0; c < 3; c++)
+            k.k[c] = p->mul / p->std[c];
+        k.accumulate = p->accumulate;
+        EMUL_1D(m, nst_k_convert_backward, k.pixels, &k);
+    }
 }

@@ -1,7 +1,7 @@
-/* Instance norm's finalize kernel (instance_norm.cuh) emulated over its launch grid, phase by
- * phase: every block walks its items stage by stage, its threads loading a stage into shared
- * memory (NaN at the start of each block) and then thread 0 adding it; reverse order and a
- * 2-block grid as the other kernels (emul.h).
+/* Instance norm's finalize kernel (instance_norm.cuh) launched as instance_norm.cu launches it,
+ * under the CUDA-on-CPU shim (emul.h): one block of 32 threads per item, each item's chunk
+ * partials taken stage by stage through shared memory; every order of the modes below, and a
+ * 2-block grid.
  * Tested against a plain loop over the chunk partials: each (n, c) must add its partials in chunk
  * order from 0, so the staged loads give the very bits of one thread adding them one by one. The
  * partials make another order of the additions show: the mean's span sixty binary orders of
@@ -18,25 +18,12 @@
 #include "test_support.h"
 
 void emul_norm_finalize(const emul_mode *m, const nst_k_norm *k) {
-    enum { T = NST_K_NORM_FIN_THREADS };
-    double sm[NST_K_NORM_FIN_SM];
     nst_k_grid g = nst_k_norm_fin_grid(k);
-    cr_assert_eq(g.threads, T);
+    cr_assert_eq(g.threads, NST_K_NORM_FIN_THREADS);
     if (m->max_blocks > 0 && g.blocks > m->max_blocks)
         g.blocks = m->max_blocks;
-    const int64_t items = nst_k_norm_fin_items(k), stages = nst_k_norm_fin_stages(k);
-    for (int64_t bi = 0; bi < g.blocks; bi++) {
-        const int64_t b = at(bi, g.blocks, m->reverse);
-        fill_nan(sm, NST_K_NORM_FIN_SM);
-        for (int64_t item = b; item < items; item += g.blocks) {
-            for (int64_t s = 0; s < stages; s++) {
-                for (int ti = 0; ti < T; ti++)
-                    nst_k_norm_fin_load(item, (int)at(ti, T, m->reverse), T, s, k, sm);
-                for (int ti = 0; ti < T; ti++)
-                    nst_k_norm_fin_add(item, (int)at(ti, T, m->reverse), s, k, sm);
-            }
-        }
-    }
+    if (g.blocks > 0)
+        EMUL_K(m, nst_k_norm_finalize_kernel, g.blocks, g.threads, k);
 }
 
 enum { N = 3, C = 37, M = 1000 };
@@ -62,8 +49,7 @@ static void fill_cancelling(double *part, int64_t chunks, nst_test_rng *r) {
 static nst_k_norm make_norm(int64_t chunks, int backward, void **scratch) {
     nst_k_norm_shape d = nst_k_norm_shape_make(N, M, C);
     d.chunks = chunks;
-    *scratch = malloc(nst_k_norm_layout_make(d, backward).total);
-    cr_assert_not_null(*scratch);
+    *scratch = emul_scratch(nst_k_norm_layout_make(d, backward).total, "partial sums");
     nst_k_norm p = nst_k_norm_make(d, *scratch, backward);
     p.eps = 1e-5f;
     return p;
@@ -84,7 +70,11 @@ static void same_bits(const char *what, int64_t chunks, const float *got, const 
                   (long long)chunks, (long long)i, (double)got[i], (double)want[i]);
 }
 
-static const emul_mode modes[3] = {{.reverse = false}, {.reverse = true}, {.max_blocks = 2}};
+static const emul_mode modes[3] = {
+    {.name = "grid order"},
+    {.name = "shuffled order", .blocks = CUSHIM_SHUFFLED, .threads = CUSHIM_SHUFFLED},
+    {.name = "2-block grid", .blocks = CUSHIM_REVERSE, .threads = CUSHIM_REVERSE,
+     .max_blocks = 2}};
 static const int64_t chunk_counts[] = {1, NST_K_NORM_FIN_STAGE - 1, NST_K_NORM_FIN_STAGE,
                                        NST_K_NORM_FIN_STAGE + 1, 3 * NST_K_NORM_FIN_STAGE + 5,
                                        NST_K_NORM_MAX_CHUNKS};
@@ -119,7 +109,9 @@ Test(kernel_emul, norm_forward_finalize_adds_the_chunks_in_order) {
             }
             same_bits("rstd", K, rstd_out, want, N * C);
             same_bits("saved mean", K, mean_out, mean_bits, N * C);
-            free(scratch);
+            cr_assert_eq(cushim_findings(), 0, "%s, %lld chunks: the shim reported:\n%s",
+                         modes[mi].name, (long long)K, cushim_report());
+            emul_scratch_free(scratch);
         }
     }
 }
@@ -164,7 +156,9 @@ Test(kernel_emul, norm_backward_finalize_adds_the_chunks_in_order) {
             same_bits("k1", K, p.t0, want_k1, N * C);
             same_bits("m1", K, p.t1, want_m1, N * C);
             same_bits("m2", K, p.t2, want_m2, N * C);
-            free(scratch);
+            cr_assert_eq(cushim_findings(), 0, "%s, %lld chunks: the shim reported:\n%s",
+                         modes[mi].name, (long long)K, cushim_report());
+            emul_scratch_free(scratch);
         }
     }
 }
