@@ -1,8 +1,9 @@
 /* Image I/O (src/host/image.c): PNG round trips bit-exact for 1..4 channels, JPEG within a
  * stated error, BMP/TGA/16-bit PNG read, channel conversion, the real photos in
- * ../shared/data, refusal of corrupt, truncated, empty, huge (crafted headers) and missing files
- * with the right status, and atomic saves. Inputs are made here (stb_image_write, or PNG bytes
- * built by hand). Resizing and the float conversions: tests/test_image_resize.c. */
+ * ../shared/data, refusal of corrupt, truncated, empty, huge (crafted headers, sides up to
+ * 2^32 - 1) and missing files with the right status, and atomic saves. Inputs are made here
+ * (stb_image_write, or PNG bytes built by hand). Resizing and the float conversions:
+ * tests/test_image_resize.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -359,6 +360,21 @@ Test(image_refuse, huge_headers_are_too_large_before_decoding) {
     free(b);
     expect_refusal(ctx, bmp, NST_ERR_TOO_LARGE, "40000x8");
     nst_image_free(&src);
+    nst_ctx_destroy(ctx);
+}
+
+/* Found by fuzzing (fuzz/fuzz_image.c): a PNG header's sides are 32-bit, and the bytes to decode
+ * were computed as w * h * channels before the sides were checked, a signed overflow (undefined
+ * behaviour, caught by the sanitize build's UBSan) for sides past about 2^31. */
+Test(image_refuse, sides_near_2_pow_32_are_too_large_without_overflow) {
+    char dir[256];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    const char *p = path_in(dir, "vast.png");
+    write_png(p, 3267498504u, 2894638196u, 16, 6, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "3267498504x2894638196");
+    write_png(p, 0xFFFFFFFFu, 0xFFFFFFFFu, 8, 2, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "4294967295x4294967295");
     nst_ctx_destroy(ctx);
 }
 

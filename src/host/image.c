@@ -36,9 +36,11 @@
 
 /* ---- size checks ------------------------------------------------------------------------- */
 
-/* The sizes a file's header claims, then the bytes stb_image would need to decode it. */
+/* The sizes a file's header claims, then the bytes stb_image would need to decode it (w x h x
+ * bytes_per_pixel, computed only once the sides are known to be small: a header may claim up to
+ * 2^32 - 1 a side, whose products overflow). */
 static nst_status check_header_size(nst_ctx *ctx, const char *path, long long w, long long h,
-                                    long long decoded_bytes) {
+                                    long long bytes_per_pixel) {
     if (w < 1 || h < 1)
         return NST__ERR(ctx, NST_ERR_FORMAT, "image '%s' has a zero size (%lldx%lld)", path, w,
                         h);
@@ -50,6 +52,7 @@ static nst_status check_header_size(nst_ctx *ctx, const char *path, long long w,
         return NST__ERR(ctx, NST_ERR_TOO_LARGE,
                         "image '%s' is %lldx%lld = %lld pixels, over the limit of %lld pixels",
                         path, w, h, w * h, NST_IMAGE_MAX_PIXELS);
+    const long long decoded_bytes = w * h * bytes_per_pixel;
     if (decoded_bytes > NST__STB_DECODE_LIMIT)
         return NST__ERR(ctx, NST_ERR_TOO_LARGE,
                         "image '%s' is %lldx%lld pixels: decoding needs %lld bytes, over the "
@@ -282,7 +285,7 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
         sniff_jpeg(f, &hs);
     if (s == NST_OK && hs.known) {
         long long ch = hs.channels > want_channels ? hs.channels : want_channels;
-        s = check_header_size(ctx, path, hs.w, hs.h, hs.w * hs.h * ch * hs.bytes_per_sample);
+        s = check_header_size(ctx, path, hs.w, hs.h, ch * hs.bytes_per_sample);
     }
     if (s != NST_OK)
         goto fail;
@@ -297,7 +300,7 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
     }
     /* BMP and TGA sizes come from stbi_info; PNG and JPEG were checked above already. */
     long long ch = *channels > want_channels ? *channels : want_channels;
-    s = check_header_size(ctx, path, *w, *h, (long long)*w * *h * ch);
+    s = check_header_size(ctx, path, *w, *h, ch);
     if (s != NST_OK)
         goto fail;
     rewind(f);
