@@ -2,6 +2,9 @@
  *  - load: the header is read first (PNG IHDR and JPEG SOF by this file, then stbi_info for all
  *    formats) and the size checked against NST_IMAGE_MAX_SIDE / NST_IMAGE_MAX_PIXELS and
  *    stb_image's 1 GiB decode limit before anything is decoded; 16-bit PNGs come back as 8-bit.
+ *  - a guard in front of Debian's stb_image v2.27: a JPEG's Huffman tables are counted before
+ *    stb reads them, and a table of more than 256 codes (which v2.27 writes past its arrays) is
+ *    refused as corrupt (docs/fuzzing.md).
  *  - JPEG EXIF orientation: the first APP1 "Exif" segment's TIFF header (either byte order) is
  *    read on the way to the frame header; IFD0's Orientation tag (0x0112, values 1..8) is applied
  *    to the decoded pixels (mirror, rotate, transpose) so images come out upright, and probe
@@ -12,7 +15,8 @@
  *    (no sRGB decoding), alpha-weighted colour.
  *  - float conversions: v / 255 and back with clamping, NaN -> 0, round to nearest.
  * Tested by tests/test_image.c (files), tests/test_image_resize.c (resize, floats) and end to
- * end by tests/test_cli_convert.c; EXIF orientation by tests/test_image_exif.c. */
+ * end by tests/test_cli_convert.c; EXIF orientation by tests/test_image_exif.c; the stb guard by
+ * tests/test_image_stb.c and the fuzz target fuzz/fuzz_image.c. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -246,6 +250,114 @@ static void sniff_jpeg(FILE *f, header_size *hs) {
     }
 }
 
+/* ---- a guard in front of stb_image v2.27 ----------------------------------------------------- */
+
+/* stb_image v2.27 (Debian's libstb-dev, a 2022 snapshot) builds a JPEG Huffman table from the 16
+ * code-length counts of a DHT segment without checking that they add up to at most 256 (upstream
+ * added the check in v2.28): more codes write past the table's 257-entry arrays inside stb's
+ * decoder state, and decoding then reads out of bounds. stb reads DHT segments while reading the
+ * header (stbi_info) and between scans, so before either, this walks the file's markers the way
+ * stb_image does: a file is a JPEG when 0xFF bytes and then 0xD8 (SOI) open it; segments are
+ * skipped by their length, a scan's entropy-coded data up to the next marker (0xFF, then a byte
+ * other than 0x00, 0xFF or a restart marker), and where a marker is due but another byte is found
+ * it scans on to the next 0xFF (stb does so before the frame header; after it stb stops, so going
+ * on only checks more). A DHT segment is read table by table as stb reads it, past the segment's
+ * end if its length says so; a table of more than 256 codes is refused. With whole false the walk
+ * stops at the frame header, all that stbi_info reads. 0 when f is not a JPEG or has no such
+ * table; else the offset of the bad table's DHT marker, and *codes its count. */
+static long jpeg_oversized_huffman_table(FILE *f, bool whole, int *codes) {
+    rewind(f);
+    int c = fgetc(f);
+    if (c != 0xFF)
+        return 0;
+    while ((c = fgetc(f)) == 0xFF) {
+    }
+    if (c != 0xD8)
+        return 0;
+    c = fgetc(f);
+    for (;;) {
+        if (c == EOF)
+            return 0;
+        if (c != 0xFF) { /* out of step: on to the next 0xFF */
+            c = fgetc(f);
+            continue;
+        }
+        const long at = ftell(f) - 1;
+        while ((c = fgetc(f)) == 0xFF) {
+        }
+        if (c == EOF || c == 0xD9) /* end of image */
+            return 0;
+        const int marker = c;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+            c = fgetc(f); /* no length */
+            continue;
+        }
+        const int hi = fgetc(f), lo = fgetc(f);
+        if (lo == EOF)
+            return 0;
+        long left = (long)(hi << 8 | lo) - 2; /* stb: L = length - 2 */
+        if (marker == 0xC4) {
+            while (left > 0) {
+                const int q = fgetc(f);
+                if (q == EOF || q >> 4 > 1 || (q & 15) > 3) /* stb stops: bad DHT header */
+                    return 0;
+                int n = 0;
+                for (int i = 0; i < 16; i++) {
+                    const int k = fgetc(f);
+                    n += k == EOF ? 0 : k; /* stb reads 0 past the end */
+                }
+                if (n > 256) {
+                    *codes = n;
+                    return at;
+                }
+                if (fseek(f, n, SEEK_CUR) != 0)
+                    return 0;
+                left -= 17 + n;
+            }
+            if (left != 0) /* stb stops: the tables did not fill the segment exactly */
+                return 0;
+            c = fgetc(f);
+            continue;
+        }
+        if (left < 0 || fseek(f, left, SEEK_CUR) != 0)
+            return 0;
+        const bool frame = marker == 0xC0 || marker == 0xC1 || marker == 0xC2;
+        if (frame && !whole)
+            return 0;
+        c = fgetc(f);
+        if (marker != 0xDA)
+            continue;
+        for (;;) { /* entropy-coded data, up to the next marker */
+            while (c != EOF && c != 0xFF)
+                c = fgetc(f);
+            if (c == EOF)
+                return 0;
+            while ((c = fgetc(f)) == 0xFF) {
+            }
+            if (c != 0x00 && !(c >= 0xD0 && c <= 0xD7))
+                break;
+            c = fgetc(f);
+        }
+        if (c == EOF)
+            return 0;
+        ungetc(c, f);
+        c = 0xFF; /* the marker's 0xFF, already read */
+    }
+}
+
+/* Refuses a JPEG that jpeg_oversized_huffman_table finds. */
+static nst_status check_jpeg_huffman_tables(nst_ctx *ctx, const char *path, FILE *f, bool whole) {
+    int codes = 0;
+    const long at = jpeg_oversized_huffman_table(f, whole, &codes);
+    rewind(f);
+    if (at == 0)
+        return NST_OK;
+    return NST__ERR(ctx, NST_ERR_FORMAT,
+                    "corrupt JPEG '%s': the Huffman table in the DHT segment at byte %ld has %d "
+                    "codes, more than the 256 a table holds",
+                    path, at, codes);
+}
+
 /* Opens path and checks its header: size limits, then stbi_info. On success *f is open and
  * rewound, w/h/channels are the file's as stored and *orientation its EXIF orientation (1..8). */
 static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channels, FILE **fp,
@@ -290,7 +402,9 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
     if (s != NST_OK)
         goto fail;
 
-    rewind(f);
+    s = check_jpeg_huffman_tables(ctx, path, f, false);
+    if (s != NST_OK)
+        goto fail;
     if (!stbi_info_from_file(f, w, h, channels)) {
         s = NST__ERR(ctx, NST_ERR_FORMAT,
                      "'%s' is not a PNG, JPEG, BMP or TGA image, or its header is corrupt "
@@ -335,6 +449,11 @@ nst_status nst_image_load(nst_ctx *ctx, const char *path, int want_channels, nst
     FILE *f = NULL;
     int w = 0, h = 0, c = 0, orientation = 1;
     NST__TRY(open_and_check(ctx, path, want_channels, &f, &w, &h, &c, &orientation));
+    nst_status checked = check_jpeg_huffman_tables(ctx, path, f, true);
+    if (checked != NST_OK) {
+        fclose(f);
+        return checked;
+    }
     int lw = 0, lh = 0, lc = 0;
     uint8_t *data = stbi_load_from_file(f, &lw, &lh, &lc, want_channels);
     fclose(f);
