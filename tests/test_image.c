@@ -1,5 +1,5 @@
 /* Image I/O (src/host/image.c): PNG round trips bit-exact for 1..4 channels, JPEG within a
- * stated error, BMP/TGA/16-bit PNG read, channel conversion, the real photos in
+ * stated error, BMP (top-down too)/TGA/16-bit PNG read, channel conversion, the real photos in
  * ../shared/data, refusal of corrupt, truncated, empty, huge (crafted headers, sides up to
  * 2^32 - 1) and missing files with the right status, and atomic saves. Inputs are made here
  * (stb_image_write, or PNG bytes built by hand). Resizing and the float conversions:
@@ -170,6 +170,36 @@ Test(image_io, bmp_and_tga_read_equal_the_source) {
         }
         nst_image_free(&src);
     }
+    nst_ctx_destroy(ctx);
+}
+
+/* Found by the fuzz corpus's seeds (fuzz/corpus/image/bmp24_top_down.bmp): a BMP stored top-down
+ * (negative height in its header, a layout BMP allows) was refused as "a zero size (17x-9)",
+ * stb_image's stbi_info reporting the height as stored. It loads upright, probed and loaded. */
+Test(image_io, top_down_bmp_loads_upright) {
+    char dir[256];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image src = nst_test_image_random(11, 5, 3, 77), got = {0};
+    const char *bmp = path_in(dir, "down.bmp");
+    cr_assert(stbi_write_bmp(bmp, 11, 5, 3, src.data));
+    size_t n;
+    uint8_t *b = nst_test_read_bytes(bmp, &n);
+    int32_t h = -5; /* BITMAPINFOHEADER height at byte 22: the bottom-up rows now read top-down */
+    memcpy(b + 22, &h, 4);
+    nst_test_write_bytes(bmp, b, n);
+    free(b);
+    int pw, ph, pc;
+    cr_assert_eq(nst_image_probe(ctx, bmp, &pw, &ph, &pc), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(pw == 11 && ph == 5 && pc == 3, "probe: %dx%d, %d channels", pw, ph, pc);
+    cr_assert_eq(nst_image_load(ctx, bmp, 0, &got), NST_OK, "%s", nst_last_error(ctx));
+    nst_image flipped = nst_test_image_new(11, 5, 3);
+    for (int y = 0; y < 5; y++)
+        memcpy(flipped.data + y * 33, src.data + (4 - y) * 33, 33);
+    nst_test_assert_same_pixels(&got, &flipped, "top-down bmp");
+    nst_image_free(&got);
+    nst_image_free(&flipped);
+    nst_image_free(&src);
     nst_ctx_destroy(ctx);
 }
 

@@ -412,11 +412,17 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
                      path, stbi_failure_reason());
         goto fail;
     }
-    /* BMP and TGA sizes come from stbi_info; PNG and JPEG were checked above already. */
+    /* BMP and TGA sizes come from stbi_info; PNG and JPEG were checked above already. A BMP
+     * stored top-down has a negative height in its header, which stb_image v2.27's stbi_info
+     * passes on as it is (its loader flips the rows and reports the height positive). */
+    long long height = *h;
+    if (height < 0 && n >= 2 && head[0] == 'B' && head[1] == 'M')
+        height = -height;
     long long ch = *channels > want_channels ? *channels : want_channels;
-    s = check_header_size(ctx, path, *w, *h, ch);
+    s = check_header_size(ctx, path, *w, height, ch);
     if (s != NST_OK)
         goto fail;
+    *h = (int)height; /* at most NST_IMAGE_MAX_SIDE now */
     rewind(f);
     *fp = f;
     *orientation = hs.orientation ? hs.orientation : 1;
