@@ -2,10 +2,12 @@
  * than upstream's fixes), one reproducer per crash the fuzzer found inside stb
  * (fuzz/fuzz_image.c; docs/fuzzing.md): each builds the damaged file from a good one made here
  * with stb_image_write and checks that nstyle refuses it with NST_ERR_FORMAT naming the file and
- * the problem, before stb reads the damage. Without the guard these inputs write and read out of
- * bounds inside stb (the sanitize build's ASan and UBSan stop the test); the good files still
- * load. */
+ * the problem, before stb reads the damage. Without the guards these inputs write and read out of
+ * bounds inside stb (the sanitize build's ASan and UBSan stop the test) or decode with
+ * uninitialised memory; the good files, and every seed of the fuzz corpus (fuzz/corpus/image:
+ * PNG, BMP, TGA and baseline, progressive, grey and restart-marker JPEGs), still load. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,5 +97,53 @@ Test(image_stb, jpeg_huffman_table_of_more_than_256_codes_is_refused) {
     free(early);
     free(bad);
     free(b);
+    nst_ctx_destroy(ctx);
+}
+
+/* stb_image v2.27 mallocs its decoder state without clearing it, so a scan using a Huffman table
+ * that no DHT segment defined decodes with leftover memory: found by the fuzzer as reads far out
+ * of bounds (a heap-use-after-free, the leftovers being a freed decoder's) in
+ * stbi__jpeg_huff_decode. */
+Test(image_stb, jpeg_scan_using_an_undefined_huffman_table_is_refused) {
+    char dir[256], path[512];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    size_t n;
+    uint8_t *b = good_jpeg(dir, &n);
+    const size_t sos = find_marker(b, n, 0xDA);
+    cr_assert_gt(sos, 0u, "no SOS in the JPEG");
+    cr_assert_eq(b[sos + 4], 3, "stb_image_write's scan has 3 components");
+    b[sos + 6] = 0x03; /* the first component: DC table 0, AC table 3, which no DHT defines */
+    snprintf(path, sizeof path, "%s/undefined_table.jpg", dir);
+    nst_test_write_bytes(path, b, n);
+    char want[128];
+    snprintf(want, sizeof want, "the scan at byte %zu uses the AC Huffman table 3", sos);
+    expect_format_error(ctx, path, want);
+    b[sos + 6] = 0x20; /* DC table 2 */
+    nst_test_write_bytes(path, b, n);
+    expect_format_error(ctx, path, "uses the DC Huffman table 2, which no DHT segment");
+    free(b);
+    nst_ctx_destroy(ctx);
+}
+
+Test(image_stb, every_seed_of_the_fuzz_corpus_loads) {
+    const char *folder = NST_SOURCE_DIR "/fuzz/corpus/image";
+    DIR *d = opendir(folder);
+    cr_assert_not_null(d, "cannot list %s", folder);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    int count = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.' || strncmp(e->d_name, "finding-", 8) == 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", folder, e->d_name);
+        nst_image img;
+        cr_assert_eq(nst_image_load(ctx, path, 0, &img), NST_OK, "%s", nst_last_error(ctx));
+        cr_assert(img.width == 17 || img.width == 9, "%s: %dx%d", path, img.width, img.height);
+        nst_image_free(&img);
+        count++;
+    }
+    closedir(d);
+    cr_assert_geq(count, 20, "only %d seeds in %s", count, folder);
     nst_ctx_destroy(ctx);
 }

@@ -2,9 +2,10 @@
  *  - load: the header is read first (PNG IHDR and JPEG SOF by this file, then stbi_info for all
  *    formats) and the size checked against NST_IMAGE_MAX_SIDE / NST_IMAGE_MAX_PIXELS and
  *    stb_image's 1 GiB decode limit before anything is decoded; 16-bit PNGs come back as 8-bit.
- *  - a guard in front of Debian's stb_image v2.27: a JPEG's Huffman tables are counted before
- *    stb reads them, and a table of more than 256 codes (which v2.27 writes past its arrays) is
- *    refused as corrupt (docs/fuzzing.md).
+ *  - guards in front of Debian's stb_image v2.27: before stb reads a JPEG, its Huffman tables
+ *    are counted and a table of more than 256 codes (which v2.27 writes past its arrays) is
+ *    refused as corrupt, and so is a scan using a table no DHT segment defined (v2.27 would
+ *    decode with uninitialised memory) (docs/fuzzing.md).
  *  - JPEG EXIF orientation: the first APP1 "Exif" segment's TIFF header (either byte order) is
  *    read on the way to the frame header; IFD0's Orientation tag (0x0112, values 1..8) is applied
  *    to the decoded pixels (mirror, rotate, transpose) so images come out upright, and probe
@@ -250,22 +251,30 @@ static void sniff_jpeg(FILE *f, header_size *hs) {
     }
 }
 
-/* ---- a guard in front of stb_image v2.27 ----------------------------------------------------- */
+/* ---- guards in front of stb_image v2.27 ------------------------------------------------------ */
 
-/* stb_image v2.27 (Debian's libstb-dev, a 2022 snapshot) builds a JPEG Huffman table from the 16
- * code-length counts of a DHT segment without checking that they add up to at most 256 (upstream
- * added the check in v2.28): more codes write past the table's 257-entry arrays inside stb's
- * decoder state, and decoding then reads out of bounds. stb reads DHT segments while reading the
- * header (stbi_info) and between scans, so before either, this walks the file's markers the way
- * stb_image does: a file is a JPEG when 0xFF bytes and then 0xD8 (SOI) open it; segments are
- * skipped by their length, a scan's entropy-coded data up to the next marker (0xFF, then a byte
- * other than 0x00, 0xFF or a restart marker), and where a marker is due but another byte is found
- * it scans on to the next 0xFF (stb does so before the frame header; after it stb stops, so going
- * on only checks more). A DHT segment is read table by table as stb reads it, past the segment's
- * end if its length says so; a table of more than 256 codes is refused. With whole false the walk
- * stops at the frame header, all that stbi_info reads. 0 when f is not a JPEG or has no such
- * table; else the offset of the bad table's DHT marker, and *codes its count. */
-static long jpeg_oversized_huffman_table(FILE *f, bool whole, int *codes) {
+/* Debian's stb_image is v2.27, a 2022 snapshot older than upstream's fixes; two JPEG flaws in it
+ * are reachable from a file and are refused here before stb reads the file (docs/fuzzing.md):
+ *  - a Huffman table is built from the 16 code-length counts of a DHT segment without checking
+ *    that they add up to at most 256 (upstream checks since v2.28): more codes write past the
+ *    table's 257-entry arrays inside stb's decoder state, and decoding then reads out of bounds;
+ *  - the decoder state is malloc'ed, not cleared, so a scan that uses a table no DHT defined
+ *    decodes with whatever the memory held, and reads wherever that points.
+ * stb reads DHT segments while reading the header (stbi_info) and between scans, so this walks
+ * the file's markers the way stb_image does: a file is a JPEG when 0xFF bytes and then 0xD8
+ * (SOI) open it; segments are skipped by their length, a scan's entropy-coded data up to the next
+ * marker (0xFF, then a byte other than 0x00, 0xFF or a restart marker), and where a marker is due
+ * but another byte is found it scans on to the next 0xFF (stb does so before the frame header;
+ * after it stb stops, so going on only checks more). A DHT segment is read table by table as stb
+ * reads it, past the segment's end if its length says so. Each scan after the frame header (SOF0,
+ * SOF1, SOF2) must find defined the tables stb will use: DC and AC of each component in a
+ * sequential scan, in a progressive one the DC table for a first DC pass, the AC table for an AC
+ * scan, none for a DC refinement. With whole false the walk stops at the frame header, all that
+ * stbi_info reads. Returns 0 when f is not a JPEG or has neither flaw; else the offset of the
+ * DHT or SOS marker at fault, the reason in why. */
+static long jpeg_stb_hazard(FILE *f, bool whole, char *why, size_t why_size) {
+    bool defined[2][4] = {{false}}; /* [DC, AC][table] */
+    int frame = 0;                  /* the SOF marker read, 0 before it */
     rewind(f);
     int c = fgetc(f);
     if (c != 0xFF)
@@ -307,9 +316,11 @@ static long jpeg_oversized_huffman_table(FILE *f, bool whole, int *codes) {
                     n += k == EOF ? 0 : k; /* stb reads 0 past the end */
                 }
                 if (n > 256) {
-                    *codes = n;
+                    snprintf(why, why_size, "the Huffman table in the DHT segment at byte %ld "
+                             "has %d codes, more than the 256 a table holds", at, n);
                     return at;
                 }
+                defined[q >> 4][q & 15] = true;
                 if (fseek(f, n, SEEK_CUR) != 0)
                     return 0;
                 left -= 17 + n;
@@ -319,11 +330,36 @@ static long jpeg_oversized_huffman_table(FILE *f, bool whole, int *codes) {
             c = fgetc(f);
             continue;
         }
+        if (marker == 0xDA && frame && left >= 1) { /* a scan: its header, then its data */
+            uint8_t h[1 + 2 * 4 + 3];
+            const int ns = fgetc(f);
+            if (ns < 1 || ns > 4 || left != 4 + 2 * ns || fread(h, 1, (size_t)left - 1, f) !=
+                                                               (size_t)left - 1)
+                return 0; /* stb stops: bad SOS */
+            const int ss = h[2 * ns], ah = h[2 * ns + 2] >> 4;
+            for (int i = 0; i < ns; i++) {
+                const int td = h[2 * i + 1] >> 4, ta = h[2 * i + 1] & 15;
+                const bool dc = frame != 0xC2 || (ss == 0 && ah == 0);
+                const bool ac = frame != 0xC2 || ss != 0;
+                if (td > 3 || ta > 3) /* stb stops: bad DC or AC huff */
+                    return 0;
+                if ((dc && !defined[0][td]) || (ac && !defined[1][ta])) {
+                    snprintf(why, why_size, "the scan at byte %ld uses the %s Huffman table %d, "
+                             "which no DHT segment before it defines",
+                             at, dc && !defined[0][td] ? "DC" : "AC",
+                             dc && !defined[0][td] ? td : ta);
+                    return at;
+                }
+            }
+            left = 0;
+        }
         if (left < 0 || fseek(f, left, SEEK_CUR) != 0)
             return 0;
-        const bool frame = marker == 0xC0 || marker == 0xC1 || marker == 0xC2;
-        if (frame && !whole)
-            return 0;
+        if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) {
+            if (!whole)
+                return 0;
+            frame = frame ? frame : marker;
+        }
         c = fgetc(f);
         if (marker != 0xDA)
             continue;
@@ -345,17 +381,14 @@ static long jpeg_oversized_huffman_table(FILE *f, bool whole, int *codes) {
     }
 }
 
-/* Refuses a JPEG that jpeg_oversized_huffman_table finds. */
-static nst_status check_jpeg_huffman_tables(nst_ctx *ctx, const char *path, FILE *f, bool whole) {
-    int codes = 0;
-    const long at = jpeg_oversized_huffman_table(f, whole, &codes);
+/* Refuses a JPEG in which jpeg_stb_hazard finds a flaw. */
+static nst_status check_jpeg_for_stb(nst_ctx *ctx, const char *path, FILE *f, bool whole) {
+    char why[200];
+    const long at = jpeg_stb_hazard(f, whole, why, sizeof why);
     rewind(f);
     if (at == 0)
         return NST_OK;
-    return NST__ERR(ctx, NST_ERR_FORMAT,
-                    "corrupt JPEG '%s': the Huffman table in the DHT segment at byte %ld has %d "
-                    "codes, more than the 256 a table holds",
-                    path, at, codes);
+    return NST__ERR(ctx, NST_ERR_FORMAT, "corrupt JPEG '%s': %s", path, why);
 }
 
 /* Opens path and checks its header: size limits, then stbi_info. On success *f is open and
@@ -402,7 +435,7 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
     if (s != NST_OK)
         goto fail;
 
-    s = check_jpeg_huffman_tables(ctx, path, f, false);
+    s = check_jpeg_for_stb(ctx, path, f, false);
     if (s != NST_OK)
         goto fail;
     if (!stbi_info_from_file(f, w, h, channels)) {
@@ -455,7 +488,7 @@ nst_status nst_image_load(nst_ctx *ctx, const char *path, int want_channels, nst
     FILE *f = NULL;
     int w = 0, h = 0, c = 0, orientation = 1;
     NST__TRY(open_and_check(ctx, path, want_channels, &f, &w, &h, &c, &orientation));
-    nst_status checked = check_jpeg_huffman_tables(ctx, path, f, true);
+    nst_status checked = check_jpeg_for_stb(ctx, path, f, true);
     if (checked != NST_OK) {
         fclose(f);
         return checked;
