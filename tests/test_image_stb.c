@@ -147,3 +147,46 @@ Test(image_stb, every_seed_of_the_fuzz_corpus_loads) {
     cr_assert_geq(count, 20, "only %d seeds in %s", count, folder);
     nst_ctx_destroy(ctx);
 }
+
+/* stb_image v2.27 reads a BMP, TGA or JPEG that ends early as if zeros followed: the fuzzer found
+ * 23-byte TGA files "decoding" into 2304x8192 blank images, seconds per load. A file shorter than
+ * its size needs at the densest coding its format has (BMP 8 pixels a byte, TGA 64 with RLE,
+ * JPEG 512: one bit per 8x8 block) is refused as truncated, from its header. */
+Test(image_stb, files_far_too_short_for_their_size_are_truncated) {
+    char dir[256], path[512];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image src = nst_test_image_random(16, 8, 3, 5);
+    size_t n;
+    int w, h, c;
+
+    snprintf(path, sizeof path, "%s/t.tga", dir);
+    cr_assert(stbi_write_tga(path, 16, 8, 3, src.data)); /* RLE */
+    uint8_t *b = nst_test_read_bytes(path, &n);
+    b[12] = 2304 & 255, b[13] = 2304 >> 8, b[14] = 8192 & 255, b[15] = 8192 >> 8;
+    nst_test_write_bytes(path, b, n);
+    free(b);
+    expect_format_error(ctx, path, "cannot hold its 2304x8192 pixels");
+    cr_assert_eq(nst_image_probe(ctx, path, &w, &h, &c), NST_ERR_FORMAT);
+
+    snprintf(path, sizeof path, "%s/t.bmp", dir);
+    cr_assert(stbi_write_bmp(path, 16, 8, 3, src.data));
+    b = nst_test_read_bytes(path, &n);
+    b[18] = 200, b[19] = 0, b[22] = 100, b[23] = 0; /* 200x100 in 438 bytes */
+    nst_test_write_bytes(path, b, n);
+    free(b);
+    expect_format_error(ctx, path, "truncated");
+
+    snprintf(path, sizeof path, "%s/t.jpg", dir);
+    cr_assert(stbi_write_jpg(path, 16, 8, 3, src.data, 90));
+    b = nst_test_read_bytes(path, &n);
+    const size_t sof = find_marker(b, n, 0xC0);
+    cr_assert_gt(sof, 0u, "no SOF0 in the JPEG");
+    b[sof + 5] = 2000 >> 8, b[sof + 6] = 2000 & 255, b[sof + 7] = 2000 >> 8;
+    b[sof + 8] = 2000 & 255;
+    nst_test_write_bytes(path, b, n);
+    free(b);
+    expect_format_error(ctx, path, "cannot hold its 2000x2000 pixels");
+    nst_image_free(&src);
+    nst_ctx_destroy(ctx);
+}

@@ -5,7 +5,8 @@
  *  - guards in front of Debian's stb_image v2.27: before stb reads a JPEG, its Huffman tables
  *    are counted and a table of more than 256 codes (which v2.27 writes past its arrays) is
  *    refused as corrupt, and so is a scan using a table no DHT segment defined (v2.27 would
- *    decode with uninitialised memory) (docs/fuzzing.md).
+ *    decode with uninitialised memory) (docs/fuzzing.md); a BMP, TGA or JPEG far too short to
+ *    hold its size (stb reads the missing bytes as zeros) is refused as truncated.
  *  - JPEG EXIF orientation: the first APP1 "Exif" segment's TIFF header (either byte order) is
  *    read on the way to the frame header; IFD0's Orientation tag (0x0112, values 1..8) is applied
  *    to the decoded pixels (mirror, rotate, transpose) so images come out upright, and probe
@@ -391,6 +392,25 @@ static nst_status check_jpeg_for_stb(nst_ctx *ctx, const char *path, FILE *f, bo
     return NST__ERR(ctx, NST_ERR_FORMAT, "corrupt JPEG '%s': %s", path, why);
 }
 
+/* The most pixels a byte of file can hold in a format, 0 for no bound: stb_image v2.27 reads a
+ * BMP, TGA or JPEG that ends early as if zeros followed, so a few bytes claiming a large size
+ * decode into a large blank image (found by the fuzzer as loads of 23-byte TGA files taking
+ * seconds); with this bound such a file is refused as truncated from its size alone. A BMP row
+ * holds a pixel in 1 bit at least (stb_image reads no RLE BMP); a TGA pixel takes a byte at
+ * least, an RLE packet of up to 128 equal pixels 2; a JPEG codes each 8x8 block's DC coefficient
+ * in a Huffman code of at least 1 bit. PNG is left to stb_image, which checks the length of the
+ * data it inflates. */
+static long long max_pixels_per_byte(const uint8_t *head, size_t n) {
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n >= 8 && memcmp(head, png_sig, 8) == 0)
+        return 0;
+    if (n >= 2 && head[0] == 'B' && head[1] == 'M')
+        return 8;
+    if (n >= 1 && head[0] == 0xFF) /* JPEG (or a TGA with a 255-byte id field) */
+        return 8 * 64;
+    return 64; /* TGA, the format stb_image tries last (it has no signature) */
+}
+
 /* Opens path and checks its header: size limits, then stbi_info. On success *f is open and
  * rewound, w/h/channels are the file's as stored and *orientation its EXIF orientation (1..8). */
 static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channels, FILE **fp,
@@ -456,6 +476,13 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
     if (s != NST_OK)
         goto fail;
     *h = (int)height; /* at most NST_IMAGE_MAX_SIDE now */
+    const long long per_byte = max_pixels_per_byte(head, n);
+    if (per_byte && (long long)*w * *h > per_byte * (long long)st.st_size) {
+        s = NST__ERR(ctx, NST_ERR_FORMAT,
+                     "image '%s' is truncated: %lld bytes cannot hold its %dx%d pixels", path,
+                     (long long)st.st_size, *w, *h);
+        goto fail;
+    }
     rewind(f);
     *fp = f;
     *orientation = hs.orientation ? hs.orientation : 1;
