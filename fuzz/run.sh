@@ -9,13 +9,15 @@
 # build-fuzz/corpus/TARGET (what earlier runs found) and the committed seeds in
 # fuzz/corpus/TARGET; a failing input is written to build-fuzz/artifacts/TARGET/ and the script
 # exits 1. Prints, per target, the executions, the seconds and the result, then a closing line
-# "fuzz: N passed, N failed". Exits 77, saying why, when clang or its fuzzer runtime
-# (libclang-rt-14-dev) is missing (scripts/test.sh reports that as a skip).
-# Environment: NST_FUZZ_DIR (default build-fuzz), NST_FUZZ_ARGS (extra libFuzzer options).
+# "fuzz: N passed, N failed". Without clang or its fuzzer runtime (libclang-rt-14-dev) the C
+# targets are skipped, saying why, and the script exits 77 when nothing else was asked for
+# (scripts/test.sh reports that as a skip).
+# Environment: NST_FUZZ_DIR (default build-fuzz), NST_FUZZ_ARGS (extra libFuzzer options),
+# NST_FUZZ_PYTHON (default python3; with atheris importable the models harness is coverage-guided).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 seconds=""
 if [[ "${1:-}" == "--seconds" ]]; then
     [[ $# -ge 3 ]] || usage
@@ -38,25 +40,37 @@ esac
 dir=${NST_FUZZ_DIR:-build-fuzz}
 need_c=0
 for t in "${targets[@]}"; do [[ $t == models ]] || need_c=1; done
+skipped=0
+skip_c() { # libFuzzer cannot be used here: the C targets are skipped, the Python one still runs
+    echo "fuzz/run.sh: SKIPPED the C targets: $1"
+    local kept=()
+    for t in "${targets[@]}"; do
+        if [[ $t == models ]]; then kept+=("$t"); else skipped=$((skipped + 1)); fi
+    done
+    [[ ${#kept[@]} -gt 0 ]] || exit 77
+    targets=("${kept[@]}")
+    need_c=0
+}
+if [[ $need_c == 1 ]] && ! command -v clang >/dev/null; then
+    skip_c "clang is not installed (scripts/install-deps.sh installs it)"
+fi
 if [[ $need_c == 1 ]]; then
     # clang with libFuzzer's runtime (libclang_rt.fuzzer): a one-line program must link
-    if ! command -v clang >/dev/null; then
-        echo "fuzz/run.sh: SKIPPED: clang is not installed (scripts/install-deps.sh installs it)"
-        exit 77
-    fi
     probe=$(mktemp -d)
     trap 'rm -rf "$probe"' EXIT
     printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }\n' \
         >"$probe/p.c"
     if ! clang -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$probe/err"; then
-        echo "fuzz/run.sh: SKIPPED: clang cannot link -fsanitize=fuzzer (libFuzzer's runtime," \
-             "Debian libclang-rt-14-dev, is missing): $(head -1 "$probe/err")"
-        exit 77
+        skip_c "clang cannot link -fsanitize=fuzzer (libFuzzer's runtime, Debian \
+libclang-rt-14-dev, is missing): $(head -1 "$probe/err")"
     fi
-    CC=clang cmake -S fuzz -B "$dir" -DNST_FUZZ=ON >"$dir.configure.log" 2>&1 ||
-        { cat "$dir.configure.log" >&2; exit 1; }
-    rm -f "$dir.configure.log"
-    cmake --build "$dir" -j"$(nproc)" >/dev/null
+fi
+if [[ $need_c == 1 ]]; then
+    mkdir -p "$dir"
+    CC=clang cmake -S fuzz -B "$dir" -DNST_FUZZ=ON >"$dir/configure.log" 2>&1 ||
+        { cat "$dir/configure.log" >&2; exit 1; }
+    cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 ||
+        { cat "$dir/build.log" >&2; exit 1; }
 fi
 
 passed=0
@@ -109,5 +123,9 @@ for t in "${targets[@]}"; do
             head -20 || true
     fi
 done
-echo "fuzz: $passed passed, $failed failed"
+if [[ $skipped -gt 0 ]]; then
+    echo "fuzz: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "fuzz: $passed passed, $failed failed"
+fi
 [[ $failed == 0 ]]
