@@ -393,6 +393,29 @@ Test(image_refuse, huge_headers_are_too_large_before_decoding) {
     nst_ctx_destroy(ctx);
 }
 
+/* Which limit governs (docs/fuzzing.md): 8-bit RGBA reaches stb_image's 1 GiB before 400
+ * megapixels, and 16384 x 16384 x 4 is exactly 2^30 bytes, still allowed; one row more is over.
+ * Grey stops at 400 megapixels first (30000 x 13334 is 400,020,000), and a side at 30000. */
+Test(image_refuse, which_limit_governs_at_its_edge) {
+    char dir[256];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    const char *p = path_in(dir, "edge.png");
+    int w, h, c;
+    write_png(p, 16384, 16384, 8, 6, NULL, 0);
+    cr_assert_eq(nst_image_probe(ctx, p, &w, &h, &c), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(w == 16384 && h == 16384 && c == 4);
+    write_png(p, 16384, 16385, 8, 6, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "1 GiB");
+    write_png(p, 30000, 13333, 8, 0, NULL, 0);
+    cr_assert_eq(nst_image_probe(ctx, p, &w, &h, &c), NST_OK, "%s", nst_last_error(ctx));
+    write_png(p, 30000, 13334, 8, 0, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "over the limit of 400000000 pixels");
+    write_png(p, 30001, 1, 8, 0, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "over the limit of 30000 pixels a side");
+    nst_ctx_destroy(ctx);
+}
+
 /* Found by fuzzing (fuzz/fuzz_image.c): a PNG header's sides are 32-bit, and the bytes to decode
  * were computed as w * h * channels before the sides were checked, a signed overflow (undefined
  * behaviour, caught by the sanitize build's UBSan) for sides past about 2^31. */
