@@ -99,8 +99,13 @@ def check_finite_f32(t, key, source):
 
 
 def as_dict(obj, source):
+    """obj as a plain dict whose keys are all strings (a state_dict's are)."""
     if not isinstance(obj, dict):
         raise ConvertError(f"{source}: holds a {type(obj).__name__}, not a dict of tensors")
+    for k in obj:
+        if not isinstance(k, str):
+            raise ConvertError(f"{source}: holds a key of type {type(k).__name__} "
+                               f"({repr(k)[:40]}), not a tensor name")
     return dict(obj)
 
 

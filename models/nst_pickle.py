@@ -13,7 +13,12 @@ Both layouts torch.save writes are read:
     keys, then each storage in that order as an int64 element count and its raw bytes. Trailing
     bytes, truncation and a count that differs from the one the pickle declared are refused.
   - zip (torch >= 1.6): <prefix>/data.pkl plus <prefix>/data/<key> per storage; each storage's
-    size must equal what the pickle declared, and no entry may be left unexplained.
+    size must equal what the pickle declared, and no entry may be left unexplained; entries
+    must be stored uncompressed and unencrypted, as torch.save writes them.
+
+Before the unpickler sees a pickle, pickletools walks it: lengths that run past the data and memo
+indices past the opcode count are refused there, so a few bytes cannot make the unpickler
+allocate gigabytes. Anything malformed is a TorchFileError, never another exception.
 
     import nst_pickle
     obj = nst_pickle.load("w.bin", nst_pickle.STATE_DICT_GLOBALS)
@@ -22,12 +27,14 @@ Both layouts torch.save writes are read:
 
 Standard library only. Tested by tests/test_model_convert.c, through the converters in this
 folder, on files made by tests/golden/gen_model_pickles.py (real torch.save output, including a
-file whose pickle would run os.system, and truncated and padded ones).
+file whose pickle would run os.system, and truncated and padded ones), and by the mutation
+harness fuzz/fuzz_models.py (docs/fuzzing.md).
 """
 import collections
 import io
 import itertools
 import pickle
+import pickletools
 import struct
 import zipfile
 
@@ -167,6 +174,12 @@ def _rebuild_tensor(storage, storage_offset, size, stride):
                 f"tensor of size {list(size)} at offset {storage_offset} with stride "
                 f"{list(stride)} reaches element {last} of storage '{storage.key}', which has "
                 f"{storage.numel}")
+    # A view holds at most its storage's elements unless its strides overlap (0, ...); refusing
+    # more keeps a few bytes of pickle from asking to_bytes for trillions of elements.
+    if t.numel > storage.numel:
+        raise _StandInError(
+            f"tensor of size {list(size)} has {t.numel} elements, more than the "
+            f"{storage.numel} of storage '{storage.key}' it views")
     return t
 
 
@@ -259,7 +272,37 @@ class _Unpickler(pickle.Unpickler):
         return Storage(stype, key, size, root=s, base=base)
 
 
+_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def _prescan(f, what):
+    """Walks the pickle at f's position with pickletools, which reads opcodes without running or
+    building anything and never reads past the data, then goes back to where it started. Refuses
+    what would make the unpickler allocate far more than the file holds before failing: an
+    argument or frame whose length runs past the end of the data (pickle would allocate that
+    length), and a memo index beyond the number of opcodes so far (pickle grows its memo to the
+    index; a pickler numbers them from 0)."""
+    start = f.tell()
+    size = f.seek(0, io.SEEK_END)
+    f.seek(start)
+    try:
+        for count, (op, arg, pos) in enumerate(pickletools.genops(f), 1):
+            if op.name in _MEMO_PUTS and arg > count:
+                raise TorchFileError(f"{what}: malformed pickle (memo index {arg} after "
+                                     f"{count} opcodes)")
+            if op.name == "FRAME" and arg > size - pos:
+                raise TorchFileError(f"{what}: truncated pickle (a frame of {arg} bytes at byte "
+                                     f"{pos}, {size - pos} left)")
+    except TorchFileError:
+        raise
+    except Exception as e:  # pickletools' ValueError and friends: malformed or truncated
+        raise TorchFileError(f"{what}: malformed or truncated pickle ({type(e).__name__}: "
+                             f"{str(e)[:200]})")
+    f.seek(start)
+
+
 def _unpickle(f, what, **kw):
+    _prescan(f, what)
     try:
         return _Unpickler(f, what, **kw).load()
     except _StandInError as e:
@@ -267,7 +310,7 @@ def _unpickle(f, what, **kw):
     except TorchFileError:
         raise
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError,
-            AttributeError, struct.error) as e:
+            AttributeError, OverflowError, struct.error) as e:
         raise TorchFileError(f"{what}: malformed or truncated pickle ({type(e).__name__}: {e})")
 
 
@@ -320,6 +363,13 @@ def _load_zip(data, name, allowed):
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         entries = {i.filename: i for i in zf.infolist()}
+        # torch.save stores every entry as it is; refusing the rest keeps decompressors (and
+        # their bombs and errors) and passwords out
+        packed = [i for i in entries.values()
+                  if i.compress_type != zipfile.ZIP_STORED or i.flag_bits & 0x1]
+        if packed:
+            raise TorchFileError(f"{name}: zip entry '{packed[0].filename}' is compressed or "
+                                 f"encrypted (torch.save stores its entries as they are)")
         pkls = [n for n in entries if n.count("/") == 1 and n.endswith("/data.pkl")]
         if len(pkls) != 1:
             raise TorchFileError(f"{name}: zip file without exactly one <folder>/data.pkl")
@@ -349,8 +399,9 @@ def _load_zip(data, name, allowed):
             raise TorchFileError(f"{name}: unexpected zip entry '{extra[0]}' (not a plain "
                                  f"torch.save file)")
         return obj
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
-        raise TorchFileError(f"{name}: damaged zip file ({e})")
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as e:
+        # ValueError: a negative seek from a damaged offset, a name that is not UTF-8
+        raise TorchFileError(f"{name}: damaged zip file ({type(e).__name__}: {str(e)[:200]})")
 
 
 def load(path, allowed):

@@ -6,7 +6,9 @@
 # build the CPU-only variant (it is found automatically when present, under /usr/local/cuda).
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev)
+# clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md)
+packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
+          libclang-rt-14-dev)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
 # Builds and runs every test, in three variants: the default build (with the CUDA backend when
 # a CUDA toolkit is found), a CPU-only build (NST_CUDA=OFF), and a CPU-only debug build under
-# AddressSanitizer and UndefinedBehaviorSanitizer, each with warnings as errors (NST_WERROR).
-# GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
-# reasons are printed after each variant's tests. Fails when any test fails in any variant.
-#   scripts/test.sh [default|cpu-only|sanitize ...]   (default: all three)
-# Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>).
+# AddressSanitizer and UndefinedBehaviorSanitizer, each with warnings as errors (NST_WERROR);
+# then the fuzz smoke run: every fuzz target (fuzz/run.sh, docs/fuzzing.md) for 20 seconds,
+# built with clang apart from the rest, skipped with the reason when clang's libFuzzer runtime
+# is missing. GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip,
+# and the reasons are printed after each variant's tests. Fails when any test fails in any
+# variant, or a fuzz target finds anything.
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz ...]   (default: all four)
+# Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
+# NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
 for variant in "${variants[@]}"; do
   dir=build-test-$variant${NST_TEST_DIR_SUFFIX:-}
+  if [[ $variant == fuzz ]]; then
+    echo "=== fuzz smoke run in $dir (${NST_FUZZ_SECONDS:-20} s a target)"
+    rc=0
+    # the sanitize variant's ASAN_OPTIONS are not libFuzzer's
+    ASAN_OPTIONS= NST_FUZZ_DIR=$dir fuzz/run.sh --seconds "${NST_FUZZ_SECONDS:-20}" all || rc=$?
+    if [[ $rc == 77 ]]; then
+      echo "=== fuzz: skipped (the reason is above)"
+    elif [[ $rc != 0 ]]; then
+      fail=1
+      echo "=== fuzz: FAILED" >&2
+    fi
+    continue
+  fi
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
@@ -22,7 +39,8 @@ for variant in "${variants[@]}"; do
       extra=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$san_flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz)" >&2
+       exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"
   NST_CUDA=$cuda scripts/build.sh "$dir" -DNST_WERROR=ON "${extra[@]}"

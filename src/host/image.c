@@ -2,6 +2,11 @@
  *  - load: the header is read first (PNG IHDR and JPEG SOF by this file, then stbi_info for all
  *    formats) and the size checked against NST_IMAGE_MAX_SIDE / NST_IMAGE_MAX_PIXELS and
  *    stb_image's 1 GiB decode limit before anything is decoded; 16-bit PNGs come back as 8-bit.
+ *  - guards in front of Debian's stb_image v2.27: before stb reads a JPEG, its Huffman tables
+ *    are counted and a table of more than 256 codes (which v2.27 writes past its arrays) is
+ *    refused as corrupt, and so is a scan using a table no DHT segment defined (v2.27 would
+ *    decode with uninitialised memory) (docs/fuzzing.md); a BMP, TGA or JPEG far too short to
+ *    hold its size (stb reads the missing bytes as zeros) is refused as truncated.
  *  - JPEG EXIF orientation: the first APP1 "Exif" segment's TIFF header (either byte order) is
  *    read on the way to the frame header; IFD0's Orientation tag (0x0112, values 1..8) is applied
  *    to the decoded pixels (mirror, rotate, transpose) so images come out upright, and probe
@@ -12,7 +17,8 @@
  *    (no sRGB decoding), alpha-weighted colour.
  *  - float conversions: v / 255 and back with clamping, NaN -> 0, round to nearest.
  * Tested by tests/test_image.c (files), tests/test_image_resize.c (resize, floats) and end to
- * end by tests/test_cli_convert.c; EXIF orientation by tests/test_image_exif.c. */
+ * end by tests/test_cli_convert.c; EXIF orientation by tests/test_image_exif.c; the stb guard by
+ * tests/test_image_stb.c and the fuzz target fuzz/fuzz_image.c. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,9 +42,11 @@
 
 /* ---- size checks ------------------------------------------------------------------------- */
 
-/* The sizes a file's header claims, then the bytes stb_image would need to decode it. */
+/* The sizes a file's header claims, then the bytes stb_image would need to decode it (w x h x
+ * bytes_per_pixel, computed only once the sides are known to be small: a header may claim up to
+ * 2^32 - 1 a side, whose products overflow). */
 static nst_status check_header_size(nst_ctx *ctx, const char *path, long long w, long long h,
-                                    long long decoded_bytes) {
+                                    long long bytes_per_pixel) {
     if (w < 1 || h < 1)
         return NST__ERR(ctx, NST_ERR_FORMAT, "image '%s' has a zero size (%lldx%lld)", path, w,
                         h);
@@ -50,6 +58,7 @@ static nst_status check_header_size(nst_ctx *ctx, const char *path, long long w,
         return NST__ERR(ctx, NST_ERR_TOO_LARGE,
                         "image '%s' is %lldx%lld = %lld pixels, over the limit of %lld pixels",
                         path, w, h, w * h, NST_IMAGE_MAX_PIXELS);
+    const long long decoded_bytes = w * h * bytes_per_pixel;
     if (decoded_bytes > NST__STB_DECODE_LIMIT)
         return NST__ERR(ctx, NST_ERR_TOO_LARGE,
                         "image '%s' is %lldx%lld pixels: decoding needs %lld bytes, over the "
@@ -243,6 +252,165 @@ static void sniff_jpeg(FILE *f, header_size *hs) {
     }
 }
 
+/* ---- guards in front of stb_image v2.27 ------------------------------------------------------ */
+
+/* Debian's stb_image is v2.27, a 2022 snapshot older than upstream's fixes; two JPEG flaws in it
+ * are reachable from a file and are refused here before stb reads the file (docs/fuzzing.md):
+ *  - a Huffman table is built from the 16 code-length counts of a DHT segment without checking
+ *    that they add up to at most 256 (upstream checks since v2.28): more codes write past the
+ *    table's 257-entry arrays inside stb's decoder state, and decoding then reads out of bounds;
+ *  - the decoder state is malloc'ed, not cleared, so a scan that uses a table no DHT defined
+ *    decodes with whatever the memory held, and reads wherever that points.
+ * stb reads DHT segments while reading the header (stbi_info) and between scans, so this walks
+ * the file's markers the way stb_image does: a file is a JPEG when 0xFF bytes and then 0xD8
+ * (SOI) open it; segments are skipped by their length, a scan's entropy-coded data up to the next
+ * marker (0xFF, then a byte other than 0x00, 0xFF or a restart marker), and where a marker is due
+ * but another byte is found it scans on to the next 0xFF (stb does so before the frame header;
+ * after it stb stops, so going on only checks more). A DHT segment is read table by table as stb
+ * reads it, past the segment's end if its length says so. Each scan after the frame header (SOF0,
+ * SOF1, SOF2) must find defined the tables stb will use: DC and AC of each component in a
+ * sequential scan, in a progressive one the DC table for a first DC pass, the AC table for an AC
+ * scan, none for a DC refinement. With whole false the walk stops at the frame header, all that
+ * stbi_info reads. Returns 0 when f is not a JPEG or has neither flaw; else the offset of the
+ * DHT or SOS marker at fault, the reason in why. */
+static long jpeg_stb_hazard(FILE *f, bool whole, char *why, size_t why_size) {
+    bool defined[2][4] = {{false}}; /* [DC, AC][table] */
+    int frame = 0;                  /* the SOF marker read, 0 before it */
+    rewind(f);
+    int c = fgetc(f);
+    if (c != 0xFF)
+        return 0;
+    while ((c = fgetc(f)) == 0xFF) {
+    }
+    if (c != 0xD8)
+        return 0;
+    c = fgetc(f);
+    for (;;) {
+        if (c == EOF)
+            return 0;
+        if (c != 0xFF) { /* out of step: on to the next 0xFF */
+            c = fgetc(f);
+            continue;
+        }
+        const long at = ftell(f) - 1;
+        while ((c = fgetc(f)) == 0xFF) {
+        }
+        if (c == EOF || c == 0xD9) /* end of image */
+            return 0;
+        const int marker = c;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+            c = fgetc(f); /* no length */
+            continue;
+        }
+        const int hi = fgetc(f), lo = fgetc(f);
+        if (lo == EOF)
+            return 0;
+        long left = (long)(hi << 8 | lo) - 2; /* stb: L = length - 2 */
+        if (marker == 0xC4) {
+            while (left > 0) {
+                const int q = fgetc(f);
+                if (q == EOF || q >> 4 > 1 || (q & 15) > 3) /* stb stops: bad DHT header */
+                    return 0;
+                int n = 0;
+                for (int i = 0; i < 16; i++) {
+                    const int k = fgetc(f);
+                    n += k == EOF ? 0 : k; /* stb reads 0 past the end */
+                }
+                if (n > 256) {
+                    snprintf(why, why_size, "the Huffman table in the DHT segment at byte %ld "
+                             "has %d codes, more than the 256 a table holds", at, n);
+                    return at;
+                }
+                defined[q >> 4][q & 15] = true;
+                if (fseek(f, n, SEEK_CUR) != 0)
+                    return 0;
+                left -= 17 + n;
+            }
+            if (left != 0) /* stb stops: the tables did not fill the segment exactly */
+                return 0;
+            c = fgetc(f);
+            continue;
+        }
+        if (marker == 0xDA && frame && left >= 1) { /* a scan: its header, then its data */
+            uint8_t h[1 + 2 * 4 + 3];
+            const int ns = fgetc(f);
+            if (ns < 1 || ns > 4 || left != 4 + 2 * ns || fread(h, 1, (size_t)left - 1, f) !=
+                                                               (size_t)left - 1)
+                return 0; /* stb stops: bad SOS */
+            const int ss = h[2 * ns], ah = h[2 * ns + 2] >> 4;
+            for (int i = 0; i < ns; i++) {
+                const int td = h[2 * i + 1] >> 4, ta = h[2 * i + 1] & 15;
+                const bool dc = frame != 0xC2 || (ss == 0 && ah == 0);
+                const bool ac = frame != 0xC2 || ss != 0;
+                if (td > 3 || ta > 3) /* stb stops: bad DC or AC huff */
+                    return 0;
+                if ((dc && !defined[0][td]) || (ac && !defined[1][ta])) {
+                    snprintf(why, why_size, "the scan at byte %ld uses the %s Huffman table %d, "
+                             "which no DHT segment before it defines",
+                             at, dc && !defined[0][td] ? "DC" : "AC",
+                             dc && !defined[0][td] ? td : ta);
+                    return at;
+                }
+            }
+            left = 0;
+        }
+        if (left < 0 || fseek(f, left, SEEK_CUR) != 0)
+            return 0;
+        if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) {
+            if (!whole)
+                return 0;
+            frame = frame ? frame : marker;
+        }
+        c = fgetc(f);
+        if (marker != 0xDA)
+            continue;
+        for (;;) { /* entropy-coded data, up to the next marker */
+            while (c != EOF && c != 0xFF)
+                c = fgetc(f);
+            if (c == EOF)
+                return 0;
+            while ((c = fgetc(f)) == 0xFF) {
+            }
+            if (c != 0x00 && !(c >= 0xD0 && c <= 0xD7))
+                break;
+            c = fgetc(f);
+        }
+        if (c == EOF)
+            return 0;
+        ungetc(c, f);
+        c = 0xFF; /* the marker's 0xFF, already read */
+    }
+}
+
+/* Refuses a JPEG in which jpeg_stb_hazard finds a flaw. */
+static nst_status check_jpeg_for_stb(nst_ctx *ctx, const char *path, FILE *f, bool whole) {
+    char why[200];
+    const long at = jpeg_stb_hazard(f, whole, why, sizeof why);
+    rewind(f);
+    if (at == 0)
+        return NST_OK;
+    return NST__ERR(ctx, NST_ERR_FORMAT, "corrupt JPEG '%s': %s", path, why);
+}
+
+/* The most pixels a byte of file can hold in a format, 0 for no bound: stb_image v2.27 reads a
+ * BMP, TGA or JPEG that ends early as if zeros followed, so a few bytes claiming a large size
+ * decode into a large blank image (found by the fuzzer as loads of 23-byte TGA files taking
+ * seconds); with this bound such a file is refused as truncated from its size alone. A BMP row
+ * holds a pixel in 1 bit at least (stb_image reads no RLE BMP); a TGA pixel takes a byte at
+ * least, an RLE packet of up to 128 equal pixels 2; a JPEG codes each 8x8 block's DC coefficient
+ * in a Huffman code of at least 1 bit. PNG is left to stb_image, which checks the length of the
+ * data it inflates. */
+static long long max_pixels_per_byte(const uint8_t *head, size_t n) {
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n >= 8 && memcmp(head, png_sig, 8) == 0)
+        return 0;
+    if (n >= 2 && head[0] == 'B' && head[1] == 'M')
+        return 8;
+    if (n >= 1 && head[0] == 0xFF) /* JPEG (or a TGA with a 255-byte id field) */
+        return 8 * 64;
+    return 64; /* TGA, the format stb_image tries last (it has no signature) */
+}
+
 /* Opens path and checks its header: size limits, then stbi_info. On success *f is open and
  * rewound, w/h/channels are the file's as stored and *orientation its EXIF orientation (1..8). */
 static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channels, FILE **fp,
@@ -282,12 +450,14 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
         sniff_jpeg(f, &hs);
     if (s == NST_OK && hs.known) {
         long long ch = hs.channels > want_channels ? hs.channels : want_channels;
-        s = check_header_size(ctx, path, hs.w, hs.h, hs.w * hs.h * ch * hs.bytes_per_sample);
+        s = check_header_size(ctx, path, hs.w, hs.h, ch * hs.bytes_per_sample);
     }
     if (s != NST_OK)
         goto fail;
 
-    rewind(f);
+    s = check_jpeg_for_stb(ctx, path, f, false);
+    if (s != NST_OK)
+        goto fail;
     if (!stbi_info_from_file(f, w, h, channels)) {
         s = NST__ERR(ctx, NST_ERR_FORMAT,
                      "'%s' is not a PNG, JPEG, BMP or TGA image, or its header is corrupt "
@@ -295,11 +465,24 @@ static nst_status open_and_check(nst_ctx *ctx, const char *path, int want_channe
                      path, stbi_failure_reason());
         goto fail;
     }
-    /* BMP and TGA sizes come from stbi_info; PNG and JPEG were checked above already. */
+    /* BMP and TGA sizes come from stbi_info; PNG and JPEG were checked above already. A BMP
+     * stored top-down has a negative height in its header, which stb_image v2.27's stbi_info
+     * passes on as it is (its loader flips the rows and reports the height positive). */
+    long long height = *h;
+    if (height < 0 && n >= 2 && head[0] == 'B' && head[1] == 'M')
+        height = -height;
     long long ch = *channels > want_channels ? *channels : want_channels;
-    s = check_header_size(ctx, path, *w, *h, (long long)*w * *h * ch);
+    s = check_header_size(ctx, path, *w, height, ch);
     if (s != NST_OK)
         goto fail;
+    *h = (int)height; /* at most NST_IMAGE_MAX_SIDE now */
+    const long long per_byte = max_pixels_per_byte(head, n);
+    if (per_byte && (long long)*w * *h > per_byte * (long long)st.st_size) {
+        s = NST__ERR(ctx, NST_ERR_FORMAT,
+                     "image '%s' is truncated: %lld bytes cannot hold its %dx%d pixels", path,
+                     (long long)st.st_size, *w, *h);
+        goto fail;
+    }
     rewind(f);
     *fp = f;
     *orientation = hs.orientation ? hs.orientation : 1;
@@ -332,6 +515,11 @@ nst_status nst_image_load(nst_ctx *ctx, const char *path, int want_channels, nst
     FILE *f = NULL;
     int w = 0, h = 0, c = 0, orientation = 1;
     NST__TRY(open_and_check(ctx, path, want_channels, &f, &w, &h, &c, &orientation));
+    nst_status checked = check_jpeg_for_stb(ctx, path, f, true);
+    if (checked != NST_OK) {
+        fclose(f);
+        return checked;
+    }
     int lw = 0, lh = 0, lc = 0;
     uint8_t *data = stbi_load_from_file(f, &lw, &lh, &lc, want_channels);
     fclose(f);
