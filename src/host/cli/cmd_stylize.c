@@ -80,7 +80,7 @@ static void print_help(void) {
         "Output:\n"
         "  -q, --quality Q     JPEG quality 1..100 (default 95)\n"
         "      --codec C       video: ffmpeg's encoder (default libx264, yuv420p, or yuv444p at\n"
-        "                      an odd size; libvpx-vp9 for .webm)\n"
+        "                      an odd size; libvpx-vp9 for .webm, gif for .gif)\n"
         "      --crf N         video: the encoder's constant quality 0..63 (default %d; lower\n"
         "                      is better and larger)\n"
         "      --quiet         no progress and no summary\n"

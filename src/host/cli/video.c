@@ -418,8 +418,13 @@ int nst_cli_video_open(nst_cli_video *v, const char *in_path, const char *out_pa
     v->out_h = o->height;
     const char *ext = ext_of(out_path);
     const bool webm = ext && strcasecmp(ext, "webm") == 0;
-    snprintf(v->codec, sizeof v->codec, "%s", o->codec ? o->codec : webm ? "libvpx-vp9"
-                                                                         : "libx264");
+    const bool gif = ext && strcasecmp(ext, "gif") == 0;
+    snprintf(v->codec, sizeof v->codec, "%s", o->codec ? o->codec
+                                              : webm   ? "libvpx-vp9"
+                                              : gif    ? "gif"
+                                                       : "libx264");
+    if (gif) /* no sound in a GIF */
+        v->info.audio_streams = 0;
     v->crf = o->crf >= 0 ? o->crf : NST_CLI_VIDEO_CRF;
     /* The YUV encoders get yuv420p, which every player plays, but H.264 and H.265 cannot store
      * 4:2:0 at an odd width or height; any other encoder (libx264rgb, ffv1, png ...) keeps
