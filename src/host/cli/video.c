@@ -5,11 +5,12 @@
  * duplicates or drops frames of a variable-rate input to keep time, so the audio stays in
  * step); for a constant-rate input it changes nothing. -s is only a guard: it is the size
  * ffprobe gave, so a misjudged rotation cannot shift every row.
- * The encoder: ffmpeg -f rawvideo -pix_fmt rgb24 -s WxH -framerate RATE -i pipe:0 [-i IN
- * -map 0:v -map 1:a -c:a copy|aac|libopus -shortest] -c:v CODEC -pix_fmt P -crf N TMP, TMP being
- * "<out>.tmp-XXXXXX.<ext>" (the extension picks the container). -shortest ends the audio with
- * the last frame written, so a run cut short keeps its sound in step. Before it starts, a short
- * ffmpeg run writes the audio alone into TMP to learn whether the container takes it as it is.
+ * The encoder: ffmpeg -f rawvideo -pix_fmt rgb24 -s WxH -framerate RATE -i pipe:0 -i IN
+ * -map 0:v -map_metadata 1 [-map 1:a -c:a copy|aac|libopus -shortest] -c:v CODEC -pix_fmt P
+ * -crf N TMP, TMP being "<out>.tmp-XXXXXX.<ext>" (the extension picks the container). The
+ * input gives the metadata and the sound; -shortest ends the sound with the last frame written,
+ * so a run cut short stays in step. Before it starts, a short ffmpeg run writes the audio alone
+ * into TMP to learn whether the container takes it as it is.
  *
  * A decoder that exits with an error, ends inside a frame, or complains and ends more than a
  * frame short of the count ffprobe announced (a truncated file) is a failure naming the frame;
@@ -359,9 +360,11 @@ static int start_encoder(nst_cli_video *v, char *err, size_t err_size) {
                           v->info.rate, "-i", "pipe:0"};
     for (size_t i = 0; i < sizeof head / sizeof *head; i++)
         argv[n++] = head[i];
+    const char *input[] = {"-i", v->in_path, "-map", "0:v:0", "-map_metadata", "1"};
+    for (size_t i = 0; i < sizeof input / sizeof *input; i++) /* its metadata and sound */
+        argv[n++] = input[i];
     if (strcmp(v->audio, "none") != 0) {
-        const char *audio[] = {"-i", v->in_path, "-map", "0:v:0", "-map", "1:a",
-                               "-map_metadata", "1", "-c:a", v->audio, "-shortest"};
+        const char *audio[] = {"-map", "1:a", "-c:a", v->audio, "-shortest"};
         for (size_t i = 0; i < sizeof audio / sizeof *audio; i++)
             argv[n++] = audio[i];
     }
