@@ -1,8 +1,9 @@
 /* `nstyle stylize` on video files (src/host/cli/video.c, subprocess.c, stylize_run.c): runs the
  * built CLI with the synthetic TransformerNet (tests/support/test_transformer_model.c) on tiny
  * clips made here with ffmpeg's testsrc and sine sources, and checks with ffprobe and ffmpeg:
- * - frame rate, frame count, size and the audio stream kept (copied; re-encoded to AAC where the
- *   container refuses the input's PCM); an odd size (161x97) kept, as yuv444p; --size;
+ * - frame rate, frame count, size, the title and the audio stream kept (copied; re-encoded to
+ *   AAC where the container refuses the input's PCM); an odd size (161x97) kept, as yuv444p;
+ *   --size;
  * - the frames equal the frames-folder path's (ffmpeg to PNGs, stylize the folder, ffmpeg back
  *   with the same settings) decoded, and the codec's loss against the PNGs is small;
  * - a truncated input fails naming the frame and ffmpeg's message, and leaves no file; an
@@ -136,7 +137,7 @@ static const char *make_clip(const char *name, int w, int h, double seconds, con
             argv[n++] = a[i];
     }
     const char *v[] = {"-t", t, "-c:v", "libx264", "-pix_fmt",
-                       w % 2 || h % 2 ? "yuv444p" : "yuv420p"};
+                       w % 2 || h % 2 ? "yuv444p" : "yuv420p", "-metadata", "title=a test clip"};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         argv[n++] = v[i];
     if (faststart) {
@@ -152,6 +153,7 @@ static const char *make_clip(const char *name, int w, int h, double seconds, con
 typedef struct {
     int width, height, frames;
     char rate[32], pix_fmt[32], audio[32]; /* audio "" when none */
+    char title[64];                        /* the file's title tag */
     double video_duration, audio_duration;
 } probed;
 
@@ -161,7 +163,8 @@ static probed probe(const char *path) {
     const int rc = tool((const char *const[]){"ffprobe", "-v", "error", "-count_frames",
                                               "-show_entries",
                                               "stream=codec_type,codec_name,width,height,"
-                                              "r_frame_rate,nb_read_frames,pix_fmt,duration",
+                                              "r_frame_rate,nb_read_frames,pix_fmt,duration:"
+                                              "format_tags=title",
                                               "-of", "default", path, NULL},
                         &text, &len);
     cr_assert_eq(rc, 0, "ffprobe cannot read %s", path);
@@ -205,6 +208,8 @@ static probed probe(const char *path) {
             frames = atoi(v);
         else if (strcmp(k, "duration") == 0 && strcmp(v, "N/A") != 0)
             duration = atof(v);
+        else if (strcmp(k, "TAG:title") == 0)
+            snprintf(p.title, sizeof p.title, "%s", v);
     }
     free(text);
     return p;
@@ -249,6 +254,7 @@ Test(cli_video, mp4_keeps_rate_count_size_and_copies_the_audio) {
     cr_expect_eq(p.frames, 6);
     cr_expect_str_eq(p.pix_fmt, "yuv420p");
     cr_expect_str_eq(p.audio, "aac");
+    cr_expect_str_eq(p.title, "a test clip");
     cr_expect(strstr(out, "stylized 6 frames of") && strstr(out, "audio copied (aac)"), "%s",
               out);
     cr_expect(strstr(err, "frame 6/6"), "no progress line for the last frame: %s", err);
@@ -321,6 +327,7 @@ Test(cli_video, odd_size_without_audio_and_size) {
     cr_expect_str_eq(p.rate, "10/1");
     cr_expect_str_eq(p.pix_fmt, "yuv444p");
     cr_expect_str_empty(p.audio, "an audio stream appeared: %s", p.audio);
+    cr_expect_str_eq(p.title, "a test clip");
     cr_expect(strstr(err, "odd side") && strstr(err, "yuv444p"), "no note: %s", err);
     cr_assert_eq(RUN("-m", model, "-i", clip, "-o", path_of("small.mp4"), "--size", "80",
                      "--quiet"), 0, "%s", err);
