@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what nstyle needs to build and test from Debian packages; does nothing when they are
-# all present. With --examples it also installs python3-skimage, whose data folder holds the
-# public-domain sample photos the example run uses.
+# all present. ffmpeg (with ffprobe) is what `nstyle stylize` reads and writes video files with,
+# and what tests/test_cli_video.c makes its clips with. With --examples it also installs
+# python3-skimage, whose data folder holds the public-domain sample photos the example run uses.
 # The CUDA toolkit (with cuDNN and cuBLAS) is not a Debian package here: install NVIDIA's, or
 # build the CPU-only variant (it is found automatically when present, under /usr/local/cuda).
 set -euo pipefail
 
-# clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md)
+# clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md);
+# ffmpeg: video files in and out (nstyle stylize, test_cli_video)
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev)
+          libclang-rt-14-dev ffmpeg)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

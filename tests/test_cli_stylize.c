@@ -2,8 +2,11 @@
  * synthetic TransformerNet (tests/support/test_transformer_model.c) on images made here and
  * checks the written files, the exit codes (0, 1 failure, 2 usage), the messages, --json, the
  * model lookup by name, folders in name order with an unreadable frame (the frames before it
- * kept), batches equal to single frames, --size/--scale, and smoothing. */
+ * kept), batches equal to single frames, --size/--scale, smoothing, and --original-colors on
+ * an image and a folder (the output's U and V are the input's wherever nothing is clamped).
+ * Video files: tests/test_cli_video.c. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +79,8 @@ Test(cli_stylize, help_explains_options_and_lookup) {
     cr_assert_eq(RUN("--help"), 0, "%s", err);
     const char *needles[] = {"-m, --model", "-i, --input", "-o, --output", "--size", "--scale",
                              "--device", "--threads", "--batch", "--smooth", "--quiet",
-                             "--json", "$NSTYLE_MODELS", "./models", "~/.cache/nstyle",
+                             "--json", "--original-colors", "$NSTYLE_MODELS", "./models",
+                             "~/.cache/nstyle",
                              "name order", "Exit status"};
     for (size_t i = 0; i < sizeof needles / sizeof *needles; i++)
         cr_expect(strstr(out, needles[i]), "help lacks '%s'", needles[i]);
@@ -289,5 +293,55 @@ Test(cli_stylize, smoothing_changes_only_later_frames) {
             cr_expect_gt(mean, 0.5, "frame %d: smoothing changed it by only %g", i, mean);
         nst_image_free(&x);
         nst_image_free(&y);
+    }
+}
+
+/* The largest |U, V (output) - U, V (input)| (BT.601, scikit-image's rgb2yuv) over the pixels
+ * with no channel at 0 or 255; *inside counts them. */
+static double chroma_change(const nst_image *in, const nst_image *res, size_t *inside) {
+    double worst = 0;
+    *inside = 0;
+    for (size_t i = 0; i < (size_t)in->width * in->height * 3; i += 3) {
+        const uint8_t *a = in->data + i, *b = res->data + i;
+        if (b[0] == 0 || b[0] == 255 || b[1] == 0 || b[1] == 255 || b[2] == 0 || b[2] == 255)
+            continue;
+        const double du = -0.14714119 * (b[0] - a[0]) - 0.28886916 * (b[1] - a[1]) +
+                          0.43601035 * (b[2] - a[2]);
+        const double dv = 0.61497538 * (b[0] - a[0]) - 0.51496512 * (b[1] - a[1]) -
+                          0.10001026 * (b[2] - a[2]);
+        worst = fmax(worst, fmax(fabs(du), fabs(dv)));
+        (*inside)++;
+    }
+    return worst;
+}
+
+Test(cli_stylize, original_colors_keep_the_chroma_of_images_and_folders) {
+    write_image(path_of("in.png"), 33, 27, 3);
+    cr_assert_eq(RUN("-m", model, "-i", path_of("in.png"), "-o", path_of("oc.png"),
+                     "--original-colors", "--json", path_of("oc.json"), "--quiet"), 0, "%s",
+                 err);
+    nst_image a = load(path_of("in.png")), b = load(path_of("oc.png"));
+    size_t inside = 0;
+    /* truncating each channel by less than 1 moves U by < 0.44 and V by < 0.62 */
+    double worst = chroma_change(&a, &b, &inside);
+    cr_expect_leq(worst, 0.62, "image: U or V moved by %.3f", worst);
+    cr_expect_gt(inside, (size_t)33 * 27 / 8, "only %zu pixels unclamped", inside);
+    nst_image_free(&a), nst_image_free(&b);
+    size_t n = 0;
+    char *json = (char *)nst_test_read_bytes(path_of("oc.json"), &n);
+    cr_expect(strstr(json, "\"original_colors\": true"), "%s", json);
+    free(json);
+    const char *in = frames_folder("frames", 3, 24, 20);
+    cr_assert_eq(RUN("-m", model, "-i", in, "-o", path_of("res"), "--original-colors", "--batch",
+                     "2", "--quiet"), 0, "%s", err);
+    for (int i = 1; i <= 3; i++) {
+        char p[700], q[700];
+        snprintf(p, sizeof p, "%s/frame_%04d.png", in, i);
+        snprintf(q, sizeof q, "%s/frame_%04d.png", path_of("res"), i);
+        a = load(p), b = load(q);
+        worst = chroma_change(&a, &b, &inside);
+        cr_expect_leq(worst, 0.62, "frame %d: U or V moved by %.3f", i, worst);
+        cr_expect_gt(inside, 0);
+        nst_image_free(&a), nst_image_free(&b);
     }
 }

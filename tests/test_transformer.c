@@ -5,6 +5,8 @@
  *   at sizes that are and are not multiples of 4, F16 and F32 weights;
  * - odd sizes keep the input size and write nothing past the output; a batch of 3 equals 3 single
  *   runs; 8-bit output is the clamped, truncated float output;
+ * - original colours against a naive BT.601 computation (the result's luminance, the input's
+ *   chroma; where nothing is clamped the output's U and V are the input's);
  * - memory: the plan's total equals the arena's bytes in the tracker, the arena is reused for the
  *   same size and planned again for another, and at 512x512 the plan is far below the sum of the
  *   activations (figures logged);
@@ -162,6 +164,86 @@ Test(transformer, batch_of_three_equals_single_runs, .timeout = 120) {
     cr_log_info("batch 3 vs single runs: max |diff| %.3g of max |y| %.1f", worst, scale);
     cr_expect_leq(worst, 1e-5 * scale, "batch differs from single runs by %g", worst);
     free(px), free(in), free(batch), free(single);
+    rig_close(&r);
+}
+
+/* ---- original colours ---------------------------------------------------------------------- */
+
+/* BT.601 as scikit-image's rgb2yuv, written out here, and its inverse by Cramer's rule. */
+static const double yuv_of_rgb[3][3] = {{0.299, 0.587, 0.114},
+                                        {-0.14714119, -0.28886916, 0.43601035},
+                                        {0.61497538, -0.51496512, -0.10001026}};
+
+static void apply3(const double m[3][3], const double *x, double *y) {
+    for (int r = 0; r < 3; r++)
+        y[r] = m[r][0] * x[0] + m[r][1] * x[1] + m[r][2] * x[2];
+}
+
+static void invert3(const double m[3][3], double inv[3][3]) {
+    const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+                       m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                       m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) { /* the cofactor of (c, r) over det */
+            const int r0 = (c + 1) % 3, r1 = (c + 2) % 3, c0 = (r + 1) % 3, c1 = (r + 2) % 3;
+            inv[r][c] = (m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0]) / det;
+        }
+}
+
+Test(transformer, original_colors_against_naive_bt601, .timeout = 120) {
+    rig r = rig_open(model, false);
+    nst_ctx *ctx = r.ctx;
+    nst_stylizer *s = r.s;
+    const int w = 19, h = 14, n = 2;
+    const size_t count = (size_t)n * w * h * 3;
+    uint8_t *px = frames(n, w, h, 41);
+    float *in = widen_u8(px, count), *plain = nst_test_nan_f32(count);
+    float *kept = widen_u8(px, count); /* run in place: out is the input buffer */
+    cr_assert_eq(nst_stylize_float(s, in, n, w, h, plain), NST_OK, "%s", nst_last_error(ctx));
+    nst_stylizer_set_original_colors(s, true);
+    cr_assert_eq(nst_stylize_float(s, kept, n, w, h, kept), NST_OK, "%s", nst_last_error(ctx));
+    double inv[3][3];
+    invert3(yuv_of_rgb, inv);
+    double worst = 0, worst_uv = 0;
+    size_t inside = 0;
+    for (size_t i = 0; i < count; i += 3) {
+        double y[3], yuv_y[3], yuv_in[3], ref[3], x[3] = {in[i], in[i + 1], in[i + 2]};
+        for (int c = 0; c < 3; c++)
+            y[c] = fmin(fmax(plain[i + c], 0.0), 255.0);
+        apply3(yuv_of_rgb, y, yuv_y);
+        apply3(yuv_of_rgb, x, yuv_in);
+        const double mixed[3] = {yuv_y[0], yuv_in[1], yuv_in[2]};
+        apply3(inv, mixed, ref);
+        bool in_range = true;
+        for (int c = 0; c < 3; c++) {
+            worst = fmax(worst, fabs(kept[i + c] - ref[c]));
+            in_range = in_range && kept[i + c] >= 0 && kept[i + c] <= 255;
+        }
+        if (in_range) { /* nothing clamped: the result's chroma is the input's */
+            const double got[3] = {kept[i], kept[i + 1], kept[i + 2]};
+            double yuv_got[3];
+            apply3(yuv_of_rgb, got, yuv_got);
+            worst_uv = fmax(worst_uv, fmax(fabs(yuv_got[1] - yuv_in[1]),
+                                           fabs(yuv_got[2] - yuv_in[2])));
+            inside++;
+        }
+    }
+    cr_log_info("original colours: max |stylizer - naive| %.3g, max |UV - input UV| %.3g over "
+                "%zu of %zu pixels inside [0, 255]", worst, worst_uv, inside, count / 3);
+    cr_expect_leq(worst, 1e-3, "original colours differ from the naive BT.601 result by %g", worst);
+    cr_expect_leq(worst_uv, 1e-3, "U, V differ from the input's by %g", worst_uv);
+    cr_expect_gt(inside, count / 3 / 4, "only %zu pixels inside [0, 255]", inside);
+    /* 8-bit: the same values clamped and truncated */
+    uint8_t *u8 = malloc(count), *want = malloc(count);
+    cr_assert_eq(nst_stylize_images(s, px, n, w, h, u8), NST_OK, "%s", nst_last_error(ctx));
+    nst_stylize_to_u8(kept, count, want);
+    cr_expect_eq(memcmp(u8, want, count), 0, "8-bit output is not the clamped float output");
+    /* off again: the plain output */
+    nst_stylizer_set_original_colors(s, false);
+    float *again = nst_test_nan_f32(count);
+    cr_assert_eq(nst_stylize_float(s, in, n, w, h, again), NST_OK, "%s", nst_last_error(ctx));
+    cr_expect_eq(memcmp(again, plain, count * sizeof *again), 0);
+    free(px), free(in), free(plain), free(kept), free(u8), free(want), free(again);
     rig_close(&r);
 }
 

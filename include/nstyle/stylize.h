@@ -24,14 +24,16 @@
  * of the same size reuse it, another size plans again. Forward only: each activation lives from
  * the op that writes it to the last op that reads it, so the planner overlaps them.
  *
- * Implemented in src/host/networks/transformer.c (network) and src/host/networks/smooth.c
- * (smoothing); tested by tests/test_transformer.c (synthetic weights against a naive forward, odd
-   * sizes, batches, the plan against the tracker, refusals), tests/test_transformer_golden.c
-   * (PyTorch goldens with the real models), tests/test_transformer_smooth.c and
-     * tests/test_cli_stylize.c. */
+ * Implemented in src/host/networks/transformer.c (network, original colours) and
+ * src/host/networks/smooth.c (smoothing); tested by tests/test_transformer.c (synthetic weights
+ * against a naive forward, odd sizes, batches, the plan against the tracker, refusals, original
+ * colours against a naive BT.601 computation), tests/test_transformer_golden.c (PyTorch goldens
+ * with the real models), tests/test_transformer_smooth.c, tests/test_cli_stylize.c and
+ * tests/test_cli_video.c. */
 #ifndef NSTYLE_STYLIZE_H
 #define NSTYLE_STYLIZE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "context.h"
@@ -58,6 +60,16 @@ size_t nst_stylizer_weight_bytes(const nst_stylizer *s);
 /* The largest arena the stylizer may make, in bytes; 0 (the default) = the device's free memory
  * (nst_plan_check_budget). A plan over it fails with NST_ERR_BUDGET before allocating. */
 void nst_stylizer_set_memory_limit(nst_stylizer *s, size_t bytes);
+
+/* Keeps the input's colours (the CLI's --original-colors; render's original_colors does the
+ * same): each output pixel gets the BT.601 luminance Y of the network's output, clamped to
+ * [0, 255] first, with the chroma U, V of its input pixel, through the rgb_to_yuv / yuv_to_rgb
+ * ops (scikit-image's rgb2yuv, ops.h) on the host:
+ *     out = yuv_to_rgb(Y(clamp(y, 0, 255)), U(rgb), V(rgb))
+ * The result is not clamped again (nst_stylize_images and nst_stylize_to_u8 clamp it), so where
+ * it lies inside [0, 255] its U and V equal the input's. Off by default; applies to every later
+ * nst_stylize_float / nst_stylize_images call. */
+void nst_stylizer_set_original_colors(nst_stylizer *s, bool on);
 
 /* Stylises n frames of w x h pixels in one pass.
  *   rgb (n, h, w, 3) on the 0-255 scale (host memory)

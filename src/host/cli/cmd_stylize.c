@@ -1,21 +1,26 @@
 /* `nstyle stylize -m MODEL -i IN -o OUT`: feed-forward style transfer (Johnson et al., the
- * pytorch/examples TransformerNet, include/nstyle/stylize.h) of one image, several, or a folder
- * of video frames in name order, with optional temporal smoothing between frames.
- * A reader thread decodes (and resizes) the inputs and a writer thread encodes the results,
- * each through a bounded queue (stylize_io.c), around the compute loop here, which gathers up to
- * --batch frames of the same size into one pass. Prints a progress bar over many inputs and a
- * summary (images, ms per image compute-only and with I/O, peak memory); --json writes the
- * shared summary (report.h) with inputs, width, height, ms_per_image_compute,
- * ms_per_image_total, images_written, model, style, batch, smooth and memory.
+ * pytorch/examples TransformerNet, include/nstyle/stylize.h) of one image, several, a folder of
+ * video frames in name order, or a video file (through ffmpeg, video.c), with optional temporal
+ * smoothing between frames and the photo's own colours. This file has the options, tells the
+ * kinds of input apart and sets up the run; the run itself (reader and writer threads around
+ * the compute loop) and the summaries are stylize_run.c's. Prints a progress bar over many
+ * inputs and a summary; --json writes the shared summary (report.h, docs/json.md).
+ * Signals: the first SIGINT or SIGTERM stops the run after the current batch: the images done
+ * are written, a video is finished with the frames done; exit 130 or 143. A second one ends the
+ * process at once.
  * Exit codes: 0 success, 1 failure (model not found, corrupt or of another architecture, an
- * unreadable input, a failed write; the frames written before it are kept), 2 usage error.
- * Tested by tests/test_cli_stylize.c. */
+ * unreadable input, a failed write; images written before it are kept, a video is not),
+ * 2 usage error, 130/143 stopped by a signal.
+ * Tested by tests/test_cli_stylize.c and tests/test_cli_video.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -24,22 +29,29 @@
 #include "nstyle/nstyle.h"
 #include "nstyle/stylize.h"
 #include "report.h"
+#include "signals.h"
 #include "stylize_io.h"
+#include "stylize_run.h"
+#include "video.h"
 
 static void print_help(void) {
     printf(
         "Usage: nstyle stylize -m MODEL -i IN [IN...] -o OUT [options]\n"
+        "       nstyle stylize -m MODEL -i clip.mp4 -o out.mp4 [options]\n"
         "\n"
-        "Stylises images with a feed-forward network (Johnson et al. 2016; pytorch/examples\n"
-        "fast_neural_style TransformerNet weights as safetensors, F32 or F16).\n"
+        "Stylises images or a video with a feed-forward network (Johnson et al. 2016;\n"
+        "pytorch/examples fast_neural_style TransformerNet weights as safetensors, F32 or F16).\n"
         "\n"
         "Inputs and outputs:\n"
         "  -i, --input IN      an image (PNG, JPEG, BMP, TGA), or a folder: every image in it,\n"
         "                      in name order (video frames: frame_0001.png, ...). Repeat -i or\n"
-        "                      list more inputs after the options\n"
+        "                      list more inputs after the options. Any other file is a video,\n"
+        "                      read with ffmpeg (any container and codec it reads), alone\n"
         "  -o, --output OUT    with one input file: the output image (.png or .jpg) or a folder;\n"
         "                      with a folder or several inputs: a folder (made if missing), each\n"
-        "                      result named after its input (frame_0001.png)\n"
+        "                      result named after its input (frame_0001.png); with a video: the\n"
+        "                      video to write, its extension choosing the container (.mp4 .mkv\n"
+        "                      .mov .webm ...): the input's frame rate, frame count and audio\n"
         "  -m, --model MODEL   a weight file's path, or a name (candy, mosaic, pointilism,\n"
         "                      rain_princess, udnie, or any NAME) looked up as NAME.safetensors\n"
         "                      in $NSTYLE_MODELS, then ./models, then ~/.cache/nstyle\n"
@@ -62,29 +74,30 @@ static void print_help(void) {
         "                      and moving ones do not ghost\n"
         "      --smooth-threshold T  the change T (0-255 scale) at which a pixel counts as moving\n"
         "                      (default %g)\n"
+        "      --original-colors  keep the input's colours: the result's luminance with the\n"
+        "                      input's chroma (BT.601 YUV), as render's option\n"
         "\n"
         "Output:\n"
         "  -q, --quality Q     JPEG quality 1..100 (default 95)\n"
+        "      --codec C       video: ffmpeg's encoder (default libx264, yuv420p, or yuv444p at\n"
+        "                      an odd size; libvpx-vp9 for .webm, gif for .gif)\n"
+        "      --crf N         video: the encoder's constant quality 0..63 (default %d; lower\n"
+        "                      is better and larger)\n"
         "      --quiet         no progress and no summary\n"
         "      --json FILE     write the run's summary as JSON to FILE (- for stdout)\n"
         "  -h, --help          this text\n"
         "\n"
         "Each output is written to a temporary file and renamed, so a failure never leaves half\n"
         "an image; when an input cannot be read, the run stops there and the results before it\n"
-        "stay. Exit status: 0 success, 1 failure (the message says what and where), 2 usage\n"
-        "error.\n",
-        NST_SMOOTH_THRESHOLD);
+        "stay (a video is then not written at all). Ctrl-C stops after the current frame: the\n"
+        "images done are kept, and a video is finished with the frames done (its audio cut to\n"
+        "them), so it plays. Video needs ffmpeg and ffprobe on $PATH (Debian: apt-get install\n"
+        "ffmpeg). Exit status: 0 success, 1 failure (the message says what and where), 2 usage\n"
+        "error, 130 (SIGINT) or 143 (SIGTERM) stopped early.\n",
+        NST_SMOOTH_THRESHOLD, NST_CLI_VIDEO_CRF);
 }
 
-typedef struct {
-    const char *model, *out, *device, *json;
-    const char **inputs;
-    int n_inputs;
-    int size, threads, batch, quality;
-    double scale;
-    float smooth, threshold;
-    bool quiet;
-} stylize_args;
+typedef nst_cli_stylize_args stylize_args;
 
 static int usage_error(const char *fmt, const char *arg) {
     return nst_cli_usage_error("stylize", fmt, arg);
@@ -105,7 +118,7 @@ static double number(const char *s) {
 /* Returns -1 when parsed, else the exit code (help or usage error). */
 static int parse_args(int argc, char **argv, stylize_args *a) {
     enum { O_SIZE = 256, O_SCALE, O_DEVICE, O_THREADS, O_BATCH, O_SMOOTH, O_THRESH, O_QUIET,
-           O_JSON };
+           O_JSON, O_CODEC, O_CRF, O_COLORS };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},    {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},   {"quality", required_argument, NULL, 'q'},
@@ -115,9 +128,11 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
         {"batch", required_argument, NULL, O_BATCH}, {"smooth", required_argument, NULL, O_SMOOTH},
         {"smooth-threshold", required_argument, NULL, O_THRESH},
         {"quiet", no_argument, NULL, O_QUIET},      {"json", required_argument, NULL, O_JSON},
+        {"codec", required_argument, NULL, O_CODEC}, {"crf", required_argument, NULL, O_CRF},
+        {"original-colors", no_argument, NULL, O_COLORS},
         {NULL, 0, NULL, 0},
     };
-    *a = (stylize_args){.device = "cpu", .batch = 1, .quality = 95,
+    *a = (stylize_args){.device = "cpu", .batch = 1, .quality = 95, .crf = -1,
                         .threshold = NST_SMOOTH_THRESHOLD};
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     if (!a->inputs)
@@ -169,6 +184,17 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
             break;
         case O_QUIET: a->quiet = true; break;
         case O_JSON: a->json = optarg; break;
+        case O_CODEC:
+            if (!optarg[0] || optarg[0] == '-' || strpbrk(optarg, " /"))
+                return usage_error("--codec wants an ffmpeg encoder name such as libx264 (got "
+                                   "'%s')", optarg);
+            a->codec = optarg;
+            break;
+        case O_CRF:
+            if ((a->crf = (int)whole(optarg, 0, 63)) < 0)
+                return usage_error("--crf wants a whole number 0..63 (got '%s')", optarg);
+            break;
+        case O_COLORS: a->original_colors = true; break;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -186,149 +212,54 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
     return -1;
 }
 
-/* ---- the run ---------------------------------------------------------------------------------- */
+/* ---- kinds of input -------------------------------------------------------------------------- */
 
-typedef struct {
-    int images, width, height;
-    double compute_s, total_s;
-    size_t plan_bytes;
-} run_stats;
-
-/* Stylises the n frames in batch (all one size) as one pass, smooths them in order, and hands
- * them to the writer. */
-static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm,
-                                nst_cli_frame **batch, int n, float **buf, size_t *cap,
-                                nst_cli_queue *out, run_stats *st) {
-    const int w = batch[0]->img.width, h = batch[0]->img.height;
-    const size_t one = (size_t)w * h * 3;
-    if (n * one > *cap) {
-        float *b = realloc(*buf, n * one * sizeof *b);
-        if (!b)
-            return NST_ERR_NO_MEMORY;
-        *buf = b;
-        *cap = n * one;
-    }
-    const double t0 = nst_cli_now();
-    for (int i = 0; i < n; i++)
-        for (size_t k = 0; k < one; k++)
-            (*buf)[i * one + k] = batch[i]->img.data[k];
-    nst_status status = nst_stylize_float(s, *buf, n, w, h, *buf);
-    for (int i = 0; status == NST_OK && i < n; i++) {
-        float *y = *buf + i * one;
-        if (sm)
-            status = nst_smoother_apply(sm, batch[i]->img.data, w, h, y);
-        nst_stylize_to_u8(y, one, batch[i]->img.data);
-    }
-    st->compute_s += nst_cli_now() - t0;
-    if (status != NST_OK)
-        return status;
-    if (st->images == 0) {
-        st->width = w;
-        st->height = h;
-        const nst_plan *plan = nst_stylizer_current_plan(s);
-        st->plan_bytes = plan ? nst_plan_get_summary(plan).total_bytes : 0;
-    }
-    for (int i = 0; i < n; i++) {
-        st->images++;
-        if (!nst_cli_queue_push(out, batch[i]))
-            nst_cli_frame_free(batch[i]);
-        batch[i] = NULL;
-    }
-    return NST_OK;
+static bool is_image_name(const char *path) {
+    static const char *const exts[] = {"png", "jpg", "jpeg", "bmp", "tga", NULL};
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    for (int i = 0; dot && (!slash || dot > slash) && exts[i]; i++)
+        if (strcasecmp(dot + 1, exts[i]) == 0)
+            return true;
+    return false;
 }
 
-/* The compute loop between the reader's queue and the writer's. Returns the first failure; an
- * unreadable frame's message goes to err. */
-static nst_status compute_all(nst_stylizer *s, nst_smoother *sm,
-                              const stylize_args *a, nst_cli_queue *in, nst_cli_queue *out,
-                              nst_cli_writer *writer, long total, run_stats *st,
-                              int *failed_input, int *failed_compute, char *err,
-                              size_t err_size) {
-    nst_cli_frame **batch = calloc((size_t)a->batch, sizeof *batch);
-    float *buf = NULL;
-    size_t cap = 0;
-    nst_cli_progress progress;
-    nst_cli_progress_start(&progress, "image", total, a->quiet || total < 2);
-    nst_status status = batch ? NST_OK : NST_ERR_NO_MEMORY;
-    int n = 0;
-    for (;;) {
-        nst_cli_frame *f = status == NST_OK ? nst_cli_queue_pop(in) : NULL;
-        const bool other_size = f && f->status == NST_OK && n > 0 &&
-                                (f->img.width != batch[0]->img.width ||
-                                 f->img.height != batch[0]->img.height);
-        if (n > 0 && (!f || f->status != NST_OK || other_size || n == a->batch)) {
-            status = compute_batch(s, sm, batch, n, &buf, &cap, out, st);
-            if (status != NST_OK) {
-                *failed_compute = batch[0]->index;
-                for (int i = 0; i < n; i++)
-                    nst_cli_frame_free(batch[i]);
-            }
-            n = 0;
-            char text[64];
-            snprintf(text, sizeof text, "%dx%d", st->width, st->height);
-            nst_cli_progress_update(&progress, st->images, text);
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A video input: a file that is not an image (or a missing one named like a video). */
+static bool is_video_input(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return nst_cli_is_video_name(path);
+    return !S_ISDIR(st.st_mode) && !is_image_name(path);
+}
+
+/* -1 when the inputs and the output go together, else the usage error's exit code. */
+static int check_kinds(const stylize_args *a, bool *video) {
+    *video = false;
+    for (int i = 0; i < a->n_inputs; i++)
+        if (is_video_input(a->inputs[i])) {
+            if (a->n_inputs > 1)
+                return usage_error("'%s' is a video: a video is stylised alone (one -i)",
+                                   a->inputs[i]);
+            *video = true;
         }
-        if (!f)
-            break;
-        if (f->status != NST_OK || status != NST_OK || atomic_load(&writer->failed)) {
-            if (f->status != NST_OK) {
-                snprintf(err, err_size, "%s", f->error);
-                status = f->status;
-                *failed_input = f->index;
-            }
-            nst_cli_frame_free(f);
-            if (status == NST_OK) /* the writer failed: it says why */
-                status = NST_ERR_IO;
-            break;
-        }
-        batch[n++] = f;
-    }
-    nst_cli_progress_finish(&progress);
-    for (int i = 0; i < n; i++)
-        nst_cli_frame_free(batch[i]);
-    free(batch);
-    free(buf);
-    return status;
+    const size_t len = strlen(a->out);
+    if (*video && (!len || is_dir(a->out) || is_image_name(a->out) || a->out[len - 1] == '/'))
+        return usage_error("a video input (any file that is not a PNG, JPEG, BMP or TGA image) "
+                           "wants a video output such as -o out.mp4 (got '%s'); for frames, "
+                           "extract them with ffmpeg (docs/stylize.md)", a->out);
+    if (!*video && nst_cli_is_video_name(a->out) && !is_dir(a->out))
+        return usage_error("-o '%s' names a video: a video output needs a video input (-i "
+                           "clip.mp4); frames are encoded with ffmpeg (docs/stylize.md)", a->out);
+    if (!*video && (a->codec || a->crf >= 0))
+        return usage_error("%s", "--codec and --crf are for a video output");
+    return -1;
 }
 
-static void print_summary(nst_ctx *ctx, const stylize_args *a, const char *model,
-                          const run_stats *st, int written) {
-    nst_tracker_snapshot snap;
-    nst_tracker_snapshot_get(ctx, &snap);
-    const double mib = 1048576.0;
-    printf("stylized %d image%s (first %dx%d) with %s on %s, batch %d%s\n", written,
-           written == 1 ? "" : "s", st->width, st->height, model, nst_ctx_device_name(ctx),
-           a->batch, a->smooth > 0 ? ", smoothed" : "");
-    printf("  %.1f ms per image compute, %.1f ms with decoding and encoding\n",
-           st->images ? 1e3 * st->compute_s / st->images : 0.0,
-           st->images ? 1e3 * st->total_s / st->images : 0.0);
-    printf("  peak memory %.1f MiB: weights %.1f, activations %.1f, workspace %.1f, arena "
-           "slack %.1f (plan %.1f MiB)\n", snap.peak_total / mib,
-           snap.peak[NST_TAG_WEIGHTS] / mib, snap.peak[NST_TAG_ACTIVATIONS] / mib,
-           snap.peak[NST_TAG_WORKSPACE] / mib, snap.arena_slack_peak / mib,
-           st->plan_bytes / mib);
-}
-
-static nst_cli_json *summary_json(nst_ctx *ctx, const stylize_args *a, const char *model,
-                                  const char *style, const run_stats *st, int inputs,
-                                  int written) {
-    nst_cli_json *j = nst_cli_json_begin("stylize");
-    nst_cli_json_int(j, "inputs", inputs);
-    nst_cli_json_int(j, "width", st->width);
-    nst_cli_json_int(j, "height", st->height);
-    nst_cli_json_num(j, "ms_per_image_compute", st->images ? 1e3 * st->compute_s / st->images : NAN);
-    nst_cli_json_num(j, "ms_per_image_total", st->images ? 1e3 * st->total_s / st->images : NAN);
-    nst_cli_json_int(j, "images_written", written);
-    nst_cli_json_str(j, "model", model);
-    nst_cli_json_str(j, "style", style);
-    nst_cli_json_int(j, "batch", a->batch);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    nst_cli_json_int(j, "threads", nst_ctx_threads(ctx) ? nst_ctx_threads(ctx) : cores);
-    nst_cli_json_num(j, "smooth", a->smooth);
-    nst_cli_json_int(j, "plan_bytes", (int64_t)st->plan_bytes);
-    nst_cli_json_memory(j, ctx);
-    return j;
-}
+/* ---- the run --------------------------------------------------------------------------------- */
 
 /* Opens the context, finds and opens the model: NST_OK, or prints why. */
 static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, size_t size,
@@ -348,8 +279,8 @@ static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, siz
                         ".pth files with models/convert-fast-pth.py (models/README.md).\n");
         return st;
     }
-    if (st == NST_OK)
-        st = nst_stylizer_open(ctx, model, s);
+    if (st == NST_OK && (st = nst_stylizer_open(ctx, model, s)) == NST_OK)
+        nst_stylizer_set_original_colors(*s, a->original_colors);
     if (st == NST_OK && a->smooth > 0)
         st = nst_smoother_create(ctx, a->smooth, a->threshold, sm);
     if (st != NST_OK)
@@ -357,100 +288,95 @@ static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, siz
     return st;
 }
 
-/* Runs the reader, the compute loop and the writer over the jobs. */
-static nst_status run_jobs(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm, const stylize_args *a,
-                           const nst_cli_jobs *jobs, run_stats *stats, int *written, char *err,
-                           size_t err_size) {
-    nst_cli_queue in, out;
-    const int depth = 2 * a->batch + 2;
-    if (nst_cli_queue_init(&in, depth) != 0 || nst_cli_queue_init(&out, depth) != 0) {
-        nst_cli_queue_destroy(&in);
-        snprintf(err, err_size, "out of memory");
-        return NST_ERR_NO_MEMORY;
+/* A video: ffprobe, the two ffmpeg processes, the run, then the file finished and renamed (or
+ * removed after a failure). *opened says whether v holds a started video. */
+static nst_status run_video(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm, const stylize_args *a,
+                            nst_cli_video *v, bool *opened, nst_cli_stylize_stats *stats,
+                            char *err, size_t err_size) {
+    nst_cli_video_info info;
+    if (nst_cli_video_probe(a->inputs[0], &info, err, err_size) != 0)
+        return NST_ERR_IO;
+    nst_cli_video_options o = {.codec = a->codec, .crf = a->crf};
+    nst_cli_target_size(a->size, a->scale, info.width, info.height, &o.width, &o.height);
+    if (nst_cli_video_open(v, a->inputs[0], a->out, &info, &o, err, err_size) != 0)
+        return NST_ERR_IO;
+    *opened = true;
+    if (v->note[0])
+        fprintf(stderr, "nstyle stylize: note: %s\n", v->note);
+    nst_status st = nst_cli_stylize_run(ctx, s, sm, a, NULL, v, info.expected, stats, err,
+                                        err_size);
+    /* a second signal while ffmpeg finishes the file and it is renamed waits for the rename */
+    nst_cli_write_guard guard = {0};
+    nst_cli_write_guard_begin(&guard);
+    char close_err[1200] = "";
+    const int rc = nst_cli_video_close(v, st == NST_OK, close_err, sizeof close_err);
+    nst_cli_write_guard_end(&guard);
+    if (st == NST_OK && rc != 0) {
+        snprintf(err, err_size, "%s", close_err);
+        st = NST_ERR_IO;
     }
-    nst_cli_reader reader = {.jobs = jobs, .size = a->size, .scale = a->scale, .queue = &in};
-    nst_cli_writer writer = {.jobs = jobs, .quality = a->quality, .queue = &out};
-    int failed_input = -1, failed_compute = -1;
-    const double t0 = nst_cli_now();
-    const bool reading = nst_cli_reader_start(&reader) == 0;
-    const bool writing = reading && nst_cli_writer_start(&writer) == 0;
-    nst_status st = NST_ERR_INTERNAL;
-    if (writing) {
-        st = compute_all(s, sm, a, &in, &out, &writer, jobs->n, stats, &failed_input,
-                         &failed_compute, err, err_size);
-        if (st != NST_OK && failed_compute >= 0) /* the library's message, and which input */
-            snprintf(err, err_size, "%s: %s", jobs->in[failed_compute], nst_last_error(ctx));
-    } else {
-        snprintf(err, err_size, "cannot start the reader and writer threads");
-    }
-    nst_cli_queue_close(&in); /* the reader stops at its next frame */
-    nst_cli_queue_close(&out);
-    if (reading)
-        nst_cli_reader_join(&reader);
-    if (writing)
-        nst_cli_writer_join(&writer);
-    stats->total_s = nst_cli_now() - t0;
-    *written = writing ? writer.written : 0;
-    if (writing && writer.status != NST_OK) {
-        snprintf(err, err_size, "%s", writer.error);
-        st = writer.status;
-    }
-    /* A worker's failure is repeated here so that the message is also the main context's (the
-     * JSON summary's "error"): the same decode, the same atomic write. */
-    if (st != NST_OK && failed_input >= 0) {
-        nst_image img = {0};
-        (void)nst_image_load(ctx, jobs->in[failed_input], 3, &img);
-        nst_image_free(&img);
-    } else if (writer.failed_frame) {
-        const nst_cli_frame *f = writer.failed_frame;
-        if (nst_image_save(ctx, jobs->out[f->index], &f->img, a->quality) == NST_OK)
-            (*written)++;
-    }
-    nst_cli_frame_free(writer.failed_frame);
-    nst_cli_queue_destroy(&in);
-    nst_cli_queue_destroy(&out);
+    if (v->warning[0])
+        fprintf(stderr, "nstyle stylize: warning: %s\n", v->warning);
     return st;
 }
 
 int nst_cli_stylize(int argc, char **argv) {
     stylize_args a;
     int rc = parse_args(argc, argv, &a);
+    bool video = false;
+    if (rc < 0)
+        rc = check_kinds(&a, &video);
     if (rc >= 0) {
         free(a.inputs);
         return rc;
     }
     char err[1200] = "";
-    nst_cli_jobs jobs;
-    rc = nst_cli_jobs_make(a.inputs, a.n_inputs, a.out, &jobs, err, sizeof err);
-    free(a.inputs);
-    if (rc != 0) {
+    nst_cli_jobs jobs = {0};
+    if (!video && (rc = nst_cli_jobs_make(a.inputs, a.n_inputs, a.out, &jobs, err,
+                                          sizeof err)) != 0) {
+        free(a.inputs);
         fprintf(stderr, "nstyle stylize: %s\n", err);
         return rc == 2 ? usage_error("%s", "no work to do") : NST_EXIT_FAILURE;
     }
     nst_ctx *ctx = nst_ctx_create();
     if (!ctx) {
         nst_cli_jobs_free(&jobs);
+        free(a.inputs);
         fprintf(stderr, "nstyle stylize: out of memory\n");
         return NST_EXIT_FAILURE;
     }
+    nst_cli_signals_install();
+    if (video) /* a failed encoder shows as EPIPE on its pipe, not as a signal */
+        signal(SIGPIPE, SIG_IGN);
     char model[4096] = "";
     nst_stylizer *s = NULL;
     nst_smoother *sm = NULL;
-    run_stats stats = {0};
-    int written = 0;
+    nst_cli_stylize_stats stats = {0};
+    nst_cli_video v;
+    bool opened = false;
     nst_status st = open_all(&a, ctx, model, sizeof model, &s, &sm);
-    if (st == NST_OK) {
-        st = run_jobs(ctx, s, sm, &a, &jobs, &stats, &written, err, sizeof err);
-        if (st != NST_OK)
-            fprintf(stderr, "nstyle stylize: %s (%d of %d images written)\n", err, written,
-                    jobs.n);
-        else if (!a.quiet)
-            print_summary(ctx, &a, model, &stats, written);
-    }
+    if (st == NST_OK && video)
+        st = run_video(ctx, s, sm, &a, &v, &opened, &stats, err, sizeof err);
+    else if (st == NST_OK)
+        st = nst_cli_stylize_run(ctx, s, sm, &a, &jobs, NULL, jobs.n, &stats, err, sizeof err);
+    const char *what = video ? "frame" : "image";
+    if (st != NST_OK && err[0] && video)
+        fprintf(stderr, "nstyle stylize: %s (nothing written to %s)\n", err, a.out);
+    else if (st != NST_OK && err[0])
+        fprintf(stderr, "nstyle stylize: %s (%d of %d images written)\n", err, stats.written,
+                jobs.n);
+    if (st == NST_OK && stats.cancelled)
+        fprintf(stderr, "nstyle stylize: stopped by %s after %d %s%s%s%s\n",
+                nst_cli_cancel_signal == SIGTERM ? "SIGTERM" : "SIGINT", stats.written, what,
+                stats.written == 1 ? "" : "s", video ? ", written to " : "", video ? a.out : "");
+    if (st == NST_OK && !a.quiet)
+        nst_cli_stylize_print_summary(ctx, &a, model, &stats, opened ? &v : NULL);
     if (a.json) {
-        nst_cli_json *j = summary_json(ctx, &a, model[0] ? model : a.model,
-                                       nst_stylizer_style(s), &stats, jobs.n, written);
-        if (nst_cli_json_write(j, ctx, st, a.json) != 0 && st == NST_OK)
+        nst_cli_json *j = nst_cli_stylize_json(ctx, &a, model[0] ? model : a.model,
+                                               nst_stylizer_style(s), &stats,
+                                               video ? (opened ? (int)v.read : 0) : jobs.n,
+                                               opened ? &v : NULL);
+        if (nst_cli_json_write_error(j, ctx, st, err, a.json) != 0 && st == NST_OK)
             st = NST_ERR_IO;
         nst_cli_json_free(j);
     }
@@ -458,5 +384,8 @@ int nst_cli_stylize(int argc, char **argv) {
     nst_stylizer_close(s);
     nst_ctx_destroy(ctx);
     nst_cli_jobs_free(&jobs);
-    return st == NST_OK ? NST_EXIT_OK : NST_EXIT_FAILURE;
+    free(a.inputs);
+    if (st != NST_OK)
+        return NST_EXIT_FAILURE;
+    return stats.cancelled && nst_cli_cancel_signal ? 128 + nst_cli_cancel_signal : NST_EXIT_OK;
 }

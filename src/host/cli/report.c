@@ -185,6 +185,11 @@ void nst_cli_json_memory(nst_cli_json *j, nst_ctx *ctx) {
 }
 
 int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const char *path) {
+    return nst_cli_json_write_error(j, ctx, status, NULL, path);
+}
+
+int nst_cli_json_write_error(nst_cli_json *j, nst_ctx *ctx, nst_status status,
+                             const char *error, const char *path) {
     if (!j || j->failed) {
         fprintf(stderr, "nstyle: out of host memory while writing the JSON summary\n");
         return 1;
@@ -192,7 +197,8 @@ int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const c
     while (j->depth > 0)
         nst_cli_json_object_end(j);
     nst_cli_json_bool(j, "ok", status == NST_OK);
-    nst_cli_json_str(j, "error", status == NST_OK ? NULL : nst_last_error(ctx));
+    nst_cli_json_str(j, "error", status == NST_OK ? NULL
+                                 : error && *error ? error : nst_last_error(ctx));
     nst_cli_json_str(j, "device", ctx ? nst_ctx_device_name(ctx) : NULL);
     put(j, "\n}\n");
     if (j->failed) {
@@ -292,7 +298,7 @@ void nst_cli_progress_update(nst_cli_progress *p, long done, const char *text) {
     if (p->quiet)
         return;
     const double now = nst_cli_now(), elapsed = now - p->start;
-    const bool last = done >= p->total;
+    const bool known = p->total > 0, last = known && done >= p->total;
     if (!p->tty && !last && now - p->last_print < p->plain_every)
         return;
     if (p->tty && !last && now - p->last_print < 0.1)
@@ -303,7 +309,15 @@ void nst_cli_progress_update(nst_cli_progress *p, long done, const char *text) {
     format_eta(rate > 0 ? (double)(p->total - done) / rate : NAN, eta, sizeof eta);
     char line[512];
     int n;
-    if (p->tty) {
+    if (!known) { /* no total: the count and the rate */
+        n = snprintf(line, sizeof line, "%s %ld  %.2f %s/s%s%s", p->label, done, rate, p->label,
+                     text ? "  " : "", text ? text : "");
+        if (p->tty)
+            fprintf(stderr, "\r%s%*s", line, p->width > n ? p->width - n : 0, "");
+        else
+            fprintf(stderr, "%s\n", line);
+        p->width = p->tty ? n : 0;
+    } else if (p->tty) {
         enum { BAR = 24 };
         char bar[BAR + 1];
         const int fill = p->total > 0 ? (int)(BAR * (double)done / (double)p->total) : 0;

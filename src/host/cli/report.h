@@ -44,6 +44,10 @@ void nst_cli_json_memory(nst_cli_json *j, nst_ctx *ctx);
 /* Adds "ok" and "error" (from ctx's last message when status is not NST_OK), "device", and writes
  * the summary to path atomically ("-" = stdout). Returns 0, or 1 after printing why to stderr. */
 int nst_cli_json_write(nst_cli_json *j, nst_ctx *ctx, nst_status status, const char *path);
+/* The same with "error" from `error` when it is not NULL or empty (a failure the CLI found,
+ * such as ffmpeg's), else from ctx. */
+int nst_cli_json_write_error(nst_cli_json *j, nst_ctx *ctx, nst_status status,
+                             const char *error, const char *path);
 
 /* ---- usage errors ---------------------------------------------------------------------------- */
 
@@ -57,11 +61,12 @@ void nst_cli_format_bytes(size_t bytes, char *buf, size_t size);
  * "device: 1.2 GiB free of 80.0 GiB, CUDA context and others 527 MiB". `indent` spaces first. */
 void nst_cli_print_memory(FILE *out, nst_ctx *ctx, int indent);
 
-/* ---- progress --------------------------------------------------------------------------------- */
+/* ---- progress -------------------------------------------------------------------------------- */
 
 /* A progress display on stderr: on a terminal one line redrawn in place (a bar, done/total, the
  * rate, the ETA and the caller's text); otherwise plain lines, at most one every `plain_every`
- * seconds plus the last; nothing when quiet. */
+ * seconds plus the last; nothing when quiet. A total of 0 or less is unknown: the count and the
+ * rate only. */
 typedef struct {
     bool quiet, tty;
     const char *label; /* "iter", "image" */

@@ -2,8 +2,11 @@
  * The reader and the writer each use a context of their own (a context is one thread's), so
  * decoding the next frames and encoding the last ones overlap the compute loop; the queues are
  * bounded, so memory stays at a few frames whatever the number of inputs.
+ * For a video file the reader takes raw frames from the decoder's pipe and the writer hands them
+ * to the encoder's (video.c); resizing is the same as for images, in the reader.
  * Tested by tests/test_cli_stylize.c (folders in name order, several files, output names, an
- * unreadable frame in a folder stopping the run with the frames before it written). */
+ * unreadable frame in a folder stopping the run with the frames before it written) and
+ * tests/test_cli_video.c. */
 #include "stylize_io.h"
 
 #include <dirent.h>
@@ -269,21 +272,19 @@ void nst_cli_queue_close(nst_cli_queue *q) {
 
 /* ---- the reader ------------------------------------------------------------------------------ */
 
-static void target_size(const nst_cli_reader *r, int w, int h, int *tw, int *th) {
-    double f = r->scale > 0 ? r->scale : r->size > 0 ? (double)r->size / (w > h ? w : h) : 1.0;
+void nst_cli_target_size(int size, double scale, int w, int h, int *tw, int *th) {
+    double f = scale > 0 ? scale : size > 0 ? (double)size / (w > h ? w : h) : 1.0;
     *tw = (int)lround(w * f);
     *th = (int)lround(h * f);
-    if (r->size > 0) /* the long side exactly N */
-        *(w >= h ? tw : th) = r->size;
+    if (size > 0) /* the long side exactly N */
+        *(w >= h ? tw : th) = size;
     *tw = *tw < 1 ? 1 : *tw;
     *th = *th < 1 ? 1 : *th;
 }
 
-static nst_status decode(nst_ctx *ctx, const nst_cli_reader *r, const char *path, nst_image *img) {
-    if (nst_image_load(ctx, path, 3, img) != NST_OK)
-        return nst_last_status(ctx);
+static nst_status fit(nst_ctx *ctx, const nst_cli_reader *r, nst_image *img) {
     int tw, th;
-    target_size(r, img->width, img->height, &tw, &th);
+    nst_cli_target_size(r->size, r->scale, img->width, img->height, &tw, &th);
     if (tw == img->width && th == img->height)
         return NST_OK;
     nst_image small = {0};
@@ -293,17 +294,49 @@ static nst_status decode(nst_ctx *ctx, const nst_cli_reader *r, const char *path
     return st;
 }
 
+static nst_status decode(nst_ctx *ctx, const nst_cli_reader *r, const char *path, nst_image *img) {
+    if (nst_image_load(ctx, path, 3, img) != NST_OK)
+        return nst_last_status(ctx);
+    return fit(ctx, r, img);
+}
+
+/* The video's next frame into f: 1, 0 at the end (f untouched), -1 with f's status and error. */
+static int next_video_frame(nst_ctx *ctx, const nst_cli_reader *r, nst_cli_frame *f) {
+    const nst_cli_video_info *info = &r->video->info;
+    f->img = (nst_image){info->width, info->height, 3,
+                         malloc((size_t)info->width * info->height * 3)};
+    int rc = f->img.data ? nst_cli_video_read(r->video, f->img.data, f->error, sizeof f->error)
+                         : (snprintf(f->error, sizeof f->error, "out of memory"), -1);
+    if (rc == 1 && (f->status = fit(ctx, r, &f->img)) != NST_OK) {
+        snprintf(f->error, sizeof f->error, "%s", nst_last_error(ctx));
+        rc = -1;
+    }
+    if (rc == -1 && f->status == NST_OK)
+        f->status = NST_ERR_IO;
+    if (rc == 0)
+        nst_image_free(&f->img);
+    return rc;
+}
+
 static void *reader_main(void *arg) {
     nst_cli_reader *r = arg;
     nst_ctx *ctx = nst_ctx_create();
-    for (int i = 0; i < r->jobs->n; i++) {
+    for (int i = 0; r->video || i < r->jobs->n; i++) {
         nst_cli_frame *f = calloc(1, sizeof *f);
         if (!f)
             break;
         f->index = i;
-        f->status = ctx ? decode(ctx, r, r->jobs->in[i], &f->img) : NST_ERR_NO_MEMORY;
-        if (f->status != NST_OK)
-            snprintf(f->error, sizeof f->error, "%s", ctx ? nst_last_error(ctx) : "out of memory");
+        if (!ctx) {
+            f->status = NST_ERR_NO_MEMORY;
+            snprintf(f->error, sizeof f->error, "out of memory");
+        } else if (r->video) {
+            if (next_video_frame(ctx, r, f) == 0) {
+                free(f);
+                break;
+            }
+        } else if ((f->status = decode(ctx, r, r->jobs->in[i], &f->img)) != NST_OK) {
+            snprintf(f->error, sizeof f->error, "%s", nst_last_error(ctx));
+        }
         const bool failed = f->status != NST_OK;
         if (!nst_cli_queue_push(r->queue, f)) {
             nst_cli_frame_free(f);
@@ -335,7 +368,14 @@ static void *writer_main(void *arg) {
     }
     nst_cli_frame *f;
     while ((f = nst_cli_queue_pop(w->queue)) != NULL) {
-        if (w->status == NST_OK) {
+        if (w->status == NST_OK && w->video) {
+            if (nst_cli_video_write(w->video, f->img.data, w->error, sizeof w->error) == 0) {
+                w->written++;
+            } else {
+                w->status = NST_ERR_IO;
+                atomic_store(&w->failed, true);
+            }
+        } else if (w->status == NST_OK) {
             w->status = nst_image_save(ctx, w->jobs->out[f->index], &f->img, w->quality);
             if (w->status == NST_OK) {
                 w->written++;

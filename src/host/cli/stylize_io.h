@@ -1,6 +1,7 @@
 /* The file side of `nstyle stylize` (src/host/cli/cmd_stylize.c): which images a command line names
  * and where each result goes, and the reader and writer threads that decode and encode around
- * the compute loop through bounded queues. Part of the CLI; nothing here prints. */
+ * the compute loop through bounded queues, from and to image files or, for a video file, the
+ * ffmpeg pipes of video.h. Part of the CLI; nothing here prints. */
 #ifndef NSTYLE_CLI_STYLIZE_IO_H
 #define NSTYLE_CLI_STYLIZE_IO_H
 
@@ -10,6 +11,7 @@
 #include <stddef.h>
 
 #include "nstyle/nstyle.h"
+#include "video.h"
 
 /* ---- inputs and outputs ------------------------------------------------------------------- */
 
@@ -29,8 +31,12 @@ void nst_cli_jobs_free(nst_cli_jobs *jobs);
 
 /* ---- frames and queues ---------------------------------------------------------------------- */
 
+/* The size an input of w x h is stylised at: the long side `size` pixels (0 = keep), or scaled
+ * by `scale` (0 = keep). */
+void nst_cli_target_size(int size, double scale, int w, int h, int *tw, int *th);
+
 typedef struct {
-    int index;         /* into the jobs */
+    int index;         /* into the jobs; for a video, the frame number from 0 */
     nst_image img;     /* decoded RGB, resized as asked; then the stylised pixels */
     nst_status status; /* NST_OK, or why the frame could not be read */
     char error[1024];
@@ -57,20 +63,23 @@ void nst_cli_queue_close(nst_cli_queue *q);
 /* ---- the reader and the writer ------------------------------------------------------------- */
 
 typedef struct {
-    const nst_cli_jobs *jobs;
+    const nst_cli_jobs *jobs; /* the images, or the video's one job */
+    nst_cli_video *video;     /* NULL for images */
     int size;      /* long side in pixels, 0 = keep */
     double scale;  /* 0 = keep */
     nst_cli_queue *queue;
     pthread_t thread;
 } nst_cli_reader;
 
-/* Decodes the jobs' inputs in order into reader->queue, then closes it. A frame that cannot be
- * read is queued with its status and message, and the reader stops there. */
+/* Decodes the jobs' inputs (or the video's frames) in order into reader->queue, then closes it.
+ * A frame that cannot be read is queued with its status and message, and the reader stops
+ * there. */
 int nst_cli_reader_start(nst_cli_reader *r);
 void nst_cli_reader_join(nst_cli_reader *r);
 
 typedef struct {
     const nst_cli_jobs *jobs;
+    nst_cli_video *video; /* NULL for images */
     int quality; /* JPEG */
     nst_cli_queue *queue;
     pthread_t thread;
@@ -79,12 +88,12 @@ typedef struct {
     int written;
     nst_status status;
     char error[1024];
-    nst_cli_frame *failed_frame; /* the frame whose write failed (the caller frees it) */
+    nst_cli_frame *failed_frame; /* the image whose write failed (the caller frees it) */
 } nst_cli_writer;
 
-/* Encodes each frame popped from writer->queue to its output (atomically) until the queue is
- * closed and empty; after a failure it keeps that frame and drains the rest, writing nothing
- * more. */
+/* Encodes each frame popped from writer->queue to its output (atomically), or into the video's
+ * encoder, until the queue is closed and empty; after a failure it keeps that image and drains
+ * the rest, writing nothing more. */
 int nst_cli_writer_start(nst_cli_writer *w);
 void nst_cli_writer_join(nst_cli_writer *w);
 

@@ -10,10 +10,13 @@
  * place (the op allows it); every other op writes a new buffer, which lives until its last
  * reader, so the planner stacks the short-lived buffers over each other.
  *
+ * Original colours (nst_stylizer_set_original_colors) run after the network, on the host: the
+ * rgb_to_yuv / yuv_to_rgb ops on a CPU context the stylizer keeps for them, over host memory.
+ *
  * Tested by tests/test_transformer.c (synthetic weights against a naive double forward, sizes
- * kept, batch = single runs, plan total = the arena's tracked bytes, refusals naming tensors) and
- * tests/test_transformer_golden.c (PyTorch float64 goldens of the five real models,
- * tests/golden/gen_transformer.py). */
+ * kept, batch = single runs, plan total = the arena's tracked bytes, refusals naming tensors,
+ * original colours against a naive BT.601 computation) and tests/test_transformer_golden.c
+ * (PyTorch float64 goldens of the five real models, tests/golden/gen_transformer.py). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,11 @@ struct nst_stylizer {
     nst_arena *arena;
     float *in_buf, *out_buf; /* host staging: (n, h, w, 3) and (n, Ho, Wo, 3) */
     size_t in_cap, out_cap;  /* floats */
+    /* original colours */
+    bool original_colors;
+    nst_ctx *host;  /* a CPU context for the colour ops on host memory, made at first use */
+    float *yuv_buf; /* the input in YUV, (n, h, w, 3) */
+    size_t yuv_cap;
 };
 
 /* ---- the layer table ------------------------------------------------------------------------ */
@@ -296,6 +304,8 @@ void nst_stylizer_close(nst_stylizer *s) {
     nst_free(s->ctx, s->weights);
     free(s->in_buf);
     free(s->out_buf);
+    free(s->yuv_buf);
+    nst_ctx_destroy(s->host);
     free(s);
 }
 
@@ -306,6 +316,10 @@ void nst_stylizer_set_memory_limit(nst_stylizer *s, size_t bytes) {
         s->mem_limit = bytes;
 }
 const nst_plan *nst_stylizer_current_plan(const nst_stylizer *s) { return s ? s->plan : NULL; }
+void nst_stylizer_set_original_colors(nst_stylizer *s, bool on) {
+    if (s)
+        s->original_colors = on;
+}
 
 /* ---- the forward pass (the same code records the plan and runs over the arena) ------------ */
 
@@ -470,12 +484,45 @@ static nst_status ensure_arena(nst_stylizer *s, int n, int w, int h) {
     return NST_OK;
 }
 
+/* ---- original colours (host memory, the colour ops on the stylizer's CPU context) ----------- */
+
+/* x (n, h, w, 3) to YUV (to_yuv) or back to RGB into y; y may be x. */
+static nst_status colour_op(nst_stylizer *s, bool to_yuv, const float *x, float *y, int n, int w,
+                            int h) {
+    if (!s->host && !(s->host = nst_ctx_create()))
+        return NST__ERR(s->ctx, NST_ERR_NO_MEMORY, "stylize: no host memory for original colours");
+    nst_tensor tx = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, (void *)x, n, h, w, 3);
+    nst_tensor ty = nst_tensor_nhwc(NST_F32, NST_BACKEND_CPU, y, n, h, w, 3);
+    const nst_colour_params p = {.x = &tx, .y = &ty};
+    const nst_status st = to_yuv ? nst_rgb_to_yuv(s->host, &p) : nst_yuv_to_rgb(s->host, &p);
+    if (st != NST_OK)
+        return NST__ERR(s->ctx, st, "stylize: original colours: %s", nst_last_error(s->host));
+    return NST_OK;
+}
+
+/* out's luminance (clamped to [0, 255] first) with the chroma kept in s->yuv_buf. */
+static nst_status keep_colours(nst_stylizer *s, float *out, int n, int w, int h) {
+    const size_t count = (size_t)n * w * h * 3;
+    for (size_t i = 0; i < count; i++)
+        out[i] = out[i] > 0.0f ? (out[i] < 255.0f ? out[i] : 255.0f) : 0.0f; /* NaN: 0 */
+    NST__TRY(colour_op(s, true, out, out, n, w, h));
+    for (size_t i = 0; i < count; i += 3) {
+        out[i + 1] = s->yuv_buf[i + 1];
+        out[i + 2] = s->yuv_buf[i + 2];
+    }
+    return colour_op(s, false, out, out, n, w, h);
+}
+
 nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, int h, float *out) {
     NST__TRY(check_size(s, n, w, h));
     nst_ctx *ctx = s->ctx;
     if (!rgb || !out)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_stylize_float: NULL image");
     NST__TRY(ensure_arena(s, n, w, h));
+    if (s->original_colors) { /* before the run: out may be rgb */
+        NST__TRY(grow(ctx, &s->yuv_buf, &s->yuv_cap, (size_t)n * w * h * 3));
+        NST__TRY(colour_op(s, true, rgb, s->yuv_buf, n, w, h));
+    }
     const int ho = 4 * ((h + 3) / 4), wo = 4 * ((w + 3) / 4);
     const bool crop = ho != h || wo != w;
     if (crop)
@@ -493,7 +540,7 @@ nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, in
             for (int64_t r = 0; r < h; r++)
                 memcpy(out + ((i * h + r) * w) * 3, s->out_buf + ((i * ho + r) * wo) * 3,
                        (size_t)w * 3 * sizeof *out);
-    return NST_OK;
+    return s->original_colors ? keep_colours(s, out, n, w, h) : NST_OK;
 }
 
 void nst_stylize_to_u8(const float *y, size_t n, uint8_t *out) {
