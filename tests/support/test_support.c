@@ -214,6 +214,28 @@ int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+const char *nst_test_cli_version(void) {
+    static char version[256];
+    char out[4096], err[4096];
+    cr_assert_eq(nst_test_run_cli((const char *const[]){"--version", NULL}, out, sizeof out, err,
+                                  sizeof err),
+                 0, "nstyle --version: %s", err);
+    const char *nl = strchr(out, '\n');
+    cr_assert(strncmp(out, "nstyle ", 7) == 0 && nl && nl - out > 7 &&
+                  (size_t)(nl - out - 7) < sizeof version && !memchr(out + 7, ' ', nl - out - 7),
+              "nstyle --version's first line is not 'nstyle VERSION': %s", out);
+    memcpy(version, out + 7, (size_t)(nl - out - 7));
+    version[nl - out - 7] = '\0';
+    return version;
+}
+
+void nst_test_expect_json_version(const char *json) {
+    char field[300];
+    snprintf(field, sizeof field, "\"nstyle_version\": \"%s\"", nst_test_cli_version());
+    cr_expect(json && strstr(json, field), "the JSON summary lacks %s:\n%s", field,
+              json ? json : "(none)");
+}
+
 int nst_test_start_cli(const char *const *args, const char *first, int *fd) {
     const char *argv[64];
     cli_argv(args, argv);
