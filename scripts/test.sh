@@ -19,7 +19,9 @@ for variant in "${variants[@]}"; do
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
     sanitize) cuda=OFF
-      extra=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$san_flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+      extra=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$san_flags"
+             "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined"
+             "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
     *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize)" >&2; exit 2 ;;

@@ -181,19 +181,28 @@ static void slurp(FILE *f, char *buf, size_t size) {
     buf[n] = '\0';
 }
 
-/* argv for execv: the CLI's path, then args (at most 62). */
-static void cli_argv(const char *const *args, const char **argv) {
+/* argv for execv: the program's path, then args (at most 62). */
+static void program_argv(const char *program, const char *const *args, const char **argv) {
     int argc = 0;
-    argv[argc++] = NST_CLI_PATH;
+    argv[argc++] = program;
     for (; args && args[argc - 1] && argc < 63; argc++)
         argv[argc] = args[argc - 1];
     argv[argc] = NULL;
 }
 
+static void cli_argv(const char *const *args, const char **argv) {
+    program_argv(NST_CLI_PATH, args, argv);
+}
+
 int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
                      size_t err_size) {
+    return nst_test_run_program(NST_CLI_PATH, args, out, out_size, err, err_size);
+}
+
+int nst_test_run_program(const char *program, const char *const *args, char *out,
+                         size_t out_size, char *err, size_t err_size) {
     const char *argv[64];
-    cli_argv(args, argv);
+    program_argv(program, args, argv);
     FILE *fo = tmpfile(), *fe = tmpfile();
     cr_assert(fo && fe, "tmpfile failed");
     fflush(NULL);
@@ -202,7 +211,7 @@ int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *
     if (pid == 0) {
         dup2(fileno(fo), 1);
         dup2(fileno(fe), 2);
-        execv(NST_CLI_PATH, (char *const *)argv);
+        execv(program, (char *const *)argv);
         _exit(127);
     }
     int status = 0;
