@@ -6,7 +6,9 @@
 # build the CPU-only variant (it is found automatically when present, under /usr/local/cuda).
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev)
+# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv
+packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev
+          python3-venv)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # Builds and runs every test, in three variants: the default build (with the CUDA backend when
 # a CUDA toolkit is found), a CPU-only build (NST_CUDA=OFF), and a CPU-only debug build under
-# AddressSanitizer and UndefinedBehaviorSanitizer, each with warnings as errors (NST_WERROR).
+# AddressSanitizer and UndefinedBehaviorSanitizer, each with warnings as errors (NST_WERROR);
+# then cmake-3.22: the CPU-only build with the oldest CMake supported
+# (scripts/check-cmake-min.sh; skipped, saying why, without PyPI).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant.
-#   scripts/test.sh [default|cpu-only|sanitize ...]   (default: all three)
+#   scripts/test.sh [default|cpu-only|sanitize|cmake-3.22 ...]   (default: all four)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize cmake-3.22)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
 for variant in "${variants[@]}"; do
   dir=build-test-$variant${NST_TEST_DIR_SUFFIX:-}
+  if [[ $variant == cmake-3.22 ]]; then
+    echo "=== $variant build and install tests in $dir"
+    rc=0
+    scripts/check-cmake-min.sh "$dir" || rc=$?
+    if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+      fail=1
+      echo "=== $variant: FAILED" >&2
+    fi
+    continue
+  fi
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
@@ -24,7 +36,8 @@ for variant in "${variants[@]}"; do
              "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, cmake-3.22)" >&2
+       exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"
   NST_CUDA=$cuda scripts/build.sh "$dir" -DNST_WERROR=ON "${extra[@]}"
