@@ -4,16 +4,18 @@
 # AddressSanitizer and UndefinedBehaviorSanitizer, each with warnings as errors (NST_WERROR);
 # then the fuzz smoke run: every fuzz target (fuzz/run.sh, docs/fuzzing.md) for 20 seconds,
 # built with clang apart from the rest, skipped with the reason when clang's libFuzzer runtime
-# is missing. GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip,
-# and the reasons are printed after each variant's tests. Fails when any test fails in any
-# variant, or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz ...]   (default: all four)
+# is missing; then cmake-3.22: the CPU-only build with the oldest CMake supported
+# (scripts/check-cmake-min.sh; skipped, saying why, without PyPI).
+# GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
+# reasons are printed after each variant's tests. Fails when any test fails in any variant,
+# or a fuzz target finds anything.
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22 ...]   (default: all five)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
@@ -32,14 +34,26 @@ for variant in "${variants[@]}"; do
     fi
     continue
   fi
+  if [[ $variant == cmake-3.22 ]]; then
+    echo "=== $variant build and install tests in $dir"
+    rc=0
+    scripts/check-cmake-min.sh "$dir" || rc=$?
+    if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+      fail=1
+      echo "=== $variant: FAILED" >&2
+    fi
+    continue
+  fi
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
     sanitize) cuda=OFF
-      extra=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$san_flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+      extra=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS=$san_flags"
+             "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined"
+             "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz)" >&2
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"

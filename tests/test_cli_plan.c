@@ -85,6 +85,7 @@ Test(cli_plan, json_holds_the_same_total) {
     char *json = read_text(path);
     cr_expect_not_null(strstr(json, "\"schema\""), "%s", json);
     cr_expect_not_null(strstr(json, "\"command\": \"plan\""), "%s", json);
+    nst_test_expect_json_version(json);
     const char *t = strstr(json, "\"total_bytes\"");
     cr_assert_not_null(t, "%s", json);
     unsigned long long total = strtoull(strchr(t, ':') + 1, NULL, 10);

@@ -297,6 +297,7 @@ Test(cli_render, synthetic_render_lowers_the_losses) {
     char *j = read_json();
     cr_assert(strstr(j, "\"schema\": \"nstyle-summary/1\"") && strstr(j, "\"ok\": true") &&
               strstr(j, "\"device\": \"cpu\"") && strstr(j, "\"peak_bytes\""), "%s", j);
+    nst_test_expect_json_version(j);
     cr_expect_eq(json_num(j, "width"), 64);
     cr_expect_eq(json_num(j, "height"), 48);
     cr_expect_eq(json_num(j, "iterations"), 40);

@@ -124,6 +124,7 @@ Test(cli_stylize, folder_to_new_folder_in_order_with_json) {
                             "\"style\": \"synthetic\"", "\"memory\": {", "\"ok\": true"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         cr_expect(strstr(json, fields[i]), "JSON lacks %s:\n%s", fields[i], json);
+    nst_test_expect_json_version(json);
     free(json);
 }
 

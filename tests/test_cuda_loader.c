@@ -2,8 +2,8 @@
  * stale or foreign module and a cuDNN of the wrong major version are refused with a message naming
  * the file, the dlerror and the versions; the real module loads and lists its libraries; and
  * the CLI's CPU commands run with the CUDA libraries out of reach while `--device cuda` says
- * what is missing. Each test is its own process (Criterion), so environment changes stay there.
- * In a CPU-only build the loader is absent and these tests check the "built without CUDA"
+ * what is missing; a copy of nstyle in an installed layout (bin/, lib/) finds the module. Each
+ * test is its own process (Criterion), so environment changes stay there. In a CPU-only build the loader is absent and these tests check the "built without CUDA"
  * answers instead. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_files.h"
 #include "test_support.h"
 
 #define ASSERT_HAS(text, needle) \
@@ -171,6 +172,45 @@ Test(cuda_loader, cublas_from_the_cuda13_wheel_layout) {
     cr_assert(!strstr(out, "could not be loaded"), "%s", out);
     ASSERT_HAS(out, "CUDA: module ");
     ASSERT_HAS(out, "cuBLAS 13.");
+}
+
+/* An installed layout made here: a copy of nstyle in PREFIX/bin and the module in the lib folder
+ * that CMake's install puts it in (NST_CUDA_MODULE_BIN_TO_LIB from bin/). The copy finds the
+ * module there; without it, the message lists each folder looked in. */
+Test(cuda_loader, installed_layout_finds_the_module_in_lib) {
+    char prefix[512], bin[600], lib[1200], exe[700], module[1300], real[1400];
+    nst_test_tmpdir(prefix, sizeof prefix);
+    snprintf(bin, sizeof bin, "%s/bin", prefix);
+    cr_assert_eq(mkdir(bin, 0755), 0);
+    snprintf(lib, sizeof lib, "%s/%s", bin, NST_CUDA_MODULE_BIN_TO_LIB);
+    /* "../lib", "../lib64" or "../lib/x86_64-linux-gnu": each folder below the prefix */
+    for (char *p = lib + strlen(prefix) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (strcmp(p - 2, "..") != 0)
+            cr_assert(mkdir(lib, 0755) == 0 || access(lib, F_OK) == 0, "%s", lib);
+        *p = '/';
+    }
+    cr_assert(mkdir(lib, 0755) == 0 || access(lib, F_OK) == 0, "%s", lib);
+    snprintf(exe, sizeof exe, "%s/nstyle", bin);
+    size_t n = 0;
+    uint8_t *cli = nst_test_read_bytes(NST_CLI_PATH, &n);
+    nst_test_write_bytes(exe, cli, n);
+    free(cli);
+    cr_assert_eq(chmod(exe, 0755), 0);
+    unsetenv("NSTYLE_CUDA_MODULE");
+    cr_assert_eq(nst_test_run_program(exe, (const char *const[]){"info", NULL}, out, sizeof out,
+                                      err, sizeof err), 0, "%s", err);
+    ASSERT_HAS(out, "GPUs: none usable: ");
+    ASSERT_HAS(out, "the CUDA backend module does not load");
+    ASSERT_HAS(out, "looked in ");
+    ASSERT_HAS(out, bin);
+    ASSERT_HAS(out, lib);
+    snprintf(module, sizeof module, "%s/libnstyle_cuda.so", lib);
+    cr_assert_eq(symlink(NST_TEST_CUDA_MODULE, module), 0, "%s", module);
+    cr_assert_eq(nst_test_run_program(exe, (const char *const[]){"info", NULL}, out, sizeof out,
+                                      err, sizeof err), 0, "%s", err);
+    snprintf(real, sizeof real, "CUDA: module %s;", module);
+    ASSERT_HAS(out, real);
 }
 
 Test(cuda_loader, cudnn_of_another_major_version_is_refused_with_both_versions) {

@@ -375,6 +375,7 @@ Test(train_cli, short_run_writes_a_model_stylize_reads) {
     cr_expect(strstr(text, "\"command\": \"train\"") || strstr(text, "\"command\":\"train\""),
               "%s", text);
     cr_expect(strstr(text, "\"steps\": 2") || strstr(text, "\"steps\":2"), "%s", text);
+    nst_test_expect_json_version(text);
     free(text);
     char ckpt[600];
     snprintf(ckpt, sizeof ckpt, "%s/m.ckpt.safetensors", dir);

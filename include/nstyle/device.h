@@ -11,15 +11,23 @@
 extern "C" {
 #endif
 
+/* The API's version (CMake's project() version). The build's own, from git, is
+ * nst_build_info.version. */
 #define NST_VERSION_STRING "0.1.0"
 
 typedef struct {
-    const char *version;      /* NST_VERSION_STRING */
+    /* The build's version, as `nstyle --version` and every JSON summary give it: `git describe
+     * --tags --always --dirty` of the checkout it was configured from, or with no tag
+     * NST_VERSION_STRING-N-gHASH[-dirty] (N commits); without git, -DNST_VERSION=... or the
+     * source's VERSION file; NST_VERSION_STRING when none of these says (docs/install.md). */
+    const char *version;
     bool cuda;                /* built with the CUDA backend */
     int cuda_runtime_version; /* CUDART_VERSION at build time (13000 = 13.0), 0 without CUDA */
     int cudnn_version;        /* CUDNN_VERSION at build time (91900 = 9.19.0), 0 without cuDNN */
     const char *cuda_architectures; /* the architectures compiled in, "" without CUDA */
     bool openmp;
+    int openmp_version;       /* _OPENMP at build time (201511 = OpenMP 4.5), 0 without */
+    const char *compiler;     /* the C compiler that built the library: "GCC 12.2.0" */
 } nst_build_info;
 
 nst_build_info nst_get_build_info(void);
@@ -28,6 +36,10 @@ nst_build_info nst_get_build_info(void);
  * to its slowest, "Prescott", on CPUs whose model it does not know (common in virtual machines);
  * the environment variable OPENBLAS_CORETYPE, read when the library loads, overrides it. */
 const char *nst_cpu_blas_core(void);
+/* OpenBLAS's description of itself, from the library loaded (openblas_get_config()):
+ * "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"; "unknown" when it says
+ * nothing. */
+const char *nst_cpu_blas_config(void);
 /* The OPENBLAS_CORETYPE worth setting on this CPU when OpenBLAS fell back to Prescott although
  * the CPU has AVX-512 ("SkylakeX") or AVX2 ("Haswell"); NULL when nothing is to be gained. */
 const char *nst_cpu_blas_better_core(void);

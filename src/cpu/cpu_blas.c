@@ -1,6 +1,7 @@
-/* Which OpenBLAS kernels are in use, and which the CPU's features would allow
- * (include/nstyle/device.h): `nstyle info` reports them and the CLI re-runs itself with
- * OPENBLAS_CORETYPE when OpenBLAS fell back to its slowest kernels. */
+/* Which OpenBLAS is loaded and which kernels it uses, and which the CPU's features would allow
+ * (include/nstyle/device.h): `nstyle info` and `nstyle --version` report them and the CLI
+ * re-runs itself with OPENBLAS_CORETYPE when OpenBLAS fell back to its slowest kernels. Tested
+ * by tests/test_cli.c (--version against the OpenBLAS pkg-config found). */
 #include <cblas.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,11 @@
 const char *nst_cpu_blas_core(void) {
     const char *core = openblas_get_corename();
     return core ? core : "unknown";
+}
+
+const char *nst_cpu_blas_config(void) {
+    const char *config = openblas_get_config();
+    return config && *config ? config : "unknown";
 }
 
 const char *nst_cpu_blas_better_core(void) {

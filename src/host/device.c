@@ -1,7 +1,8 @@
 /* Build information and GPU listing for `nstyle --version` and `nstyle info`. The listing is
  * the CUDA module's (every CUDA runtime call lives in libnstyle_cuda.so); without the module,
  * or without the libraries it needs, the reason is the loader's. The CUDA headers are read here
- * for their version numbers only. Tested by tests/test_cli.c (info) and test_cuda_loader.c. */
+ * for their version numbers only. Tested by tests/test_cli.c (info, --version against the build's
+ * VERSION file) and test_cuda_loader.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,12 +21,25 @@
 #ifndef NST_CUDA_ARCHITECTURES
 #define NST_CUDA_ARCHITECTURES ""
 #endif
+/* CMakeLists.txt passes the build's version (cmake/NstVersion.cmake) to this file alone */
+#ifndef NST_VERSION_FULL
+#define NST_VERSION_FULL NST_VERSION_STRING
+#endif
+
+#if defined(__clang__)
+#define NST_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define NST_COMPILER "GCC " __VERSION__
+#else
+#define NST_COMPILER "unknown"
+#endif
 
 nst_build_info nst_get_build_info(void) {
     nst_build_info b;
     memset(&b, 0, sizeof b);
-    b.version = NST_VERSION_STRING;
+    b.version = NST_VERSION_FULL;
     b.cuda_architectures = NST_CUDA_ARCHITECTURES;
+    b.compiler = NST_COMPILER;
 #ifdef NST_HAVE_CUDA
     b.cuda = true;
     b.cuda_runtime_version = CUDART_VERSION;
@@ -35,6 +49,7 @@ nst_build_info nst_get_build_info(void) {
 #endif
 #ifdef _OPENMP
     b.openmp = true;
+    b.openmp_version = _OPENMP;
 #endif
     return b;
 }

@@ -3,7 +3,7 @@
 # it, then the command, one argument per line. Fails when a source has no entry. Run by
 # check_ptx.sh:
 #   cmake -DDB=<build>/compile_commands.json -DSOURCES="a.cu;b.cu" -DOUT_DIR=<dir> -P this
-cmake_minimum_required(VERSION 3.24)
+cmake_minimum_required(VERSION 3.22)
 file(READ "${DB}" db)
 string(JSON count LENGTH "${db}")
 foreach(source IN LISTS SOURCES)

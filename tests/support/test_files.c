@@ -27,6 +27,7 @@ uint8_t *nst_test_read_bytes(const char *path, size_t *n) {
     uint8_t *b = malloc(*n + 1);
     cr_assert_not_null(b);
     cr_assert_eq(fread(b, 1, *n, fp), *n, "short read of %s", path);
+    b[*n] = 0; /* text files read this way are strings */
     fclose(fp);
     return b;
 }

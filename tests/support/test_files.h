@@ -8,7 +8,7 @@
 
 /* Creates or replaces path with n bytes of data. */
 void nst_test_write_bytes(const char *path, const void *data, size_t n);
-/* The whole file in a new buffer (one spare byte after the n read); the caller frees. */
+/* The whole file in a new buffer, NUL-terminated after the n bytes read; the caller frees. */
 uint8_t *nst_test_read_bytes(const char *path, size_t *n);
 /* Entries in dir other than . and ..; when tmp is not NULL, *tmp counts those whose names hold
  * ".tmp-" (the temporaries of an atomic save). */

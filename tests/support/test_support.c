@@ -181,19 +181,28 @@ static void slurp(FILE *f, char *buf, size_t size) {
     buf[n] = '\0';
 }
 
-/* argv for execv: the CLI's path, then args (at most 62). */
-static void cli_argv(const char *const *args, const char **argv) {
+/* argv for execv: the program's path, then args (at most 62). */
+static void program_argv(const char *program, const char *const *args, const char **argv) {
     int argc = 0;
-    argv[argc++] = NST_CLI_PATH;
+    argv[argc++] = program;
     for (; args && args[argc - 1] && argc < 63; argc++)
         argv[argc] = args[argc - 1];
     argv[argc] = NULL;
 }
 
+static void cli_argv(const char *const *args, const char **argv) {
+    program_argv(NST_CLI_PATH, args, argv);
+}
+
 int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
                      size_t err_size) {
+    return nst_test_run_program(NST_CLI_PATH, args, out, out_size, err, err_size);
+}
+
+int nst_test_run_program(const char *program, const char *const *args, char *out,
+                         size_t out_size, char *err, size_t err_size) {
     const char *argv[64];
-    cli_argv(args, argv);
+    program_argv(program, args, argv);
     FILE *fo = tmpfile(), *fe = tmpfile();
     cr_assert(fo && fe, "tmpfile failed");
     fflush(NULL);
@@ -202,7 +211,7 @@ int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *
     if (pid == 0) {
         dup2(fileno(fo), 1);
         dup2(fileno(fe), 2);
-        execv(NST_CLI_PATH, (char *const *)argv);
+        execv(program, (char *const *)argv);
         _exit(127);
     }
     int status = 0;
@@ -212,6 +221,28 @@ int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *
     fclose(fo);
     fclose(fe);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *nst_test_cli_version(void) {
+    static char version[256];
+    char out[4096], err[4096];
+    cr_assert_eq(nst_test_run_cli((const char *const[]){"--version", NULL}, out, sizeof out, err,
+                                  sizeof err),
+                 0, "nstyle --version: %s", err);
+    const char *nl = strchr(out, '\n');
+    cr_assert(strncmp(out, "nstyle ", 7) == 0 && nl && nl - out > 7 &&
+                  (size_t)(nl - out - 7) < sizeof version && !memchr(out + 7, ' ', nl - out - 7),
+              "nstyle --version's first line is not 'nstyle VERSION': %s", out);
+    memcpy(version, out + 7, (size_t)(nl - out - 7));
+    version[nl - out - 7] = '\0';
+    return version;
+}
+
+void nst_test_expect_json_version(const char *json) {
+    char field[300];
+    snprintf(field, sizeof field, "\"nstyle_version\": \"%s\"", nst_test_cli_version());
+    cr_expect(json && strstr(json, field), "the JSON summary lacks %s:\n%s", field,
+              json ? json : "(none)");
 }
 
 int nst_test_start_cli(const char *const *args, const char *first, int *fd) {

@@ -66,6 +66,16 @@ void nst_test_fd_grad(nst_test_scalar_fn f, void *user, double *x, size_t n, dou
  * out/err (NUL-terminated, truncated to size) when those are not NULL. */
 int nst_test_run_cli(const char *const *args, char *out, size_t out_size, char *err,
                      size_t err_size);
+/* The same for another program (a copy of the CLI placed elsewhere). */
+int nst_test_run_program(const char *program, const char *const *args, char *out,
+                         size_t out_size, char *err, size_t err_size);
+
+/* The version the built nstyle reports: its `--version` output's first line, "nstyle VERSION",
+ * without "nstyle " (the test fails unless the line has that form). */
+const char *nst_test_cli_version(void);
+/* Fails the test (cr_expect) unless the JSON summary json holds the field "nstyle_version" with
+ * exactly nst_test_cli_version(). */
+void nst_test_expect_json_version(const char *json);
 
 /* Starts the built nstyle CLI with args (NULL-terminated, without the program name), stdout to
  * /dev/null and stderr on a pipe, and returns its pid once its first stderr line has come (the

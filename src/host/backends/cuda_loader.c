@@ -7,18 +7,22 @@
  * when that fails from each folder in $NSTYLE_CUDA_LIBRARY_PATH (a folder holding the library,
  * or a Python site-packages folder holding PyPI's NVIDIA wheels: nvidia/cu13/lib, where the
  * CUDA 13 wheels of cuBLAS put it, nvidia/cublas/lib and nvidia/cudnn/lib, where the older and
- * cuDNN's do); cuDNN's major version must be 9. Then the module: $NSTYLE_CUDA_MODULE, else libnstyle_cuda.so next to the
- * executable (/proc/self/exe) or in ../lib from it. Its one entry returns a versioned table
+ * cuDNN's do); cuDNN's major version must be 9. Then the module: $NSTYLE_CUDA_MODULE, else
+ * libnstyle_cuda.so beside the library holding this code (libnstyle.so, or the executable that
+ * links libnstyle.a), beside the executable (/proc/self/exe), or in the installed lib folder
+ * from it (../lib by GNUInstallDirs). Its one entry returns a versioned table
  * (cuda_module.h); a stale module is refused. A missing symbol (an older cuDNN than the one
  * built against) fails the module's dlopen (RTLD_NOW), and the message says so with the
  * versions found.
  *
  * Tested by tests/test_cuda_loader.c: a missing, stale or foreign module, a cuDNN of the wrong
- * major version, the CLI with the CUDA libraries out of reach. */
+ * major version, the CLI with the CUDA libraries out of reach, the installed layout (bin/ and
+ * lib/); tests/scripts/test_install.sh: an installed nstyle and a program using libnstyle.so. */
 #define _GNU_SOURCE /* dlinfo, RTLD_DI_LINKMAP */
 #include <dlfcn.h>
 #include <link.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,30 +142,73 @@ static void *open_cuda_lib(const nst__cuda_lib *lib, char *from_dir, size_t from
     return NULL;
 }
 
-/* The module's path: $NSTYLE_CUDA_MODULE, or next to the executable, or in ../lib from it. */
-static void module_path(char *out, size_t size) {
+/* Where the installed module lies from the installed executable: bin/ to lib/ by CMake's
+ * GNUInstallDirs ("../lib", "../lib64", "../lib/x86_64-linux-gnu"). */
+#ifndef NST_CUDA_MODULE_BIN_TO_LIB
+#define NST_CUDA_MODULE_BIN_TO_LIB "../lib"
+#endif
+
+/* The folder of a file path, in place ("/a/b/x" -> "/a/b"); false when it has none. */
+static bool dir_of(char *path) {
+    char *slash = strrchr(path, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
+/* The module's path: $NSTYLE_CUDA_MODULE, else the first of these that exists: beside the
+ * library holding this code (libnstyle.so's folder when a program or Python loads the shared
+ * library; the executable's when linked statically), beside the executable, and in the
+ * installed lib folder from it (NST_CUDA_MODULE_BIN_TO_LIB, and ../lib). When none does, out
+ * is the first and `looked` lists them all. */
+static void module_path(char *out, size_t size, char *looked, size_t looked_size) {
+    nst__msg l = {looked, looked_size, 0};
+    if (looked_size)
+        looked[0] = '\0';
     const char *env = getenv("NSTYLE_CUDA_MODULE");
     if (env && *env) {
         snprintf(out, size, "%s", env);
         return;
     }
+    enum { N_DIRS = 4 };
+    char dirs[N_DIRS][4200];
+    int n = 0;
+    Dl_info info;
+    /* an absolute name only: the executable's own is argv[0], perhaps relative, and is the
+     * next candidate anyway */
+    if (dladdr((void *)module_path, &info) && info.dli_fname && info.dli_fname[0] == '/') {
+        snprintf(dirs[n], sizeof dirs[n], "%s", info.dli_fname);
+        if (dir_of(dirs[n]))
+            n++;
+    }
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        if (dir_of(exe)) {
+            snprintf(dirs[n++], sizeof dirs[0], "%s", exe);
+            snprintf(dirs[n++], sizeof dirs[0], "%s/%s", exe, NST_CUDA_MODULE_BIN_TO_LIB);
+            if (strcmp(NST_CUDA_MODULE_BIN_TO_LIB, "../lib") != 0)
+                snprintf(dirs[n++], sizeof dirs[0], "%s/../lib", exe);
+        }
+    }
+    if (n == 0) {
         snprintf(out, size, "%s", NST_CUDA_MODULE_FILE);
         return;
     }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(out, size, "%s/%s", exe, NST_CUDA_MODULE_FILE);
-    if (access(out, F_OK) != 0) {
-        char alt[4200];
-        snprintf(alt, sizeof alt, "%s/../lib/%s", exe, NST_CUDA_MODULE_FILE);
-        if (access(alt, F_OK) == 0)
-            snprintf(out, size, "%s", alt);
+    for (int i = 0; i < n; i++) {
+        bool seen = false; /* the library's folder is the executable's when linked statically */
+        for (int j = 0; j < i; j++)
+            seen = seen || strcmp(dirs[i], dirs[j]) == 0;
+        if (seen)
+            continue;
+        snprintf(out, size, "%s/%s", dirs[i], NST_CUDA_MODULE_FILE);
+        if (access(out, F_OK) == 0)
+            return;
+        msg_add(&l, "%s%s", l.len ? ", " : "", dirs[i]);
     }
+    snprintf(out, size, "%s/%s", dirs[0], NST_CUDA_MODULE_FILE);
 }
 
 static const nst__cuda_host host_table = {
@@ -225,8 +272,8 @@ const nst__cuda_module *nst__cuda_module_load(char *why, size_t why_size) {
         );
         return NULL;
     }
-    char path[4200];
-    module_path(path, sizeof path);
+    char path[4400], looked[2048];
+    module_path(path, sizeof path, looked, sizeof looked);
     void *mod = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!mod) {
         const char *err = dlerror();
@@ -241,8 +288,9 @@ const nst__cuda_module *nst__cuda_module_load(char *why, size_t why_size) {
 #endif
             );
         else if (access(path, F_OK) != 0)
-            msg_add(&m, " (it is built next to the nstyle executable in a build with CUDA; "
-                        "$NSTYLE_CUDA_MODULE names another path)");
+            msg_add(&m, " (looked in %s; it is built next to the nstyle executable in a build "
+                        "with CUDA and installed beside libnstyle; $NSTYLE_CUDA_MODULE names "
+                        "another path)", looked[0] ? looked : "no folder");
         return NULL;
     }
     nst__cuda_module_entry_fn entry = (nst__cuda_module_entry_fn)dlsym(mod, NST__CUDA_MODULE_ENTRY);

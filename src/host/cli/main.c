@@ -1,7 +1,10 @@
 /* The nstyle command line: argument parsing, terminal output and exit codes. This is the only
  * part of nstyle that prints or exits. Exit codes: 0 success, 1 failure, 2 usage error.
- * Tested by tests/test_cli.c. */
+ * Tested by tests/test_cli.c (--version: the build's version, OpenBLAS's). */
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <gnu/libc-version.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,25 @@ static void print_usage(FILE *out) {
             NST_VERSION_STRING);
 }
 
+/* "4.5" for _OPENMP 201511; the date itself for one not in the table. */
+static void openmp_name(int v, char *out, size_t size) {
+    static const struct {
+        int date;
+        const char *name;
+    } known[] = {{200505, "2.5"}, {200805, "3.0"}, {201107, "3.1"}, {201307, "4.0"},
+                 {201511, "4.5"}, {201811, "5.0"}, {202011, "5.1"}, {202111, "5.2"},
+                 {202411, "6.0"}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (known[i].date == v) {
+            snprintf(out, size, "%s (%d)", known[i].name, v);
+            return;
+        }
+    }
+    snprintf(out, size, "%d", v);
+}
+
+/* The first line is "nstyle VERSION" and nothing else (scripts and tests read it); then the
+ * CUDA backend as built, and the CPU libraries and compiler in use. */
 static void print_version(void) {
     nst_build_info b = nst_get_build_info();
     printf("nstyle %s\n", b.version);
@@ -46,7 +68,26 @@ static void print_version(void) {
     } else {
         printf("CUDA backend: not built (CPU only)\n");
     }
-    printf("OpenMP: %s\n", b.openmp ? "yes" : "no");
+    /* "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64": the version, then how
+     * it was built */
+    const char *blas = nst_cpu_blas_config();
+    if (strncmp(blas, "OpenBLAS ", 9) == 0)
+        blas += 9;
+    char blas_version[64] = "", *build = NULL;
+    snprintf(blas_version, sizeof blas_version, "%s", blas);
+    if ((build = strchr(blas_version, ' ')) != NULL)
+        *build = '\0';
+    const char *rest = strchr(blas, ' ');
+    printf("OpenBLAS: %s, kernels %s%s%s%s\n", blas_version, nst_cpu_blas_core(),
+           rest ? " (config: " : "", rest ? rest + 1 : "", rest ? ")" : "");
+    char omp[48] = "no";
+    if (b.openmp)
+        openmp_name(b.openmp_version, omp, sizeof omp);
+    printf("OpenMP: %s\n", omp);
+#ifdef __GLIBC__
+    printf("C library: glibc %s\n", gnu_get_libc_version());
+#endif
+    printf("Compiler: %s\n", b.compiler);
 }
 
 /* OpenBLAS picks its kernels when it loads; on a CPU model it does not know (virtual machines
