@@ -40,7 +40,11 @@ frames=$(ffprobe -v error -select_streams v:0 -show_entries stream=nb_frames -of
   "$tmp/clip.mp4")
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-ms() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print('%.0f %.0f' % (j['ms_per_image_compute'], j['ms_per_image_total']))" "$1"; }
+# nstyle's ms per frame, compute only and with I/O, from its JSON summary
+ms() {
+  python3 -c "import json, sys; j = json.load(open(sys.argv[1]))
+print('%.0f %.0f' % (j['ms_per_image_compute'], j['ms_per_image_total']))" "$1"
+}
 # CPU seconds (user + system) of a command and every child it waited for, ffmpeg's included
 TIMEFORMAT='%U %S'
 cpu_of() { tail -1 "$1" | awk '{ printf "%.1f", $1 + $2 }'; }
@@ -83,17 +87,18 @@ blas=$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: \([^ ]*\).*/\1/p')
   echo
   echo "\`bench/stylize_video.sh\`: a ${seconds}-second ${size} clip at ${fps} fps (${frames}" \
        "frames, H.264 with AAC sound), model $(basename "$model"), $threads threads, CPU" \
-       "backend, $rounds round(s); $cpu ($blas kernels), $(nproc) cores, load average $load_before before and" \
-       "$load_after after. Seconds are wall clock; ms per frame are nstyle's own (compute" \
-       "only / with decoding and encoding); CPU seconds are user + system of each path's processes," \
-       "ffmpeg's included."
+       "backend, $rounds round(s); $cpu ($blas kernels), $(nproc) cores, load average" \
+       "$load_before before and $load_after after. Seconds are wall clock; ms per frame are" \
+       "nstyle's own (compute only / with decoding and encoding); CPU seconds are user +" \
+       "system of each path's processes, ffmpeg's included."
   echo
   echo "| round | video path s | CPU s | ms/frame compute | ms/frame with I/O |" \
        "folder path s (extract + stylize + encode) | CPU s | ms/frame compute |" \
        "ms/frame with I/O | video / folder, wall | video / folder, CPU |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   paste -d' ' "$tmp/video.txt" "$tmp/folder.txt" | awk '{
-    printf "| %d | %.1f | %.1f | %s | %s | %.1f (%.1f + %.1f + %.1f) | %.1f | %s | %s | %.3f | %.3f |\n",
-           NR, $1, $2, $3, $4, $5, $7, $8, $9, $6, $10, $11, $1 / $5, $2 / $6 }'
+    printf "| %d | %.1f | %.1f | %s | %s | %.1f (%.1f + %.1f + %.1f) | %.1f | %s | %s",
+           NR, $1, $2, $3, $4, $5, $7, $8, $9, $6, $10, $11
+    printf " | %.3f | %.3f |\n", $1 / $5, $2 / $6 }'
 } > "$out/stylize_video.md"
 cat "$out/stylize_video.md"
