@@ -368,7 +368,9 @@ int nst_cli_stylize(int argc, char **argv) {
     if (st == NST_OK && stats.cancelled)
         fprintf(stderr, "nstyle stylize: stopped by %s after %d %s%s%s%s\n",
                 nst_cli_cancel_signal == SIGTERM ? "SIGTERM" : "SIGINT", stats.written, what,
-                stats.written == 1 ? "" : "s", video ? ", written to " : "", video ? a.out : "");
+                stats.written == 1 ? "" : "s", !video ? "" : stats.written ? ", written to "
+                                                                          : ": nothing written",
+                video && stats.written ? a.out : "");
     if (st == NST_OK && !a.quiet)
         nst_cli_stylize_print_summary(ctx, &a, model, &stats, opened ? &v : NULL);
     if (a.json) {

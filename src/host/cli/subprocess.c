@@ -123,7 +123,7 @@ int nst_cli_proc_start(nst_cli_proc *p, const char *const *argv, int pipes) {
     p->err_fd = err[0];
     if (pthread_create(&p->err_thread, NULL, err_main, p) == 0) {
         p->err_running = true;
-    } else { /* no reader for its stderr: let it write into nothing */
+    } else { /* no reader for its stderr: a message would end it with SIGPIPE, which says so */
         close(err[0]);
     }
     return 0;
