@@ -66,7 +66,8 @@ for variant in "${variants[@]}"; do
              "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22, slurm)" >&2
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz," \
+            "cmake-3.22, slurm)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"

@@ -63,7 +63,9 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   if [[ $rc -ne 0 && $rc -ne 77 ]]; then
     for log in slurmctld slurmd munged; do
-      [[ -f $tmp/log/$log.log ]] && { say "the last lines of $log.log:"; tail -n 15 "$tmp/log/$log.log"; }
+      [[ -f $tmp/log/$log.log ]] || continue
+      say "the last lines of $log.log:"
+      tail -n 15 "$tmp/log/$log.log"
     done
   fi
   if [[ ${NST_SLURM_KEEP:-0} == 1 ]]; then say "kept $tmp"; else rm -rf "$tmp"; fi

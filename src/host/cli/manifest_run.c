@@ -137,7 +137,8 @@ static bool make_folder_of(const char *path, char *err, size_t err_size) {
         if (*p == '/' || end) {
             *p = '\0';
             if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-                snprintf(err, err_size, "cannot make the folder '%.900s': %s", dir, strerror(errno));
+                snprintf(err, err_size, "cannot make the folder '%.900s': %s", dir,
+                         strerror(errno));
                 return false;
             }
             if (end)
