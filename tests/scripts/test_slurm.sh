@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Batch manifests on a real Slurm (docs/cluster.md): starts a single-node cluster of its own
 # (munged, slurmctld, slurmd; the config, state, logs and sockets in a temporary folder, every
-# daemon bound to 127.0.0.1 on free ports, two fake GPUs as gres on /dev/tty1 and /dev/tty2),
+# daemon bound to 127.0.0.1 on free ports, two fake GPUs as gres on /dev/tty1 and /dev/tty2 or
+# on two device files made in that folder),
 # then with the nstyle given:
 #  1. submits an array of 3 tasks (one fake GPU and one CPU each) over a 12-job stylize
 #     manifest and a 4-job render manifest at tiny sizes, waits with a bounded poll, and checks
@@ -13,8 +14,9 @@
 #     array and checks that the finished renders are skipped, not redone (same inode and
 #     mtime), and the cancelled one done.
 # Every daemon it started is stopped on exit, also after a failure. Exits 77 with the reason
-# when Slurm cannot start here (not root, no Slurm or munge, ../shared/data absent), 1 on a
-# failure, 0 when all checks pass.
+# when Slurm cannot start here (not root, no Slurm or munge, the cluster not up in 60 s), 1 on
+# a failure, 0 when all checks pass. The weights and images are ../shared/data's, else random
+# ones of the same layouts (tests/scripts/synthetic_models.py).
 #   tests/scripts/test_slurm.sh NSTYLE
 # Environment: NST_SHARED_DATA (default: ../shared/data next to the checkout),
 # NST_SLURM_KEEP=1 keeps the temporary folder (its path is printed).
@@ -33,14 +35,6 @@ nstyle=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 for p in munged mungekey slurmctld slurmd sbatch squeue scancel sinfo python3; do
   command -v "$p" >/dev/null ||
     skip "'$p' is not installed (Debian: apt-get install slurmctld slurmd slurm-client munge)"
-done
-data=${NST_SHARED_DATA:-$here/../shared/data}
-for f in models/fast/candy.safetensors models/vgg19-partial/vgg19_conv1_to_conv3.safetensors \
-         images/content/chelsea.png images/style/starry_night.jpg; do
-  [[ -f $data/$f ]] || skip "$data/$f is absent (the shared data: real weights and photos)"
-done
-for tty in /dev/tty1 /dev/tty2; do
-  [[ -c $tty ]] || skip "$tty is not a character device (the fake GPUs' device files)"
 done
 
 tmp=$(mktemp -d /tmp/nst-slurm.XXXXXX)
@@ -140,7 +134,18 @@ GresTypes=gpu
 NodeName=nstnode NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=$cpus Gres=gpu:2 State=UNKNOWN
 PartitionName=main Nodes=nstnode Default=YES MaxTime=INFINITE State=UP
 EOF
-printf 'AutoDetect=off\nName=gpu File=/dev/tty[1-2]\n' >"$tmp/gres.conf"
+# The fake GPUs' device files: /dev/tty1 and /dev/tty2, else (a container without them) two
+# character devices made here with /dev/null's numbers. Slurm only looks at them; nothing opens
+# them. NST_SLURM_MKNOD=1 makes them even where the ttys exist.
+if [[ -c /dev/tty1 && -c /dev/tty2 && ${NST_SLURM_MKNOD:-0} != 1 ]]; then
+  gpu_files="/dev/tty[1-2]"
+else
+  mkdir "$tmp/dev"
+  mknod "$tmp/dev/gpu0" c 1 3 && mknod "$tmp/dev/gpu1" c 1 3 ||
+    skip "no /dev/tty1 and /dev/tty2, and mknod cannot make the fake GPUs' device files"
+  gpu_files="$tmp/dev/gpu[0-1]"
+fi
+printf 'AutoDetect=off\nName=gpu File=%s\n' "$gpu_files" >"$tmp/gres.conf"
 export SLURM_CONF=$tmp/slurm.conf
 t_setup=$(date +%s.%N)
 slurmctld -D -i -f "$SLURM_CONF" >"$tmp/log/slurmctld.out" 2>&1 &
@@ -153,24 +158,42 @@ if ! wait_for 60 node_idle; then
   tail -n 20 "$tmp/log/slurmctld.log" "$tmp/log/slurmd.log" >&2 2>/dev/null || true
   skip "the single-node Slurm did not come up (node: '$(sinfo -h -o %T 2>&1)')"
 fi
-say "Slurm up in $(elapsed "$t_setup") s (node nstnode, $cpus CPUs, 2 fake GPUs)"
+say "Slurm up in $(elapsed "$t_setup") s (node nstnode, $cpus CPUs, fake GPUs $gpu_files)"
 
-# ---- the manifests ----------------------------------------------------------------------------
+# ---- the weights, the images, the manifests ---------------------------------------------------
+# The shared data's candy, partial VGG19, photos and paintings; without it, random weights of
+# the same layouts (the VGG19 narrow) and random images (tests/scripts/synthetic_models.py).
+# Job 4 is the render shard 1 takes second: longer, so that the cancel below lands while it runs.
 w=$tmp/work
-photos=(astronaut.png coffee.png chelsea.png rocket.jpg)
-paintings=(starry_night.jpg the_scream.jpg great_wave.jpg shipwreck.jpg)
+data=${NST_SHARED_DATA:-$here/../shared/data}
+if [[ -f $data/models/fast/candy.safetensors &&
+      -f $data/models/vgg19-partial/vgg19_conv1_to_conv3.safetensors ]]; then
+  tn=$data/models/fast/candy.safetensors
+  vgg=$data/models/vgg19-partial/vgg19_conv1_to_conv3.safetensors
+  contents=("$data"/images/content/{astronaut.png,coffee.png,chelsea.png,rocket.jpg})
+  styles=("$data"/images/style/{starry_night.jpg,the_scream.jpg,great_wave.jpg,shipwreck.jpg})
+  long=$'--iters=400'
+  say "weights and images: $data"
+else
+  python3 "$here/tests/scripts/synthetic_models.py" "$w" || fail "synthetic_models.py failed"
+  tn=$w/tn.safetensors
+  vgg=$w/vgg.safetensors
+  contents=("$w"/content_{0,1,2,3}.png)
+  styles=("$w"/style_{0,1,2,3}.png)
+  long=$'--size=64\t--iters=2000'
+  say "weights and images: random (tests/scripts/synthetic_models.py; no $data)"
+fi
+for f in "$tn" "$vgg" "${contents[@]}" "${styles[@]}"; do [[ -f $f ]] || fail "$f is absent"; done
 : >"$w/stylize.tsv"
 for k in $(seq 1 12); do
-  photo=$data/images/content/${photos[$(( (k - 1) % 4 ))]}
-  printf '%s\t%s/out/s_%02d.png\n' "$photo" "$tmp" "$k" >>"$w/stylize.tsv"
+  printf '%s\t%s/out/s_%02d.png\n' "${contents[(k - 1) % 4]}" "$tmp" "$k" >>"$w/stylize.tsv"
 done
-# job 4 is shard 1's second render: longer, so that the cancel below lands while it runs
 : >"$w/render.tsv"
 for k in 1 2 3 4; do
   extra=""
-  [[ $k == 4 ]] && extra=$'\t--iters=400'
-  printf '%s\t%s\t%s/out/r_%d.png%s\n' "$data/images/content/${photos[k - 1]}" \
-    "$data/images/style/${paintings[k - 1]}" "$tmp" "$k" "$extra" >>"$w/render.tsv"
+  [[ $k == 4 ]] && extra=$'\t'$long
+  printf '%s\t%s\t%s/out/r_%d.png%s\n' "${contents[k - 1]}" "${styles[k - 1]}" "$tmp" "$k" \
+    "$extra" >>"$w/render.tsv"
 done
 
 submit() { # submit NAME RUN ARRAY COMMAND...: the job id; the log NAME-RUN-TASK.log
@@ -180,11 +203,11 @@ submit() { # submit NAME RUN ARRAY COMMAND...: the job id; the log NAME-RUN-TASK
     --output="$w/$name-$run-%a.log" --chdir="$w" \
     --wrap="echo CUDA_VISIBLE_DEVICES=\$CUDA_VISIBLE_DEVICES; exec $*"
 }
-stylize_cmd="$nstyle stylize --manifest $w/stylize.tsv -m $data/models/fast/candy.safetensors \
---size 32 --json $w/stylize-{shard}.json"
-render_cmd="$nstyle render --manifest $w/render.tsv --model \
-$data/models/vgg19-partial/vgg19_conv1_to_conv3.safetensors --device cpu --size 32 --iters 20 \
---content-layers relu3_2 --style-layers relu1_1,relu2_1,relu3_1 --json $w/render-{shard}.json"
+stylize_cmd="$nstyle stylize --manifest $w/stylize.tsv -m $tn --size 32 \
+--json $w/stylize-{shard}.json"
+render_cmd="$nstyle render --manifest $w/render.tsv --model $vgg --device cpu --size 32 \
+--iters 20 --content-layers relu3_2 --style-layers relu1_1,relu2_1,relu3_1 \
+--json $w/render-{shard}.json"
 gone() { [[ -z $(squeue -h -j "$1" 2>/dev/null) ]]; }
 
 # ---- 1. both arrays ---------------------------------------------------------------------------
