@@ -171,9 +171,9 @@ static int shard_from_slurm(const char *id_text, nst_cli_shard *s, char *err, si
                            err, err_size);
     }
     if (id < v[0] || (id - v[0]) % v[1] != 0 || (id - v[0]) / v[1] >= v[2]) {
-        snprintf(err, err_size, "array task %ld is not task (%ld - SLURM_ARRAY_TASK_MIN %ld) / "
-                 "SLURM_ARRAY_TASK_STEP %ld of SLURM_ARRAY_TASK_COUNT %ld: an array with gaps "
-                 "(--array=1,4,9) needs --shard I/N", id, id, v[0], v[1], v[2]);
+        snprintf(err, err_size, "SLURM_ARRAY_TASK_ID %ld is not SLURM_ARRAY_TASK_MIN %ld + k * "
+                 "SLURM_ARRAY_TASK_STEP %ld with k below SLURM_ARRAY_TASK_COUNT %ld: an array "
+                 "with gaps (--array=1,4,9) needs --shard I/N", id, v[0], v[1], v[2]);
         return 2;
     }
     *s = (nst_cli_shard){(int)((id - v[0]) / v[1]), (int)v[2], "slurm"};
