@@ -9,9 +9,11 @@ set -euo pipefail
 
 # clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md);
 # ffmpeg: video files in and out (nstyle stylize, test_cli_video);
-# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv
+# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv;
+# slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
+# (tests/scripts/test_slurm.sh, docs/cluster.md)
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev ffmpeg python3-venv)
+          libclang-rt-14-dev ffmpeg python3-venv slurmctld slurmd slurm-client munge)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

@@ -5,20 +5,31 @@
 # then the fuzz smoke run: every fuzz target (fuzz/run.sh, docs/fuzzing.md) for 20 seconds,
 # built with clang apart from the rest, skipped with the reason when clang's libFuzzer runtime
 # is missing; then cmake-3.22: the CPU-only build with the oldest CMake supported
-# (scripts/check-cmake-min.sh; skipped, saying why, without PyPI).
+# (scripts/check-cmake-min.sh; skipped, saying why, without PyPI); then slurm: batch manifests
+# sharded over a real single-node Slurm with the CPU-only build's nstyle
+# (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant,
 # or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22 ...]   (default: all five)
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm ...]   (default: all six)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
+# A step's outcome from its exit code: 77 skipped (the step has said why), others failed.
+step_outcome() {
+  if [[ $2 == 77 ]]; then
+    echo "=== $1: skipped (the reason is above)"
+  elif [[ $2 != 0 ]]; then
+    fail=1
+    echo "=== $1: FAILED" >&2
+  fi
+}
 for variant in "${variants[@]}"; do
   dir=build-test-$variant${NST_TEST_DIR_SUFFIX:-}
   if [[ $variant == fuzz ]]; then
@@ -26,22 +37,24 @@ for variant in "${variants[@]}"; do
     rc=0
     # the sanitize variant's ASAN_OPTIONS are not libFuzzer's
     ASAN_OPTIONS= NST_FUZZ_DIR=$dir fuzz/run.sh --seconds "${NST_FUZZ_SECONDS:-20}" all || rc=$?
-    if [[ $rc == 77 ]]; then
-      echo "=== fuzz: skipped (the reason is above)"
-    elif [[ $rc != 0 ]]; then
-      fail=1
-      echo "=== fuzz: FAILED" >&2
-    fi
+    step_outcome fuzz $rc
     continue
   fi
   if [[ $variant == cmake-3.22 ]]; then
     echo "=== $variant build and install tests in $dir"
     rc=0
     scripts/check-cmake-min.sh "$dir" || rc=$?
-    if [[ $rc -ne 0 && $rc -ne 77 ]]; then
-      fail=1
-      echo "=== $variant: FAILED" >&2
-    fi
+    step_outcome "$variant" $rc
+    continue
+  fi
+  if [[ $variant == slurm ]]; then
+    dir=build-test-cpu-only${NST_TEST_DIR_SUFFIX:-}
+    echo "=== slurm: batch manifests on a single-node Slurm, with $dir/nstyle"
+    rc=0
+    # nothing to do when the cpu-only variant has just built it
+    NST_CUDA=OFF scripts/build.sh "$dir" -DNST_WERROR=ON >/dev/null || rc=$?
+    [[ $rc != 0 ]] || tests/scripts/test_slurm.sh "$dir/nstyle" || rc=$?
+    step_outcome slurm $rc
     continue
   fi
   case $variant in
@@ -53,7 +66,8 @@ for variant in "${variants[@]}"; do
              "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22)" >&2
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz," \
+            "cmake-3.22, slurm)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"

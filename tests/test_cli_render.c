@@ -124,22 +124,7 @@ static void setup(void) {
         "cpu", "--threads", "2", "--content-layers", "relu2_1", "--style-layers",              \
         "relu1_1,relu2_1", __VA_ARGS__)
 
-/* The number after "key": in a JSON text; NAN for null; the test fails when the key is absent. */
-static double json_num(const char *text, const char *key) {
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(text, pat);
-    cr_assert_not_null(p, "no \"%s\" in the JSON:\n%s", key, text);
-    p += strlen(pat);
-    return strncmp(p, "null", 4) == 0 ? NAN : strtod(p, NULL);
-}
-
-static char *read_json(void) {
-    size_t n = 0;
-    char *t = (char *)nst_test_read_bytes(json, &n);
-    t[n] = '\0';
-    return t;
-}
+static char *read_json(void) { return nst_test_read_text(json); }
 
 static void assert_image(const char *path, int w, int h) {
     nst_ctx *ctx = nst_test_cpu_ctx();
@@ -276,7 +261,7 @@ Test(cli_render, a_tiny_vram_limit_is_refused_before_allocating) {
     cr_assert(strstr(err, "activations") || strstr(err, "gradients") || strstr(err, "weights"),
               "the consumers should be named: %s", err);
     char *j = read_json();
-    cr_expect_eq(json_num(j, "total"), 0, "nothing may be allocated: %s", j);
+    cr_expect_eq(nst_test_json_num(j, "total"), 0, "nothing may be allocated: %s", j);
     free(j);
     assert_no_output();
 }
@@ -298,18 +283,18 @@ Test(cli_render, synthetic_render_lowers_the_losses) {
     cr_assert(strstr(j, "\"schema\": \"nstyle-summary/1\"") && strstr(j, "\"ok\": true") &&
               strstr(j, "\"device\": \"cpu\"") && strstr(j, "\"peak_bytes\""), "%s", j);
     nst_test_expect_json_version(j);
-    cr_expect_eq(json_num(j, "width"), 64);
-    cr_expect_eq(json_num(j, "height"), 48);
-    cr_expect_eq(json_num(j, "iterations"), 40);
-    const double s0 = json_num(j, "initial_style_loss"), s1 = json_num(j, "style_loss");
+    cr_expect_eq(nst_test_json_num(j, "width"), 64);
+    cr_expect_eq(nst_test_json_num(j, "height"), 48);
+    cr_expect_eq(nst_test_json_num(j, "iterations"), 40);
+    const double s0 = nst_test_json_num(j, "initial_style_loss"), s1 = nst_test_json_num(j, "style_loss");
     cr_expect(s0 > 0 && s1 < 0.8 * s0, "style loss %g -> %g should fall", s0, s1);
-    cr_expect(json_num(j, "initial_content_loss") < 1e-6, "init from content: %s", j);
-    cr_expect(json_num(j, "content_loss") >= 0);
-    const double ssim = json_num(j, "ssim_to_content");
+    cr_expect(nst_test_json_num(j, "initial_content_loss") < 1e-6, "init from content: %s", j);
+    cr_expect(nst_test_json_num(j, "content_loss") >= 0);
+    const double ssim = nst_test_json_num(j, "ssim_to_content");
     cr_expect(ssim > 0 && ssim < 1, "ssim %g", ssim);
-    cr_expect(json_num(j, "seconds") > 0 && json_num(j, "setup_seconds") > 0 &&
-              json_num(j, "s_per_iter") > 0, "%s", j);
-    cr_expect(json_num(j, "total") > 0, "peak memory total: %s", j);
+    cr_expect(nst_test_json_num(j, "seconds") > 0 && nst_test_json_num(j, "setup_seconds") > 0 &&
+              nst_test_json_num(j, "s_per_iter") > 0, "%s", j);
+    cr_expect(nst_test_json_num(j, "total") > 0, "peak memory total: %s", j);
     free(j);
     const char *summary[] = {"64x48", "40 of 40 iterations", "s/iter", "content", "style",
                              "SSIM to content", "peak memory", "wrote"};
@@ -370,7 +355,7 @@ static void expect_cut_short(int sig, int code) {
     cr_expect_eq(tmp, 0, "a temporary file was left");
     char *j = read_json();
     cr_expect(strstr(j, "\"cancelled\": true") && strstr(j, "\"ok\": true"), "%s", j);
-    const double it = json_num(j, "iterations");
+    const double it = nst_test_json_num(j, "iterations");
     cr_expect(it >= 1 && it < 1000000, "iterations done: %g", it);
     free(j);
 }
@@ -413,12 +398,12 @@ Test(cli_render, real_partial_vgg19_styles_chelsea_like_starry_night) {
                  0, "%s", err);
     assert_image(result, 128, 85);
     char *j = read_json();
-    const double s0 = json_num(j, "initial_style_loss"), s1 = json_num(j, "style_loss");
-    const double ssim = json_num(j, "ssim_to_content");
+    const double s0 = nst_test_json_num(j, "initial_style_loss"), s1 = nst_test_json_num(j, "style_loss");
+    const double ssim = nst_test_json_num(j, "ssim_to_content");
     cr_expect(s1 <= 0.1 * s0, "style loss %g -> %g: want 0.1x or lower", s0, s1);
     cr_expect(ssim >= 0.3 && ssim <= 0.8, "SSIM to content %g, want [0.3, 0.8]", ssim);
     cr_log_info("real weights: style %g -> %g, content %g, ssim %.3f, %.3f s/iter", s0, s1,
-                json_num(j, "content_loss"), ssim, json_num(j, "s_per_iter"));
+                nst_test_json_num(j, "content_loss"), ssim, nst_test_json_num(j, "s_per_iter"));
     free(j);
 }
 
@@ -502,9 +487,9 @@ Test(cli_render, geometry_renders_write_their_json_fields) {
                   strstr(j, "\"style_transform\": \"scale=0.8\"") &&
                   strstr(j, "\"transform_padding\": \"border\""),
               "%s", j);
-    cr_expect_eq(json_num(j, "robust_views"), 2);
-    cr_expect_eq(json_num(j, "style_augment"), 2);
-    cr_expect(json_num(j, "robust_style_loss") > 0, "%s", j);
+    cr_expect_eq(nst_test_json_num(j, "robust_views"), 2);
+    cr_expect_eq(nst_test_json_num(j, "style_augment"), 2);
+    cr_expect(nst_test_json_num(j, "robust_style_loss") > 0, "%s", j);
     cr_expect(strstr(out, "robust   style loss of the 2 views"), "%s", out);
     free(j);
     cr_assert_eq(RENDER("--iters", "5", "--learn-style-transform", "--style-transform-penalty", "0",
@@ -513,7 +498,7 @@ Test(cli_render, geometry_renders_write_their_json_fields) {
     j = read_json();
     cr_expect(strstr(j, "\"learn_style_transform\": true") && strstr(j, "\"style_theta\": ["), "%s",
               j);
-    cr_expect_eq(json_num(j, "style_transform_penalty"), 0);
+    cr_expect_eq(nst_test_json_num(j, "style_transform_penalty"), 0);
     const char *t = strstr(j, "\"style_theta\": [") + strlen("\"style_theta\": [");
     cr_expect(fabs(strtod(t, NULL) - 1.0) > 1e-4, "theta must have moved from 1: %s", t);
     cr_expect(strstr(out, "style theta ["), "%s", out);

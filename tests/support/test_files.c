@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +67,20 @@ void nst_test_remove_tree(const char *dir) {
         closedir(d);
     }
     rmdir(dir);
+}
+
+char *nst_test_read_text(const char *path) {
+    size_t n = 0;
+    char *t = (char *)nst_test_read_bytes(path, &n);
+    t[n] = '\0';
+    return t;
+}
+
+double nst_test_json_num(const char *text, const char *key) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(text, pat);
+    cr_assert_not_null(p, "no \"%s\" in the JSON:\n%s", key, text);
+    p += strlen(pat);
+    return strncmp(p, "null", 4) == 0 ? NAN : strtod(p, NULL);
 }

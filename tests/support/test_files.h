@@ -13,6 +13,11 @@ uint8_t *nst_test_read_bytes(const char *path, size_t *n);
 /* Entries in dir other than . and ..; when tmp is not NULL, *tmp counts those whose names hold
  * ".tmp-" (the temporaries of an atomic save). */
 int nst_test_count_entries(const char *dir, int *tmp);
+/* The whole file as a NUL-terminated string; the caller frees. */
+char *nst_test_read_text(const char *path);
+/* The number after the first "KEY": in a JSON text (NaN for null); fails the test when the key
+ * is absent. */
+double nst_test_json_num(const char *text, const char *key);
 /* Removes dir and everything below it (symbolic links are removed, not followed); nst_test_tmpdir
  * does this for its folders when the test ends. */
 void nst_test_remove_tree(const char *dir);

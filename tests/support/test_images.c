@@ -20,6 +20,14 @@ nst_image nst_test_image_random(int w, int h, int c, uint64_t seed) {
     return img;
 }
 
+void nst_test_write_random_image(const char *path, int w, int h, uint64_t seed) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image img = nst_test_image_random(w, h, 3, seed);
+    cr_assert_eq(nst_image_save(ctx, path, &img, 95), NST_OK, "%s", nst_last_error(ctx));
+    nst_image_free(&img);
+    nst_ctx_destroy(ctx);
+}
+
 double nst_test_image_mean_abs_diff(const nst_image *a, const nst_image *b, int *worst) {
     cr_assert(a->width == b->width && a->height == b->height && a->channels == b->channels,
               "images of different sizes: %dx%dx%d and %dx%dx%d", a->width, a->height,

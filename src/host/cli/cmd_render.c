@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "manifest_run.h"
 #include "nstyle/nstyle.h"
 #include "nstyle/render.h"
 #include "nstyle/vgg19.h"
@@ -382,7 +383,44 @@ static nst_status on_scale_images(nst_ctx *ctx, int k, nst_render_options *o, vo
     return NST_OK;
 }
 
+/* Whether the parsed style list is exactly `styles` (the parser cut its commas into NULs). */
+static bool same_styles(const render_args *a, const char *styles) {
+    const size_t n = strlen(styles);
+    int count = 1;
+    for (const char *c = strchr(styles, ','); c; c = strchr(c + 1, ','))
+        count++;
+    if (count != a->n_styles || n >= sizeof a->style_list || a->style_list[n] != '\0')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (a->style_list[i] != (styles[i] == ',' ? '\0' : styles[i]))
+            return false;
+    return true;
+}
+
+/* A manifest line as parsed: -1 when it renders exactly its content, styles and output
+ * (manifest_run.h). */
+static int check_job(int argc, char **argv, const char *const *field) {
+    render_args a;
+    int rc = nst_cli_render_parse_args(argc, argv, &a);
+    if (rc < 0 && (a.content != field[0] || !same_styles(&a, field[1]) ||
+                   a.output != field[2] || a.json))
+        rc = nst_cli_usage_error("render", "%s", "a manifest gives each job's content, style "
+                                 "and output: -c, -s, -o and --json are not options of the "
+                                 "command line or of a line");
+    return rc;
+}
+
+static const nst_cli_manifest_command manifest_command = {
+    .command = "render",
+    .fields = 3,
+    .flags = (const char *const[]){"-c", "-s", "-o"},
+    .field_names = (const char *const[]){"content", "style", "output"},
+    .check = check_job,
+};
+
 int nst_cli_render(int argc, char **argv) {
+    if (nst_cli_manifest_asked(argc, argv))
+        return nst_cli_manifest_main(&manifest_command, argc, argv);
     render_args a;
     int rc = nst_cli_render_parse_args(argc, argv, &a);
     if (rc >= 0)

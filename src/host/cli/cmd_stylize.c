@@ -25,6 +25,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "manifest_run.h"
 #include "nstyle/models.h"
 #include "nstyle/nstyle.h"
 #include "nstyle/stylize.h"
@@ -76,6 +77,18 @@ static void print_help(void) {
         "                      (default %g)\n"
         "      --original-colors  keep the input's colours: the result's luminance with the\n"
         "                      input's chroma (BT.601 YUV), as render's option\n"
+        "\n"
+        "Batches (docs/cluster.md):\n"
+        "      --manifest FILE  run the jobs of FILE, one a line: INPUT<tab>OUTPUT, then any\n"
+        "                      number of <tab>--name=value options for that job (after the\n"
+        "                      command line's); '#' lines are comments. A job whose OUTPUT\n"
+        "                      exists and decodes is skipped, so a rerun resumes; one that\n"
+        "                      fails does not stop the others. Each job runs with --quiet\n"
+        "      --shard I/N     take jobs I, I+N, I+2N, ... (I in 1..N); by default the shard\n"
+        "                      of a Slurm array task or of a Kubernetes indexed Job\n"
+        "                      (JOB_COMPLETION_INDEX of NSTYLE_SHARD_COUNT), else every job\n"
+        "  With --manifest, --json FILE is the shard's summary ({shard} in FILE becomes I-of-N;\n"
+        "  default MANIFEST.shard-I-of-N.json) and --threads defaults to SLURM_CPUS_PER_TASK\n"
         "\n"
         "Output:\n"
         "  -q, --quality Q     JPEG quality 1..100 (default 95)\n"
@@ -320,7 +333,36 @@ static nst_status run_video(nst_ctx *ctx, nst_stylizer *s, nst_smoother *sm, con
     return st;
 }
 
+/* A manifest line as parsed: -1 when it is one image into one image file (manifest_run.h). */
+static int check_job(int argc, char **argv, const char *const *field) {
+    stylize_args a;
+    int rc = parse_args(argc, argv, &a);
+    bool video = false;
+    if (rc < 0 && (a.n_inputs != 1 || a.inputs[0] != field[0] || a.out != field[1] || a.json))
+        rc = usage_error("%s", "a manifest gives each job's input and output: -i, -o, --json "
+                               "and inputs are not options of the command line or of a line");
+    if (rc < 0)
+        rc = check_kinds(&a, &video);
+    if (rc < 0 && (video || is_dir(field[0])))
+        rc = usage_error("a manifest's input is one image file (got '%s')", field[0]);
+    if (rc < 0 && !is_image_name(field[1]))
+        rc = usage_error("a manifest's output is one image file, .png or .jpg (got '%s')",
+                         field[1]);
+    free(a.inputs);
+    return rc;
+}
+
+static const nst_cli_manifest_command manifest_command = {
+    .command = "stylize",
+    .fields = 2,
+    .flags = (const char *const[]){"-i", "-o"},
+    .field_names = (const char *const[]){"input", "output"},
+    .check = check_job,
+};
+
 int nst_cli_stylize(int argc, char **argv) {
+    if (nst_cli_manifest_asked(argc, argv))
+        return nst_cli_manifest_main(&manifest_command, argc, argv);
     stylize_args a;
     int rc = parse_args(argc, argv, &a);
     bool video = false;

@@ -150,6 +150,40 @@ void nst_cli_json_object_end(nst_cli_json *j) {
         put(j, "\n%*s}", 2 * (j->depth + 1), "");
 }
 
+void nst_cli_json_array_begin(nst_cli_json *j, const char *k) {
+    if (!j)
+        return;
+    key(j, k);
+    put(j, "[");
+    if (j->depth + 1 >= JSON_MAX_DEPTH) {
+        j->failed = true;
+        return;
+    }
+    j->first[++j->depth] = true;
+}
+
+void nst_cli_json_item_begin(nst_cli_json *j) {
+    if (!j || j->depth + 1 >= JSON_MAX_DEPTH) {
+        if (j)
+            j->failed = true;
+        return;
+    }
+    put(j, "%s\n%*s{", j->first[j->depth] ? "" : ",", 2 * (j->depth + 1), "");
+    j->first[j->depth] = false;
+    j->first[++j->depth] = true;
+}
+
+void nst_cli_json_array_end(nst_cli_json *j) {
+    if (!j || j->depth == 0)
+        return;
+    const bool empty = j->first[j->depth];
+    j->depth--;
+    if (empty)
+        put(j, "]");
+    else
+        put(j, "\n%*s]", 2 * (j->depth + 1), "");
+}
+
 void nst_cli_json_num_array(nst_cli_json *j, const char *k, const double *v, size_t n) {
     key(j, k);
     put(j, "[");

@@ -39,6 +39,11 @@ void nst_cli_json_null(nst_cli_json *j, const char *key);
 void nst_cli_json_object_begin(nst_cli_json *j, const char *key);
 void nst_cli_json_object_end(nst_cli_json *j);
 void nst_cli_json_num_array(nst_cli_json *j, const char *key, const double *v, size_t n);
+/* An array of objects: array_begin, then for each element item_begin, its fields and
+ * object_end; then array_end. */
+void nst_cli_json_array_begin(nst_cli_json *j, const char *key);
+void nst_cli_json_item_begin(nst_cli_json *j);
+void nst_cli_json_array_end(nst_cli_json *j);
 /* The "memory" object from the context's tracker (peak bytes by tag, device memory). */
 void nst_cli_json_memory(nst_cli_json *j, nst_ctx *ctx);
 /* Adds "ok" and "error" (from ctx's last message when status is not NST_OK), "device", and writes
