@@ -189,18 +189,21 @@ class LoadError(ImportError):
 
 
 def _library_path():
+    """$NSTYLE_LIBRARY, else the package's own libnstyle."""
+    if os.environ.get("NSTYLE_LIBRARY"):
+        return os.environ["NSTYLE_LIBRARY"]
     found = sorted(glob.glob(os.path.join(LIB_DIR, "libnstyle.so*")))
     if not found:
         raise LoadError(f"nstyle: no libnstyle.so in {LIB_DIR}: the package is incomplete "
                         "(reinstall it with pip)")
-    return os.environ.get("NSTYLE_LIBRARY") or found[0]
+    return found[0]
 
 
 def _better_core(path):
     """The library's own answer (nst_cpu_blas_better_core) to which OPENBLAS_CORETYPE this CPU
     should run, asked in a child process: OpenBLAS picks its kernels when it loads, so this
     process must not load it before the answer is known. None when nothing is to be gained."""
-    if platform.machine() not in ("x86_64", "AMD64", "i686"):
+    if platform.machine() not in ("x86_64", "AMD64", "i686") or not sys.executable:
         return None
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:

@@ -1,9 +1,14 @@
 """The installed package: imported from the installation, not the source tree; its files; the
-`nstyle` command it installs; info() against `nstyle info` and `nstyle --version`, OpenBLAS's
-kernels included (the package applies the command's rule before loading the library)."""
+`nstyle` command it installs (which starts without importing the package); info() against
+`nstyle info` and `nstyle --version`, OpenBLAS's kernels included (the package applies the
+command's rule before loading the library)."""
 
 import os
 import re
+import subprocess
+import sys
+
+import pytest
 
 import nstyle
 from conftest import REPO, run_cli
@@ -36,3 +41,15 @@ def test_info_is_the_clis(cli):
     if i["openblas_coretype_set_by_nstyle"]:
         assert "(set by nstyle: OpenBLAS does not know this CPU model)" in text
         assert i["openblas_coretype_set_by_nstyle"] == kernels
+
+
+def test_the_command_starts_without_importing_the_package(cli):
+    script = os.path.join(os.path.dirname(sys.executable), "nstyle")
+    if cli != script:
+        pytest.skip(f"no console script at {script} (the package is not installed in this "
+                    "Python's environment)")
+    # a library the package would refuse: the command does not load it
+    env = dict(os.environ, NSTYLE_LIBRARY="/nonexistent/libnstyle.so")
+    r = subprocess.run([cli, "--version"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"nstyle {nstyle.__version__}"
