@@ -382,9 +382,12 @@ class Stylizer:
     def frames(self, images):
         """Stylises the images (an iterable: numpy arrays, PIL images or paths) in order,
         yielding each result as soon as its batch is done: for video frames. Up to batch
-        frames of one size go through the network together; smoothing runs across them."""
+        frames of one size go through the network together; smoothing runs across them, from
+        the first frame of this call (each call is a sequence of its own, as each CLI run)."""
         ctx = self._live()
         o = self.options
+        if self._sm:
+            lib.nst_smoother_reset(self._sm)
         pending = []
         for k, x in enumerate(images):
             a = _fit(ctx, _as_array(ctx, x, f"input {k}"), o["size"], o["scale"])

@@ -170,6 +170,7 @@ _SIGNATURES = {
     "nst_stylizer_current_plan": (c_void_p, [c_void_p]),
     "nst_smoother_create": (status, [ctx_p, c_float, c_float, POINTER(c_void_p)]),
     "nst_smoother_destroy": (None, [c_void_p]),
+    "nst_smoother_reset": (None, [c_void_p]),
     "nst_smoother_apply": (status, [c_void_p, c_void_p, c_int, c_int, c_void_p]),
     "nst_render_options_default": (None, [POINTER(RenderOptions)]),
     "nst_train_options_default": (None, [POINTER(TrainOptions)]),
