@@ -32,7 +32,8 @@ done
 echo "--- the wheel (pip wheel ., CPU-only)"
 start=$SECONDS
 NST_CUDA=OFF "$dir/build-venv/bin/pip" wheel "${pip_opts[@]}" --no-build-isolation --no-deps \
-    -C cmake.define.NST_WERROR=ON -C build-dir="$dir/build" -w "$dir/dist" .
+    --config-settings=cmake.define.NST_WERROR=ON --config-settings=build-dir="$dir/build" \
+    -w "$dir/dist" .
 wheel=$(ls "$dir"/dist/nstyle-*-py3-none-linux_*.whl)
 echo "$(basename "$wheel"): $(du -k "$wheel" | cut -f1) KB in $((SECONDS - start)) s"
 PATH="$dir/build-venv/bin:$PATH" "$dir/build-venv/bin/auditwheel" repair -w "$dir/wheelhouse" \
