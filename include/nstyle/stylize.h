@@ -114,6 +114,25 @@ nst_status nst_smoother_apply(nst_smoother *sm, const uint8_t *frame, int w, int
 /* (n*3 values) out = (uint8) clamp(y, 0, 255), truncated; NaN gives 0. */
 void nst_stylize_to_u8(const float *y, size_t n, uint8_t *out);
 
+/* ---- the options of a stylize run -------------------------------------------------------------
+ * The settings `nstyle stylize` takes besides its files, with its defaults: the CLI and the
+ * Python package (python/) start from nst_stylize_options_default, so both have the same. */
+typedef struct {
+    const char *device;     /* "cpu" (default), "cuda", "cuda:N" */
+    int threads;            /* CPU threads; 0 (default) = all cores */
+    int size;               /* resize each input so its long side is size pixels; 0 = keep */
+    double scale;           /* resize each input by scale; 0 = keep (not with size) */
+    int batch;              /* frames of one size per pass (default 1) */
+    float smooth;           /* temporal smoothing alpha in [0, 1) (default 0, off) */
+    float smooth_threshold; /* the smoother's threshold (default NST_SMOOTH_THRESHOLD) */
+    bool original_colors;   /* nst_stylizer_set_original_colors (default off) */
+    int quality;            /* JPEG quality of written images, 1..100 (default 95) */
+} nst_stylize_options;
+
+void nst_stylize_options_default(nst_stylize_options *o);
+/* sizeof(nst_stylize_options) as the library was built (for bindings' checks, device.h). */
+size_t nst_stylize_options_size(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -76,6 +76,8 @@ typedef struct {
 } nst_train_options;
 
 void nst_train_options_default(nst_train_options *o);
+/* sizeof(nst_train_options) as the library was built (for bindings' checks, device.h). */
+size_t nst_train_options_size(void);
 
 typedef struct nst_trainer nst_trainer;
 

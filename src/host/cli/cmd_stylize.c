@@ -145,8 +145,12 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
         {"original-colors", no_argument, NULL, O_COLORS},
         {NULL, 0, NULL, 0},
     };
-    *a = (stylize_args){.device = "cpu", .batch = 1, .quality = 95, .crf = -1,
-                        .threshold = NST_SMOOTH_THRESHOLD};
+    nst_stylize_options d; /* the library's defaults, as the Python package's */
+    nst_stylize_options_default(&d);
+    *a = (stylize_args){.device = d.device, .threads = d.threads, .size = d.size,
+                        .scale = d.scale, .batch = d.batch, .smooth = d.smooth,
+                        .threshold = d.smooth_threshold, .original_colors = d.original_colors,
+                        .quality = d.quality, .crf = -1};
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     if (!a->inputs)
         return usage_error("%s", "out of memory");
