@@ -8,7 +8,8 @@
 # found in $NSTYLE_MODELS, else ~/.cache/nstyle), PyPI (a virtual environment made in the build
 # folder with onnx, onnxruntime, numpy and pillow at pinned versions, and the pinned wheel the
 # graphs come from) and ../shared/data. Writes OUT_DIR/light_fidelity.md, light_speed.md and
-# light_speed.csv; exits 1 when a float graph differs by more than 1/255.
+# .csv (libgomp's default wait policy), light_speed_passive.md and .csv (OMP_WAIT_POLICY=passive)
+# and light_memory.md; exits 1 when a float graph differs by more than 1/255.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -40,9 +41,17 @@ export OPENBLAS_CORETYPE
 photos=("$data"/images/content/*.png "$data"/images/content/*.jpg)
 paintings=("$data"/images/style/*.jpg)
 status=0
-"$venv/bin/python" bench/peer_light.py --lib "$build/libnstyle.so" --wheel "$wheel" \
-    --models "$models" --photos "${photos[@]}" --paintings "${paintings[@]}" --size "$size" \
-    --rounds "$rounds" --out "$out" || status=$?
+args=(--lib "$build/libnstyle.so" --wheel "$wheel" --models "$models" --size "$size"
+      --rounds "$rounds" --out "$out")
+"$venv/bin/python" bench/peer_light.py "${args[@]}" --photos "${photos[@]}" \
+    --paintings "${paintings[@]}" --skip speed || status=$?
+# speed on rocket.jpg with starry_night's vector, with libgomp's default wait policy and with
+# OMP_WAIT_POLICY=passive (on a loaded machine spinning threads lose their time slices)
+speed=(--photos "$data/images/content/rocket.jpg" --paintings "$data/images/style/starry_night.jpg"
+       --skip fidelity)
+(unset OMP_WAIT_POLICY; "$venv/bin/python" bench/peer_light.py "${args[@]}" "${speed[@]}")
+OMP_WAIT_POLICY=passive "$venv/bin/python" bench/peer_light.py "${args[@]}" "${speed[@]}" \
+    --tag passive
 # planned memory of nstyle stylize at SIZE: the light networks and a TransformerNet
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,8 +62,7 @@ w, h = map(int, sys.argv[2].split("x"))
 Image.open(sys.argv[1]).convert("RGB").resize((w, h), Image.LANCZOS).save(sys.argv[3])
 PY
 {
-    echo
-    echo "## Planned memory of \`nstyle stylize\` at $size (the arena of one image, MiB)"
+    echo "# Planned memory of \`nstyle stylize\` at $size (the arena of one image, MiB)"
     echo
     echo "| network | plan MiB | weights MiB |"
     echo "|---|---|---|"
@@ -71,6 +79,6 @@ w = j["memory"]["peak_bytes"]["weights"]
 print(f"| {sys.argv[2]} | {j['plan_bytes'] / 2**20:.1f} | {w / 2**20:.2f} |")
 PY
     done
-} >>"$out/light_speed.md"
-tail -8 "$out/light_speed.md"
+} >"$out/light_memory.md"
+cat "$out/light_memory.md"
 exit "$status"

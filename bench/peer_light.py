@@ -19,7 +19,7 @@ The graphs onnxruntime runs:
   "int8":  the graphs as shipped (the transformer at its fixed 384x384 only).
 Fidelity: max |delta| of the 0..1 outputs (nstyle's 0..255 divided by 255) against the float
 graphs, which must be <= 1/255, and the same against the int8 graphs for the record; the style
-vectors compared directly. Writes OUT_DIR/light_fidelity.md and light_speed.md (+ .csv)."""
+vectors compared directly. Writes OUT_DIR/light_fidelity.md and light_speed[_TAG].md (+ .csv)."""
 import argparse
 import ctypes
 import os
@@ -333,7 +333,8 @@ def speed(a, g, ns, out):
     load1 = open("/proc/loadavg").read().split()[:3]
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
                 if ln.startswith("model name")), "unknown CPU")
-    lines = ["# Light networks: speed against onnxruntime", "",
+    wait = os.environ.get("OMP_WAIT_POLICY", "unset (libgomp's default)")
+    lines = [f"# Light networks: speed against onnxruntime, OMP_WAIT_POLICY {wait}", "",
              f"{cpu}, {os.cpu_count()} cores, threads {a.threads or 'all'}; onnxruntime "
              f"{ort.__version__}; the transformers at {w}x{h}, the predictor at 256x256; "
              f"{a.rounds} rounds, the sides alternating in each round, after one warm-up run "
@@ -346,9 +347,10 @@ def speed(a, g, ns, out):
         lines.append(f"| {net} | {side} | {statistics.median(t):.1f} | {min(t):.1f} | "
                      f"{ref / statistics.median(t):.2f} |")
         csv += [f"{net},{side},{i},{v:.3f}" for i, v in enumerate(t)]
-    with open(os.path.join(out, "light_speed.md"), "w") as f:
+    tag = "_" + a.tag if a.tag else ""
+    with open(os.path.join(out, f"light_speed{tag}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    with open(os.path.join(out, "light_speed.csv"), "w") as f:
+    with open(os.path.join(out, f"light_speed{tag}.csv"), "w") as f:
         f.write("\n".join(csv) + "\n")
     print("\n".join(lines))
 
@@ -365,6 +367,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--skip", choices=["speed", "fidelity"])
+    ap.add_argument("--tag", default="", help="speed files: light_speed_TAG.md")
     a = ap.parse_args()
     g = load_graphs(a.wheel, a.threads)
     ns = Nstyle(a.lib, a.models, a.threads)
