@@ -1,6 +1,6 @@
 /* `nstyle stylize --builtin / --style` end to end (src/host/cli/stylize_light.c, cmd_stylize.c):
  * every new option's usage error names the option and the value; missing networks say how to
- * get them; with models/fetch-light.sh's networks (skipped, saying why, without them), a mix
+ * get them, and a device that fails says so; with models/fetch-light.sh's networks (skipped, saying why, without them), a mix
  * of built-in styles keeps the photo's size, a painting's saved vector gives the same image as
  * the painting, and --json names the network. */
 #include <criterion/criterion.h>
@@ -91,6 +91,8 @@ Test(cli_stylize_light, missing_networks_say_how_to_get_them) {
               "%s", err);
     cr_expect_eq(RUN("--style", in, "-i", in, "-o", o), 1);
     cr_expect(strstr(err, "arbitrary_transform.safetensors"), "%s", err);
+    cr_expect_eq(RUN("--builtin", "4", "--device", "nonsense", "-i", in, "-o", o), 1);
+    cr_expect(strstr(err, "unknown device 'nonsense'"), "%s", err);
 }
 
 /* Skips unless the three networks are found. */

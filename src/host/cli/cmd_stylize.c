@@ -332,6 +332,10 @@ static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, siz
             fprintf(stderr, "nstyle stylize: %s\n", nst_last_error(ctx));
         return st;
     }
+    if (st != NST_OK && !a->model) { /* the device failed before a light network was opened */
+        fprintf(stderr, "nstyle stylize: %s\n", nst_last_error(ctx));
+        return st;
+    }
     char file[1024];
     const size_t len = strlen(a->model);
     snprintf(file, sizeof file, "%s%s", a->model,
