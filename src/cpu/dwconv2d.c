@@ -5,16 +5,19 @@
  * backward_data: dx = the transpose of that map applied to dy (overwritten);
  * backward_filter: dw[c, u, v] = sum_{n, i, j} dy[n, i, j, c] x[n, i*s - pad + u, ...],
  * db[c] = sum dy[..., c], overwritten or added to (`accumulate`). Sums run in double.
- * Direct loops (no im2col): each output pixel reads KH*KW*C inputs, channels innermost, so the
- * cost is the output size times the kernel area. Work is split by image and output row; the
- * filter gradient is reduced per channel in a fixed order, so results do not depend on the
- * thread count.
+ * Direct loops (no im2col): each output pixel reads KH*KW*C inputs, channels innermost (the
+ * forward keeps the sums of up to DW_BLOCK channels at once, each in the order above, so it
+ * reads x contiguously), so the cost is the output size times the kernel area. Work is split by
+ * image and output row; the filter gradient is reduced per channel in a fixed order, so
+ * results do not depend on the thread count.
  * Tested by tests/test_cpu_dwconv2d.c (PyTorch float64 goldens in
  * tests/golden/light_ops.safetensors, central finite differences in double, a naive check). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_ops.h"
+
+#define DW_BLOCK 256 /* forward: channels summed together per output pixel */
 
 typedef struct {
     int64_t N, H, W, C, KH, KW, Ho, Wo;
@@ -36,10 +39,13 @@ nst_status nst__cpu_dwconv2d_forward(nst_ctx *ctx, const void *params) {
 #pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static)
     for (int64_t row = 0; row < d.N * d.Ho; row++) {
         const int64_t n = row / d.Ho, i = row % d.Ho;
+        double acc[DW_BLOCK]; /* channels c0 .. c0 + nc - 1, summed in the order above */
         for (int64_t j = 0; j < d.Wo; j++) {
             float *py = y + ((n * d.Ho + i) * d.Wo + j) * d.C; // (C)
-            for (int64_t c = 0; c < d.C; c++) {
-                double acc = b ? b[c] : 0.0;
+            for (int64_t c0 = 0; c0 < d.C; c0 += DW_BLOCK) {
+                const int64_t nc = d.C - c0 < DW_BLOCK ? d.C - c0 : DW_BLOCK;
+                for (int64_t c = 0; c < nc; c++)
+                    acc[c] = b ? b[c0 + c] : 0.0;
                 for (int64_t u = 0; u < d.KH; u++) {
                     const int64_t yy = i * d.stride - d.pad + u;
                     if (yy < 0 || yy >= d.H)
@@ -48,12 +54,16 @@ nst_status nst__cpu_dwconv2d_forward(nst_ctx *ctx, const void *params) {
                         const int64_t xx = j * d.stride - d.pad + v;
                         if (xx < 0 || xx >= d.W)
                             continue;
-                        acc += (double)x[((n * d.H + yy) * d.W + xx) * d.C + c] *
-                               w[(c * d.KH + u) * d.KW + v];
+                        const float *px = x + ((n * d.H + yy) * d.W + xx) * d.C + c0;
+                        const float *pw = w + (c0 * d.KH + u) * d.KW + v;
+                        for (int64_t c = 0; c < nc; c++) /* channels innermost: x contiguous */
+                            acc[c] += (double)px[c] * pw[c * d.KH * d.KW];
                     }
                 }
-                const float r = (float)acc;
-                py[c] = p->relu && r < 0.0f ? 0.0f : r;
+                for (int64_t c = 0; c < nc; c++) {
+                    const float r = (float)acc[c];
+                    py[c0 + c] = p->relu && r < 0.0f ? 0.0f : r;
+                }
             }
         }
     }

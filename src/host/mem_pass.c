@@ -6,10 +6,12 @@
  * Tested by tests/test_mem_pass.c (a two-layer conv network planned by recording and run:
  * arena peak = plan total, results equal an unplanned run; mismatched and missing requests
  * refused). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "memory_internal.h"
+#include "plan_run.h"
 
 #define SCRATCH_ID 0
 #define SCRATCH_LABEL "op scratch"
@@ -274,4 +276,33 @@ nst_status nst__plan_run(nst_ctx *ctx, const nst_plan *plan, size_t limit, nst__
     st = in_pass(ctx, st, pass, fn, user);
     nst_arena_destroy(ctx, arena);
     return st;
+}
+
+nst_status nst__pass_act(nst_mem_pass *pass, int64_t n, const char *name, const char *what,
+                         int64_t h, int64_t w, int64_t c, nst_tensor *t) {
+    char label[80];
+    snprintf(label, sizeof label, "%s %s", name, what);
+    const int64_t dims[4] = {n, h, w, c};
+    return nst_mem_pass_tensor(pass, NST_TAG_ACTIVATIONS, NST_F32, 4, dims, 0, label, t);
+}
+
+nst_status nst__pass_up_pad(nst_ctx *ctx, nst_mem_pass *pass, const char *name,
+                            const nst_tensor *x, bool upsample, int pad, nst_tensor *up,
+                            nst_tensor *padded, const nst_tensor **out) {
+    const int64_t n = x->shape[0], c = x->shape[3];
+    if (upsample) {
+        NST__TRY(nst__pass_act(pass, n, name, "upsample", 2 * x->shape[1], 2 * x->shape[2], c,
+                               up));
+        NST__TRY(nst_upsample2x_forward(ctx, &(nst_upsample2x_params){.x = x, .y = up}));
+        x = up;
+    }
+    if (pad > 0) {
+        NST__TRY(nst__pass_act(pass, n, name, "pad", x->shape[1] + 2 * pad,
+                               x->shape[2] + 2 * pad, c, padded));
+        NST__TRY(nst_reflect_pad_forward(ctx, &(nst_reflect_pad_params){
+            .x = x, .y = padded, .top = pad, .bottom = pad, .left = pad, .right = pad}));
+        x = padded;
+    }
+    *out = x;
+    return NST_OK;
 }

@@ -67,3 +67,12 @@ float *nst_test_shared_crop(nst_ctx *ctx, const char *rel, int w, int h) {
     nst_image_free(&img);
     return out;
 }
+
+nst_image nst_test_image_load(const char *path, int want_channels) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_image img = {0};
+    cr_assert_eq(nst_image_load(ctx, path, want_channels, &img), NST_OK, "%s",
+                 nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+    return img;
+}

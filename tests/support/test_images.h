@@ -13,6 +13,8 @@ nst_image nst_test_image_new(int w, int h, int c);
 nst_image nst_test_image_random(int w, int h, int c, uint64_t seed);
 /* Saves nst_test_image_random(w, h, 3, seed) to path (its extension picks the format). */
 void nst_test_write_random_image(const char *path, int w, int h, uint64_t seed);
+/* path read with want_channels (0 = as stored), asserted to succeed; free with nst_image_free. */
+nst_image nst_test_image_load(const char *path, int want_channels);
 /* Mean |a - b| over the bytes of two images of the same size (asserted), and in *worst the
  * largest. */
 double nst_test_image_mean_abs_diff(const nst_image *a, const nst_image *b, int *worst);

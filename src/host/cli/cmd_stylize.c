@@ -39,6 +39,8 @@ static void print_help(void) {
     printf(
         "Usage: nstyle stylize -m MODEL -i IN [IN...] -o OUT [options]\n"
         "       nstyle stylize -m MODEL -i clip.mp4 -o out.mp4 [options]\n"
+        "       nstyle stylize --style PAINTING -i IN... -o OUT [--strength S] [options]\n"
+        "       nstyle stylize --builtin 3:0.5,12:0.5 -i IN... -o OUT [options]\n"
         "\n"
         "Stylises images or a video with a feed-forward network (Johnson et al. 2016;\n"
         "pytorch/examples fast_neural_style TransformerNet weights as safetensors, F32 or F16).\n"
@@ -56,6 +58,17 @@ static void print_help(void) {
         "  -m, --model MODEL   a weight file's path, or a name (candy, mosaic, pointilism,\n"
         "                      rain_princess, udnie, or any NAME) looked up as NAME.safetensors\n"
         "                      in $NSTYLE_MODELS, then ./models, then ~/.cache/nstyle\n"
+        "\n"
+        "Light networks instead of -m (models/fetch-light.sh; docs/light-networks.md):\n"
+        "      --style IMG     any painting: its style vector (Magenta's style predictor on its\n"
+        "                      centre square) drives the arbitrary-style network\n"
+        "      --style-size N  the side the painting is resized to for the predictor, a\n"
+        "                      multiple of 32 (default %d, the trained size)\n"
+        "      --save-style-vector F  write the painting's vector to F (safetensors)\n"
+        "      --style-vector F  use a saved vector instead of --style\n"
+        "      --builtin SPEC  the 26-style network: one style (7) or a mix (3:0.5,12:0.5)\n"
+        "      --strength S    0..1 (default 1): --builtin mixes the result with the photo;\n"
+        "                      --style mixes the vector with the photo's own\n"
         "\n"
         "Size:\n"
         "      --size N        resize each input so its longer side is N pixels\n"
@@ -107,7 +120,7 @@ static void print_help(void) {
         "them), so it plays. Video needs ffmpeg and ffprobe on $PATH (Debian: apt-get install\n"
         "ffmpeg). Exit status: 0 success, 1 failure (the message says what and where), 2 usage\n"
         "error, 130 (SIGINT) or 143 (SIGTERM) stopped early.\n",
-        NST_SMOOTH_THRESHOLD, NST_CLI_VIDEO_CRF);
+        NST_STYLE_SIZE, NST_SMOOTH_THRESHOLD, NST_CLI_VIDEO_CRF);
 }
 
 typedef nst_cli_stylize_args stylize_args;
@@ -131,7 +144,8 @@ static double number(const char *s) {
 /* Returns -1 when parsed, else the exit code (help or usage error). */
 static int parse_args(int argc, char **argv, stylize_args *a) {
     enum { O_SIZE = 256, O_SCALE, O_DEVICE, O_THREADS, O_BATCH, O_SMOOTH, O_THRESH, O_QUIET,
-           O_JSON, O_CODEC, O_CRF, O_COLORS };
+           O_JSON, O_CODEC, O_CRF, O_COLORS, O_STYLE, O_STYLE_SIZE, O_VEC_OUT, O_VEC_IN,
+           O_BUILTIN, O_STRENGTH };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},    {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},   {"quality", required_argument, NULL, 'q'},
@@ -143,6 +157,12 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
         {"quiet", no_argument, NULL, O_QUIET},      {"json", required_argument, NULL, O_JSON},
         {"codec", required_argument, NULL, O_CODEC}, {"crf", required_argument, NULL, O_CRF},
         {"original-colors", no_argument, NULL, O_COLORS},
+        {"style", required_argument, NULL, O_STYLE},
+        {"style-size", required_argument, NULL, O_STYLE_SIZE},
+        {"save-style-vector", required_argument, NULL, O_VEC_OUT},
+        {"style-vector", required_argument, NULL, O_VEC_IN},
+        {"builtin", required_argument, NULL, O_BUILTIN},
+        {"strength", required_argument, NULL, O_STRENGTH},
         {NULL, 0, NULL, 0},
     };
     nst_stylize_options d; /* the library's defaults, as the Python package's */
@@ -150,7 +170,10 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
     *a = (stylize_args){.device = d.device, .threads = d.threads, .size = d.size,
                         .scale = d.scale, .batch = d.batch, .smooth = d.smooth,
                         .threshold = d.smooth_threshold, .original_colors = d.original_colors,
-                        .quality = d.quality, .crf = -1};
+                        .quality = d.quality, .crf = -1,
+                        .light = {.strength = 1.0f, .style_size = NST_STYLE_SIZE}};
+    nst_cli_light_args *L = &a->light;
+    bool size_given = false, strength_given = false;
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     if (!a->inputs)
         return usage_error("%s", "out of memory");
@@ -212,14 +235,48 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
                 return usage_error("--crf wants a whole number 0..63 (got '%s')", optarg);
             break;
         case O_COLORS: a->original_colors = true; break;
+        case O_STYLE: L->style = optarg; break;
+        case O_VEC_OUT: L->vector_out = optarg; break;
+        case O_VEC_IN: L->vector_in = optarg; break;
+        case O_STYLE_SIZE:
+            if ((L->style_size = (int)whole(optarg, 32, 2048)) < 0 || L->style_size % 32)
+                return usage_error("--style-size wants a multiple of 32, 32..2048 (got '%s')",
+                                   optarg);
+            size_given = true;
+            break;
+        case O_BUILTIN: {
+            float w[NST_LIGHT_STYLES];
+            if (nst_cli_parse_builtin(optarg, w) != 0)
+                return usage_error("--builtin wants a style 0..25 or a mix such as 3:0.5,12:0.5 "
+                                   "(weights >= 0, not all 0; got '%s')", optarg);
+            L->builtin = optarg;
+            break;
+        }
+        case O_STRENGTH:
+            if (!((v = number(optarg)) >= 0 && v <= 1))
+                return usage_error("--strength wants a number in [0, 1] (got '%s')", optarg);
+            L->strength = (float)v;
+            strength_given = true;
+            break;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     while (optind < argc)
         a->inputs[a->n_inputs++] = argv[optind++];
-    if (!a->model)
-        return usage_error("%s", "missing -m MODEL (a path, or a name such as candy)");
+    const int kinds = !!a->model + !!L->style + !!L->vector_in + !!L->builtin;
+    if (kinds == 0)
+        return usage_error("%s", "missing -m MODEL (a path, or a name such as candy), --style "
+                                 "PAINTING or --builtin SPEC");
+    if (kinds > 1)
+        return usage_error("%s", "-m, --style, --style-vector and --builtin choose the network: "
+                                 "give one of them");
+    if (L->vector_out && !L->style)
+        return usage_error("%s", "--save-style-vector wants --style PAINTING");
+    if (a->model && (strength_given || size_given))
+        return usage_error("%s", "--strength and --style-size are for --style and --builtin");
+    if (L->builtin && size_given)
+        return usage_error("%s", "--style-size is for --style (the painting's vector)");
     if (a->n_inputs == 0)
         return usage_error("%s", "missing -i IN (an image, several, or a folder)");
     if (!a->out)
@@ -280,10 +337,22 @@ static int check_kinds(const stylize_args *a, bool *video) {
 
 /* Opens the context, finds and opens the model: NST_OK, or prints why. */
 static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, size_t size,
-                           nst_stylizer **s, nst_smoother **sm) {
+                           nst_stylizer **s, nst_style_predictor **own, nst_smoother **sm) {
     nst_status st = nst_ctx_set_device(ctx, a->device);
     if (st == NST_OK && a->threads)
         nst_ctx_set_threads(ctx, a->threads);
+    if (st == NST_OK && !a->model) {
+        if ((st = nst_cli_light_open(ctx, &a->light, s, own, model, size)) != NST_OK)
+            return st;
+        nst_stylizer_set_original_colors(*s, a->original_colors);
+        if (a->smooth > 0 && (st = nst_smoother_create(ctx, a->smooth, a->threshold, sm)) != NST_OK)
+            fprintf(stderr, "nstyle stylize: %s\n", nst_last_error(ctx));
+        return st;
+    }
+    if (st != NST_OK && !a->model) { /* the device failed before a light network was opened */
+        fprintf(stderr, "nstyle stylize: %s\n", nst_last_error(ctx));
+        return st;
+    }
     char file[1024];
     const size_t len = strlen(a->model);
     snprintf(file, sizeof file, "%s%s", a->model,
@@ -396,11 +465,12 @@ int nst_cli_stylize(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
     char model[4096] = "";
     nst_stylizer *s = NULL;
+    nst_style_predictor *own = NULL;
     nst_smoother *sm = NULL;
     nst_cli_stylize_stats stats = {0};
     nst_cli_video v;
     bool opened = false;
-    nst_status st = open_all(&a, ctx, model, sizeof model, &s, &sm);
+    nst_status st = open_all(&a, ctx, model, sizeof model, &s, &own, &sm);
     if (st == NST_OK && video)
         st = run_video(ctx, s, sm, &a, &v, &opened, &stats, err, sizeof err);
     else if (st == NST_OK)
@@ -420,7 +490,7 @@ int nst_cli_stylize(int argc, char **argv) {
     if (st == NST_OK && !a.quiet)
         nst_cli_stylize_print_summary(ctx, &a, model, &stats, opened ? &v : NULL);
     if (a.json) {
-        nst_cli_json *j = nst_cli_stylize_json(ctx, &a, model[0] ? model : a.model,
+        nst_cli_json *j = nst_cli_stylize_json(ctx, &a, model[0] ? model : a.model ? a.model : "",
                                                nst_stylizer_style(s), &stats,
                                                video ? (opened ? (int)v.read : 0) : jobs.n,
                                                opened ? &v : NULL);
@@ -430,6 +500,7 @@ int nst_cli_stylize(int argc, char **argv) {
     }
     nst_smoother_destroy(sm);
     nst_stylizer_close(s);
+    nst_style_predictor_close(own);
     nst_ctx_destroy(ctx);
     nst_cli_jobs_free(&jobs);
     free(a.inputs);

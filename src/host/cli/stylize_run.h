@@ -10,6 +10,7 @@
 #include "nstyle/nstyle.h"
 #include "report.h"
 #include "stylize_io.h"
+#include "stylize_light.h"
 #include "video.h"
 
 typedef struct {
@@ -20,6 +21,7 @@ typedef struct {
     double scale;
     float smooth, threshold;
     bool quiet, original_colors;
+    nst_cli_light_args light; /* --style, --builtin ...: a light network instead of -m */
 } nst_cli_stylize_args;
 
 typedef struct {

