@@ -40,6 +40,11 @@ TRAIN_COLS = ["impl", "size", "batch", "threads", "reps", "median_ms", "min_ms",
               "q3_ms", "max_ms"]
 
 
+def fmt(v):
+    """4 significant digits, no exponent: 0.01234, 1.234, 1234, 53666."""
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def pixels(size):
     w, h = size.split("x")
     return int(w) * int(h)
@@ -123,9 +128,10 @@ def write_rounds(path, runs, cols):
 
 def title(a, what):
     day = datetime.date.today().isoformat()
-    mode = (f"--quick: {a.rounds} rounds, fewer sizes and repeats" if a.quick
-            else f"{a.rounds} alternating rounds")
-    return (f"{what}\n{a.machine}, {a.threads} threads, fp32, {day}; {mode}\n{a.versions}")
+    rounds = f"{a.rounds} alternating round{'s' if a.rounds != 1 else ''}"
+    mode = f"--quick: {rounds}, fewer sizes and repeats" if a.quick else rounds
+    return (f"{what}\n{a.machine}, {a.threads} threads, fp32, {day}; {mode}\n{a.versions}; "
+            f"load average {a.load[0].split()[0]} before, {a.load[1].split()[0]} after")
 
 
 def errbar(ax, xs, ys, lo, hi, **kw):
@@ -135,6 +141,7 @@ def errbar(ax, xs, ys, lo, hi, **kw):
 
 def log_axis(ax):
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
@@ -168,7 +175,7 @@ def time_chart(a, path, rows, johnson, what, ylabel, unit_scale, note):
             label="Johnson et al. 2016, Table 1 (L-BFGS, Titan X)" if "Gatys" in what
             else "Johnson et al. 2016, Table 1 (Titan X)")
     for s in ns:
-        ax.annotate(f"{n[s]['nstyle'] * unit_scale:.3g}", (x[s], n[s]["nstyle"] * unit_scale),
+        ax.annotate(fmt(n[s]["nstyle"] * unit_scale), (x[s], n[s]["nstyle"] * unit_scale),
                     textcoords="offset points", xytext=(6, -12), fontsize=8,
                     color=COLOURS["nstyle"])
     log_axis(ax)
@@ -198,15 +205,15 @@ def memory_chart(a, path, plans, gatys, stylize):
                     label=f"{NAMES[impl]}: peak RSS above its baseline")
     ax1.plot([x["768x512"]], [BRIEF_MEMORY_MIB], "r_", markersize=30, mew=2)
     ax1.annotate("the brief: about 4 GB at 768x512", (x["768x512"], BRIEF_MEMORY_MIB),
-                 textcoords="offset points", xytext=(-60, 8), fontsize=8, color="red")
+                 textcoords="offset points", xytext=(-95, -16), fontsize=8, color="red")
     ax1.set_title("Gatys render (weights, image, Adam state, activations)", fontsize=9)
     ax2.set_title("Fast style, one frame (candy TransformerNet)", fontsize=9)
-    ax1.set_ylim(top=3 * BRIEF_MEMORY_MIB)
     for ax in (ax1, ax2):
         log_axis(ax)
         ax.set_ylabel("MiB")
         size_axis(ax, SIZES)
         ax.legend(fontsize=7, loc="upper left")
+    ax1.set_ylim(top=2 * BRIEF_MEMORY_MIB)
     fig.suptitle(title(a, "Peak memory by size (CPU: resident memory above each process's "
                           "baseline)"), fontsize=9)
     fig.text(0.01, 0.01, "Baseline: the same program started with nothing to do (nstyle's "
@@ -332,7 +339,7 @@ def main():
     lines = ["# Timing charts: nstyle against PyTorch and onnxruntime", "",
              f"{a.machine}; {a.threads} threads each; fp32; {day}; {a.versions}. "
              f"Written by `scripts/timing-charts.sh{' --quick' if a.quick else ''}` in "
-             f"{a.seconds // 60} min {a.seconds % 60} s: {a.rounds} alternating rounds (odd "
+             f"{a.seconds // 60} min {a.seconds % 60} s: {a.rounds} alternating round(s) (odd "
              "rounds nstyle first, even rounds the peers first); load average "
              f"{a.load[0]} before, {a.load[1]} after.", ""]
     if a.stopped:
@@ -353,14 +360,14 @@ def main():
         for r in rows:
             rng = (f" ({r['ratio_min']:.2f}..{r['ratio_max']:.2f})" if r["ratio_min"] != ""
                    else "")
-            lines.append(f"| {bench} | {r['size']} | {r['nstyle']:.4g} ({r['nstyle_min']:.4g}.."
-                         f"{r['nstyle_max']:.4g}) | {NAMES[r['peer']]} | {r['peer_median']:.4g} "
-                         f"({r['peer_min']:.4g}..{r['peer_max']:.4g}) | **{r['ratio']:.2f}**"
+            lines.append(f"| {bench} | {r['size']} | {fmt(r['nstyle'])} ({fmt(r['nstyle_min'])}.."
+                         f"{fmt(r['nstyle_max'])}) | {NAMES[r['peer']]} | {fmt(r['peer_median'])} "
+                         f"({fmt(r['peer_min'])}..{fmt(r['peer_max'])}) | **{r['ratio']:.2f}**"
                          f"{rng} |")
     lines += ["", "Memory (MiB; peak resident memory above each process's baseline, median of "
               "the rounds; the render's plan is exact): see memory.csv.", ""]
-    lines += ["| what | size | " + " | ".join(["nstyle plan", "nstyle RSS", "PyTorch RSS",
-                                               "onnxruntime RSS"]) + " |", "|---|---|---:|---:|---:|---:|"]
+    lines += ["| what | size | nstyle plan | nstyle RSS | PyTorch RSS | onnxruntime RSS |",
+              "|---|---|---:|---:|---:|---:|"]
     for bench, runs in (("Gatys", gatys), ("stylize", stylize), ("train", train)):
         for s in sorted({k[0] for k in runs} | (set(plans) if bench == "Gatys" else set()),
                         key=pixels):

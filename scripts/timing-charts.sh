@@ -101,6 +101,10 @@ fi
 export OPENBLAS_CORETYPE
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+isa="no AVX2"
+grep -qw avx2 /proc/cpuinfo && isa=AVX2
+grep -qw avx512f /proc/cpuinfo && isa=AVX-512
+machine="$cpu ($isa), $(nproc) logical CPUs"
 slug=$(echo "$cpu" | sed -e 's/([^)]*)//g' -e 's/ CPU / /; s/@.*//' | tr 'A-Z' 'a-z' |
        sed -e 's/[^a-z0-9]\{1,\}/-/g' -e 's/^-//; s/-$//')-${threads}t
 out=${out:-bench/results/$slug}
@@ -123,7 +127,7 @@ raw=$(mktemp -d "${TMPDIR:-/tmp}/timing-charts.XXXXXX")
 trap 'rm -rf "$raw"' EXIT
 stop=0
 trap 'stop=1' INT TERM
-echo "$me: $cpu, $threads threads, $rounds rounds$( ((quick)) && echo ", quick"); VGG19" \
+echo "$me: $machine, $threads threads, $rounds rounds$( ((quick)) && echo ", quick"); VGG19" \
   "$vgg_kind; results in $out"
 
 # run NAME CMD...: the command under the time cap with its peak RSS, its output in
@@ -202,7 +206,7 @@ versions+=" ($OPENBLAS_CORETYPE)"
 # the charts are drawn into a folder beside the results and moved in when complete
 stage=$(mktemp -d "$out/.timing-charts.XXXXXX")
 trap 'rm -rf "$raw" "$stage"' EXIT
-"$vpython" bench/timing_charts.py --raw "$raw" --out "$stage" --machine "$cpu" \
+"$vpython" bench/timing_charts.py --raw "$raw" --out "$stage" --machine "$machine" \
   --threads "$threads" --rounds "$rounds" --quick "$quick" --vgg "$vgg_kind" \
   --versions "$versions" --load "$load_before" "$load_after" --stopped "$stop" \
   --seconds "$(($(date +%s) - start))" || die "drawing the charts failed"

@@ -47,7 +47,8 @@ fi
 
 [[ $mode == draw ]] || { echo "test_timing_charts.sh: unknown mode $mode" >&2; exit 2; }
 /usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
-  { echo "SKIPPED: /usr/bin/python3 has no matplotlib (apt-get install python3-matplotlib)"; exit 77; }
+  { echo "SKIPPED: /usr/bin/python3 has no matplotlib (apt-get install python3-matplotlib)"
+    exit 77; }
 raw=$tmp/raw out=$tmp/out
 mkdir -p "$raw" "$out"
 echo 102400 >"$raw/baseline-nstyle.rss" # 100 MiB
@@ -78,12 +79,14 @@ point train-256x256-1-torch 0 614400 torch,256,4,2,2,3625,3600,3610,3640,3650
 /usr/bin/python3 "$root/bench/timing_charts.py" --raw "$raw" --out "$out" --machine "Test CPU" \
   --threads 2 --rounds 2 --quick 1 --vgg full --versions "nstyle 0, PyTorch 0" --load 1 2 \
   --stopped 0 --seconds 61 >"$tmp/o" 2>&1; rc=$?
-check "draw: exit 0" test $rc -eq 0 || cat "$tmp/o"
-row() { grep "^$1,.*,$2,$3," "$out/summary.csv"; }
+check "draw: exit 0" test $rc -eq 0
+((rc == 0)) || cat "$tmp/o"
 check "gatys 256x256: medians 2.2 and 3, ratio 1.364 (1.25..1.5)" \
-  grep -q "^gatys,s per iteration,256x256,torch,2.2,2,2.4,3,3,3,1.364,1.25,1.5,2$" "$out/summary.csv"
+  grep -q "^gatys,s per iteration,256x256,torch,2.2,2,2.4,3,3,3,1.364,1.25,1.5,2$" \
+  "$out/summary.csv"
 check "stylize 768x512 vs onnxruntime: 0.9" \
-  grep -q "^stylize,ms per frame,768x512,onnxruntime,700,700,700,630,.*,0.9,0.9,0.9,1$" "$out/summary.csv"
+  grep -q "^stylize,ms per frame,768x512,onnxruntime,700,700,700,630,.*,0.9,0.9,0.9,1$" \
+  "$out/summary.csv"
 check "stylize 768x512 vs PyTorch: 1.2" grep -q "^stylize,.*,768x512,torch,.*,1.2,1.2,1.2,1$" \
   "$out/summary.csv"
 check "train: 1.25" grep -q "^train,.*,256x256,torch,2900,.*,1.25,1.25,1.25,1$" "$out/summary.csv"
