@@ -130,8 +130,8 @@ def title(a, what):
     day = datetime.date.today().isoformat()
     rounds = f"{a.rounds} alternating round{'s' if a.rounds != 1 else ''}"
     mode = f"--quick: {rounds}, fewer sizes and repeats" if a.quick else rounds
-    return (f"{what}\n{a.machine}, {a.threads} threads, fp32, {day}; {mode}\n{a.versions}; "
-            f"load average {a.load[0].split()[0]} before, {a.load[1].split()[0]} after")
+    return (f"{what}\n{a.machine}, {a.threads} threads, fp32, {day}\n{mode}; load average "
+            f"{a.load[0].split()[0]} before, {a.load[1].split()[0]} after\n{a.versions}")
 
 
 def errbar(ax, xs, ys, lo, hi, **kw):
@@ -154,7 +154,7 @@ def size_axis(ax, sizes):
 
 
 def time_chart(a, path, rows, johnson, what, ylabel, unit_scale, note):
-    fig, ax = plt.subplots(figsize=(8.5, 5.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(9.5, 6), dpi=110)
     sizes = [s for s in SIZES if any(r["size"] == s for r in rows) or s in johnson]
     x = {s: i for i, s in enumerate(sizes)}
     n = {r["size"]: r for r in rows}  # nstyle's figures repeat per peer
@@ -190,7 +190,7 @@ def time_chart(a, path, rows, johnson, what, ylabel, unit_scale, note):
 
 
 def memory_chart(a, path, plans, gatys, stylize):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 5.6), dpi=110)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 6), dpi=110)
     x = {s: i for i, s in enumerate(SIZES)}
     ps = [s for s in SIZES if s in plans]
     ax1.plot([x[s] for s in ps], [plans[s] for s in ps], "D-", color=COLOURS["plan"],
@@ -226,7 +226,7 @@ def memory_chart(a, path, plans, gatys, stylize):
 
 
 def ratio_chart(a, path, groups):
-    fig, ax = plt.subplots(figsize=(10, 5.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 6), dpi=110)
     labels = [g[0] for g in groups]
     width = 0.38
     for k, peer in enumerate(("torch", "onnxruntime")):
