@@ -19,8 +19,8 @@
 #
 #   scripts/timing-charts.sh [--device cpu] [--quick] [--threads N] [--rounds N] [--build DIR]
 #                            [--out DIR]
-#     --quick    2 rounds, fewer sizes and iterations (about 10 minutes on a quiet 2-core
-#                machine); the charts say so
+#     --quick    2 rounds, fewer sizes and iterations (sized for under 10 minutes on a quiet
+#                2-core machine); the charts say so
 #     --threads  threads for every program (default: all cores)
 #     --rounds   alternating rounds (default 3; 2 with --quick)
 #     --build    the build folder with nstyle and the bench programs (default build)
