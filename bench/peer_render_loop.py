@@ -14,9 +14,16 @@ read here without the safetensors package.
 prints one JSON line: {"size": .., "width": .., "height": .., "iterations": K,
 "setup_seconds": .., "seconds": .., "s_per_iter": .., "style_loss": .., "content_loss": ..};
 seconds covers the iterations only, as the JSON summary of nstyle render does.
+
+For scripts/timing-charts.sh, the peer of bench/bench_render.c: --size WxH (exact), --random
+(content and style fixed pseudo-random pixels at that size instead of C and S), --warmup W
+(the first W of the K iterations left out of the per-iteration figures) and --csv FILE (the
+row bench_render writes: impl,size,threads,warmup,reps,median_s,min_s,q1_s,q3_s,max_s,
+setup_s,plan_bytes, with plan_bytes 0).
 """
 import argparse
 import json
+import statistics
 import struct
 import time
 
@@ -41,11 +48,14 @@ def read_safetensors(path):
     meta = header.pop("__metadata__", {})
     out = {}
     for name, t in header.items():
-        assert t["dtype"] == "F32", (name, t["dtype"])
+        assert t["dtype"] in ("F32", "U8"), (name, t["dtype"])
         a, b = t["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").copy()).reshape(
-            t["shape"])
-    return out, meta
+        out[name] = np.frombuffer(data[a:b], dtype="<f4" if t["dtype"] == "F32" else "u1")
+        out[name] = out[name].reshape(t["shape"])
+    # the fetched VGG19 (models/fetch-vgg19.sh): NAME_q8 (U8) indexes NAME_codebook (256 F32)
+    for name in [k[:-3] for k in out if k.endswith("_q8")]:
+        out[name] = out.pop(name + "_codebook")[out.pop(name + "_q8")]
+    return {k: torch.from_numpy(v.copy()) for k, v in out.items()}, meta
 
 
 def load_rgb(path, width, height):
@@ -86,10 +96,13 @@ def gram(f):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True)
-    ap.add_argument("--content", required=True)
-    ap.add_argument("--style", required=True)
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--content")
+    ap.add_argument("--style")
+    ap.add_argument("--random", action="store_true")
+    ap.add_argument("--size", default="256")
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=0)
+    ap.add_argument("--csv")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--content-layers", default="relu3_2")
@@ -101,9 +114,15 @@ def main():
     assert meta.get("input") == "bgr-0-255-minus-mean", meta
     cl = [s.replace("relu", "") for s in a.content_layers.split(",")]
     sl = [s.replace("relu", "") for s in a.style_layers.split(",")]
-    cw, ch = long_side(*Image.open(a.content).size, a.size)
-    sw, sh = long_side(*Image.open(a.style).size, max(cw, ch))
-    content, style = load_rgb(a.content, cw, ch), load_rgb(a.style, sw, sh)
+    if a.random:
+        cw, ch = (int(v) for v in a.size.lower().split("x"))
+        rng = np.random.default_rng(1)
+        content, style = (torch.from_numpy(rng.random((1, 3, ch, cw), dtype=np.float32))
+                          for _ in range(2))
+    else:
+        cw, ch = long_side(*Image.open(a.content).size, int(a.size))
+        sw, sh = long_side(*Image.open(a.style).size, max(cw, ch))
+        content, style = load_rgb(a.content, cw, ch), load_rgb(a.style, sw, sh)
     with torch.no_grad():
         fc = features(content, w, set(cl))
         gs = {k: gram(v) for k, v in features(style, w, set(sl)).items()}
@@ -111,6 +130,7 @@ def main():
     opt = torch.optim.Adam([x], lr=a.lr)
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
+    ends = []
     for _ in range(a.iters):
         opt.zero_grad(set_to_none=True)
         f = features(x, w, set(cl) | set(sl))
@@ -120,11 +140,20 @@ def main():
         opt.step()
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
+        ends.append(time.perf_counter())
     seconds = time.perf_counter() - t1
     print(json.dumps({"size": a.size, "width": cw, "height": ch, "iterations": a.iters,
                       "threads": a.threads, "setup_seconds": setup, "seconds": seconds,
                       "s_per_iter": seconds / max(1, a.iters), "content_loss": float(c_loss),
                       "style_loss": float(s_loss), "torch": torch.__version__}))
+    if a.csv:
+        t = [b - a_ for a_, b in zip([t1] + ends, ends)][a.warmup:]
+        q = np.percentile(t, [25, 75])
+        with open(a.csv, "w") as f:
+            f.write("impl,size,threads,warmup,reps,median_s,min_s,q1_s,q3_s,max_s,setup_s,"
+                    "plan_bytes\n")
+            f.write(f"torch,{cw}x{ch},{a.threads},{a.warmup},{len(t)},{statistics.median(t):.4f},"
+                    f"{min(t):.4f},{q[0]:.4f},{q[1]:.4f},{max(t):.4f},{setup:.3f},0\n")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # the OpenBLAS kernels the nstyle CLI would pick (bench programs do not re-exec themselves)
-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: //p')}
+OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: \([^ ]*\).*/\1/p')}
 export OPENBLAS_CORETYPE
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in ${threads_list//,/ }; do

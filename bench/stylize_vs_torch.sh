@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 # OpenBLAS picks slow generic kernels on CPU models it does not know; the nstyle CLI then runs
 # with the ones the CPU's features allow, and `nstyle info` names them: the benchmark uses the
 # same (bench programs do not re-exec themselves).
-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: //p')}
+OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: \([^ ]*\).*/\1/p')}
 export OPENBLAS_CORETYPE
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do

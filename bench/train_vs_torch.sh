@@ -36,7 +36,7 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # as bench/stylize_vs_torch.sh: the OpenBLAS kernels `nstyle info` names
-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: //p')}
+OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: \([^ ]*\).*/\1/p')}
 export OPENBLAS_CORETYPE
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do

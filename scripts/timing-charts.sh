@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# nstyle's timing charts on this machine, in one run: nstyle against PyTorch (Debian's
+# python3-torch) and onnxruntime (PyPI, in a venv this script makes), by size, in alternating
+# rounds (odd rounds nstyle first, even rounds the peers first, so both see the same load):
+#   gatys    the Gatys render with the brief's defaults (Adam lr 0.01, content relu4_2, style
+#            relu1_1..relu5_1) in bench/bench_render against the same loop in
+#            bench/peer_render_loop.py; each iteration timed after warm-up iterations, the
+#            median times 300 is the 300-iteration figure (extrapolated, said on the chart)
+#   stylize  the candy TransformerNet, one frame, bench/bench_stylize against
+#            bench/peer_stylize.py in PyTorch and in onnxruntime (the network exported to ONNX
+#            by Debian's torch)
+#   train    one training step, batch 4 of 256x256, bench/bench_train against bench/peer_train.py
+#   memory   each process's peak resident memory above its baseline (the same program started
+#            with nothing to do; bench/peak_rss.py), and the render's memory plan by size
+# Each figure is the median over the rounds with its spread (min..max), and the ratio peer /
+# nstyle (above 1: nstyle faster). Writes CSVs, PNG charts (matplotlib) and summary.md to
+# bench/results/MACHINE/ (MACHINE: the CPU model and the thread count), every chart's title
+# naming the machine, threads, precision, date and versions.
+#
+#   scripts/timing-charts.sh [--device cpu] [--quick] [--threads N] [--rounds N] [--build DIR]
+#                            [--out DIR]
+#     --quick    2 rounds, fewer sizes and iterations (sized for under 10 minutes on a quiet
+#                2-core machine); the charts say so
+#     --threads  threads for every program (default: all cores)
+#     --rounds   alternating rounds (default 3; 2 with --quick)
+#     --build    the build folder with nstyle and the bench programs (default build)
+#     --out      where the results go (default bench/results/MACHINE)
+# Needs: the build (scripts/build.sh), /usr/bin/python3 with torch (apt-get install
+# python3-torch), pip access to PyPI for the venv (NST_TIMING_VENV, default
+# ~/.cache/nstyle/timing-venv: onnxruntime, matplotlib, numpy), the fast-style weights
+# (../shared/data/models/fast/candy.safetensors, or NST_STYLE_MODEL) and VGG19: the full one
+# from models/fetch-vgg19.sh (~/.cache/nstyle, or $VGG), else the partial one of
+# ../shared/data (conv1_1..conv3_4; the render then uses content relu3_2 and style
+# relu1_1,relu2_1,relu3_1, and the charts say so). Each program runs under a time cap; one
+# that runs past it leaves its point out of the charts, and summary.md says which.
+# Ctrl-C stops the rounds and still writes the charts of what finished.
+# Exit: 0 done, 1 failure (one message says what), 2 usage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+me=timing-charts.sh
+usage() {
+  sed -n '/^#   scripts\/timing-charts.sh/,/^#     --out/p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+die() { echo "$me: $*" >&2; exit 1; }
+
+device=cpu quick=0 threads=$(nproc) rounds= build=build out=
+while (($#)); do
+  case $1 in
+    --device) [[ $# -ge 2 ]] || usage; device=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --threads) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || usage; threads=$2; shift 2 ;;
+    --rounds) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || usage; rounds=$2; shift 2 ;;
+    --build) [[ $# -ge 2 ]] || usage; build=$2; shift 2 ;;
+    --out) [[ $# -ge 2 ]] || usage; out=$2; shift 2 ;;
+    -h | --help) usage ;;
+    *) echo "$me: unknown argument: $1" >&2; usage ;;
+  esac
+done
+[[ $device == cpu ]] ||
+  die "--device $device: only cpu is measured so far (the GPU charts need GPU peers and caps)"
+
+start=$(date +%s)
+python=/usr/bin/python3
+venv=${NST_TIMING_VENV:-$HOME/.cache/nstyle/timing-venv}
+model=${NST_STYLE_MODEL:-../shared/data/models/fast/candy.safetensors}
+vgg=${VGG:-$HOME/.cache/nstyle/vgg19-imagenet-caffe-q8.safetensors}
+vgg_kind=full
+render_layers=() train_layers=relu1_2,relu2_2,relu3_4,relu4_4
+peer_layers=(--content-layers relu4_2 --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1)
+if [[ ! -r $vgg ]]; then
+  vgg=../shared/data/models/vgg19-partial/vgg19_conv1_to_conv3.safetensors
+  vgg_kind=partial
+  render_layers=(--content-layers relu3_2 --style-layers relu1_1,relu2_1,relu3_1)
+  peer_layers=("${render_layers[@]}")
+  train_layers=relu1_2,relu2_2,relu3_4
+fi
+for f in nstyle bench_render bench_stylize bench_train; do
+  [[ -x $build/$f ]] || die "$build/$f is missing (scripts/build.sh $build)"
+done
+for f in "$model" "$vgg"; do
+  [[ -r $f ]] || die "$f is missing (VGG19: models/fetch-vgg19.sh; the rest: ../shared/data)"
+done
+"$python" -c 'import torch' 2>/dev/null ||
+  die "$python has no torch (apt-get install python3-torch)"
+
+# the venv with onnxruntime and matplotlib, made once
+if ! "$venv/bin/python" -c 'import onnxruntime, matplotlib, numpy' 2>/dev/null; then
+  echo "$me: making $venv (pip install onnxruntime matplotlib numpy)"
+  "$python" -m venv "$venv" || die "cannot make the venv $venv (apt-get install python3-venv)"
+  "$venv/bin/pip" install -q onnxruntime matplotlib numpy ||
+    die "pip install onnxruntime matplotlib numpy failed in $venv"
+fi
+vpython=$venv/bin/python
+
+# the OpenBLAS kernels `nstyle info` names (OpenBLAS falls back to slow generic ones on CPU
+# models it does not know; the CLI re-execs itself with these, the bench programs do not)
+if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+  OPENBLAS_CORETYPE=$("$build/nstyle" info | sed -n 's/^OpenBLAS kernels: \([^ ]*\).*/\1/p')
+fi
+export OPENBLAS_CORETYPE
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+isa="no AVX2"
+grep -qw avx2 /proc/cpuinfo && isa=AVX2
+grep -qw avx512f /proc/cpuinfo && isa=AVX-512
+machine="$cpu ($isa), $(nproc) logical CPUs"
+slug=$(echo "$cpu" | sed -e 's/([^)]*)//g' -e 's/ CPU / /; s/@.*//' | tr 'A-Z' 'a-z' |
+       sed -e 's/[^a-z0-9]\{1,\}/-/g' -e 's/^-//; s/-$//')-${threads}t
+out=${out:-bench/results/$slug}
+
+if ((quick)); then
+  rounds=${rounds:-2}
+  gatys_sizes=(256x256 512x512) gatys_warmup=1 gatys_reps=2
+  stylize_sizes=(256x256 512x512 768x512) stylize_reps=2
+  train_reps=2 cap=300
+else
+  rounds=${rounds:-3}
+  gatys_sizes=(256x256 512x512 768x512 1024x1024) gatys_warmup=2 gatys_reps=5
+  stylize_sizes=(256x256 512x512 768x512 1024x1024) stylize_reps=5
+  train_reps=3 cap=1200
+fi
+plan_sizes=(256x256 512x512 768x512 1024x1024)
+
+mkdir -p "$out"
+raw=$(mktemp -d "${TMPDIR:-/tmp}/timing-charts.XXXXXX")
+trap 'rm -rf "$raw"' EXIT
+stop=0
+trap 'stop=1' INT TERM
+echo "$me: $machine, $threads threads, $rounds rounds$( ((quick)) && echo ", quick"); VGG19" \
+  "$vgg_kind; results in $out"
+
+# run NAME CMD...: the command under the time cap with its peak RSS, its output in
+# $raw/NAME.out; a failure or a cap is recorded (NAME.status) and the rounds go on
+run() {
+  local name=$1 rc=0
+  shift
+  ((stop)) && return 0
+  timeout "$cap" "$python" bench/peak_rss.py "$raw/$name.rss" "$@" >"$raw/$name.out" 2>&1 ||
+    rc=$?
+  echo "$rc" >"$raw/$name.status"
+  if ((rc == 124)); then
+    echo "  $name: ran past the cap of $cap s, left out"
+  elif ((rc != 0)); then
+    echo "  $name: failed (exit $rc), left out:"
+    tail -3 "$raw/$name.out" | sed 's/^/    /'
+  else
+    tail -1 "$raw/$name.out" | sed "s/^/  /"
+  fi
+}
+
+# baselines: each program started with nothing to do (bench_stylize stops at its usage line)
+"$python" bench/peak_rss.py "$raw/baseline-nstyle.rss" "$build/bench_stylize" --none \
+  >/dev/null 2>&1 || true
+"$python" bench/peak_rss.py "$raw/baseline-torch.rss" "$python" -c \
+  'import numpy, torch, torch.nn.functional, PIL.Image' || die "$python cannot import torch"
+"$python" bench/peak_rss.py "$raw/baseline-onnxruntime.rss" "$vpython" -c \
+  'import numpy, onnxruntime' || die "$vpython cannot import onnxruntime"
+"$python" bench/peer_stylize.py --model "$model" --export-onnx "$raw/net.onnx" \
+  >"$raw/export.log" 2>&1 || { cat "$raw/export.log" >&2; die "the ONNX export failed"; }
+for s in "${plan_sizes[@]}"; do
+  "$build/nstyle" plan --size "$s" "${render_layers[@]}" --json "$raw/plan-$s.json" \
+    >/dev/null || die "nstyle plan --size $s failed"
+done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+for ((r = 1; r <= rounds && !stop; r++)); do
+  echo "round $r of $rounds"
+  for s in "${gatys_sizes[@]}"; do
+    iters=$((gatys_warmup + gatys_reps))
+    nst=(run "gatys-$s-$r-nstyle" "$build/bench_render" --vgg "$vgg" --size "$s"
+         --threads "$threads" --warmup "$gatys_warmup" --reps "$gatys_reps" "${render_layers[@]}"
+         --csv "$raw/gatys-$s-$r-nstyle.csv")
+    peer=(run "gatys-$s-$r-torch" "$python" bench/peer_render_loop.py --weights "$vgg" --random
+          --size "$s" --iters "$iters" --warmup "$gatys_warmup" --threads "$threads"
+          "${peer_layers[@]}" --csv "$raw/gatys-$s-$r-torch.csv")
+    if ((r % 2)); then "${nst[@]}"; "${peer[@]}"; else "${peer[@]}"; "${nst[@]}"; fi
+  done
+  for s in "${stylize_sizes[@]}"; do
+    nst=(run "stylize-$s-$r-nstyle" "$build/bench_stylize" --model "$model" --size "$s"
+         --threads "$threads" --reps "$stylize_reps" --csv "$raw/stylize-$s-$r-nstyle.csv")
+    peer1=(run "stylize-$s-$r-torch" "$python" bench/peer_stylize.py --model "$model" --size "$s"
+           --threads "$threads" --reps "$stylize_reps" --csv "$raw/stylize-$s-$r-torch.csv")
+    peer2=(run "stylize-$s-$r-onnxruntime" "$vpython" bench/peer_stylize.py --onnx "$raw/net.onnx"
+           --size "$s" --threads "$threads" --reps "$stylize_reps"
+           --csv "$raw/stylize-$s-$r-onnxruntime.csv")
+    if ((r % 2)); then "${nst[@]}"; "${peer1[@]}"; "${peer2[@]}"
+    else "${peer2[@]}"; "${peer1[@]}"; "${nst[@]}"; fi
+  done
+  nst=(run "train-256x256-$r-nstyle" "$build/bench_train" --vgg "$vgg" --size 256 --batch 4
+       --threads "$threads" --style-layers "$train_layers" --reps "$train_reps"
+       --csv "$raw/train-256x256-$r-nstyle.csv")
+  peer=(run "train-256x256-$r-torch" "$python" bench/peer_train.py --size 256 --batch 4
+        --threads "$threads" --style-layers "$train_layers" --reps "$train_reps"
+        --csv "$raw/train-256x256-$r-torch.csv")
+  if ((r % 2)); then "${nst[@]}"; "${peer[@]}"; else "${peer[@]}"; "${nst[@]}"; fi
+done
+trap - INT TERM
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+versions="nstyle $("$build/nstyle" --version | head -1 | cut -d' ' -f2)"
+versions+=", PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
+versions+=", onnxruntime $("$vpython" -c 'import onnxruntime; print(onnxruntime.__version__)')"
+versions+=", OpenBLAS $("$build/nstyle" --version | sed -n 's/^OpenBLAS: \([^,]*\).*/\1/p')"
+versions+=" ($OPENBLAS_CORETYPE)"
+# the charts are drawn into a folder beside the results and moved in when complete
+stage=$(mktemp -d "$out/.timing-charts.XXXXXX")
+trap 'rm -rf "$raw" "$stage"' EXIT
+"$vpython" bench/timing_charts.py --raw "$raw" --out "$stage" --machine "$machine" \
+  --threads "$threads" --rounds "$rounds" --quick "$quick" --vgg "$vgg_kind" \
+  --versions "$versions" --load "$load_before" "$load_after" --stopped "$stop" \
+  --seconds "$(($(date +%s) - start))" || die "drawing the charts failed"
+for f in "$stage"/*; do mv -f "$f" "$out/"; done
+echo "$me: wrote $out ($(($(date +%s) - start)) s)"
+((stop == 0)) || exit 130
