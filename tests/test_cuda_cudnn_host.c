@@ -1,7 +1,8 @@
 /* The cuDNN host code of the CUDA module without a GPU (cudnnCreate needs one; descriptors do
  * not): the descriptors of every convolution nstyle runs (VGG19's 3x3 pad 1 layers at 768x512,
  * the TransformerNet's 9x9 s1, 3x3 s2 and 3x3 s1 convolutions after reflection padding, the
- * STN's 7x7, 5x5 and 3x3 without padding) with cuDNN's own output size
+ * STN's 7x7, 5x5 and 3x3 without padding, MobileNet v2's depthwise 3x3 as grouped
+ * convolutions) with cuDNN's own output size
  * (cudnnGetConvolutionNdForwardOutputDim) against sizes worked out here, NHWC strides and the
  * NHWC filter format; the algorithm selection (workspace limit, determinism, TF32, no
  * conversion to half precision, the math type reset before each direction's query) through a
@@ -57,13 +58,18 @@ static void check_descriptors(nst_ctx *ctx, const conv_case *c) {
     cr_assert_eq(cudnnGetTensor4dDescriptor(d.x, &dt, &n, &ch, &h, &w, &ns, &cs, &hs, &ws),
                  CUDNN_STATUS_SUCCESS);
     cr_assert(cs == 1 && ws == c->s.cin && hs == c->s.w * c->s.cin, "%s: x strides", c->name);
-    /* the filter is (Cout, KH, KW, Cin) = cuDNN's NHWC filter format */
+    /* the filter is (Cout, KH, KW, Cin / groups) = cuDNN's NHWC filter format: dwconv2d's
+     * (C, KH, KW, 1) with C groups */
+    const int groups = c->s.groups > 1 ? c->s.groups : 1;
     cudnnTensorFormat_t fmt;
     int k, fc, fh, fw;
     cr_assert_eq(cudnnGetFilter4dDescriptor(d.w, &dt, &fmt, &k, &fc, &fh, &fw),
                  CUDNN_STATUS_SUCCESS);
-    cr_assert(fmt == CUDNN_TENSOR_NHWC && k == c->s.cout && fc == c->s.cin && fh == c->s.kh &&
-              fw == c->s.kw, "%s: filter", c->name);
+    cr_assert(fmt == CUDNN_TENSOR_NHWC && k == c->s.cout && fc == c->s.cin / groups &&
+              fh == c->s.kh && fw == c->s.kw, "%s: filter", c->name);
+    int g = 0;
+    cr_assert_eq(cudnnGetConvolutionGroupCount(d.conv, &g), CUDNN_STATUS_SUCCESS);
+    cr_assert_eq(g, groups, "%s: %d groups, expected %d", c->name, g, groups);
     int ph, pw, sh, sw, dh, dw;
     cudnnConvolutionMode_t mode;
     cudnnDataType_t cdt;
@@ -86,7 +92,7 @@ Test(cudnn_host, vgg19_convolutions_at_768x512) {
                                    64,  64,  64,  64,  32,  32,  32,  32};
     for (int i = 0; i < 16; i++) {
         const int h = height[i], w = h * 768 / 512;
-        conv_case c = {{1, h, w, layers[i][0], layers[i][1], 3, 3, 1, 1}, h, w, "vgg19"};
+        conv_case c = {{1, h, w, layers[i][0], layers[i][1], 3, 3, 1, 1, 1}, h, w, "vgg19"};
         check_descriptors(ctx, &c);
     }
     nst_ctx_destroy(ctx);
@@ -96,15 +102,15 @@ Test(cudnn_host, transformer_net_convolutions_after_reflection_padding) {
     nst_ctx *ctx = module_ctx();
     /* 768x512 input; each conv sees its input reflection-padded by kernel/2, then pad 0 */
     static const conv_case cases[] = {
-        {{1, 512 + 8, 768 + 8, 3, 32, 9, 9, 1, 0}, 512, 768, "conv1 9x9 s1"},
-        {{1, 512 + 2, 768 + 2, 32, 64, 3, 3, 2, 0}, 256, 384, "conv2 3x3 s2"},
-        {{1, 256 + 2, 384 + 2, 64, 128, 3, 3, 2, 0}, 128, 192, "conv3 3x3 s2"},
-        {{1, 128 + 2, 192 + 2, 128, 128, 3, 3, 1, 0}, 128, 192, "residual 3x3 s1"},
-        {{1, 256 + 2, 384 + 2, 128, 64, 3, 3, 1, 0}, 256, 384, "deconv1 3x3 s1 after x2"},
-        {{1, 512 + 2, 768 + 2, 64, 32, 3, 3, 1, 0}, 512, 768, "deconv2 3x3 s1 after x2"},
-        {{1, 512 + 8, 768 + 8, 32, 3, 9, 9, 1, 0}, 512, 768, "deconv3 9x9 s1"},
+        {{1, 512 + 8, 768 + 8, 3, 32, 9, 9, 1, 0, 1}, 512, 768, "conv1 9x9 s1"},
+        {{1, 512 + 2, 768 + 2, 32, 64, 3, 3, 2, 0, 1}, 256, 384, "conv2 3x3 s2"},
+        {{1, 256 + 2, 384 + 2, 64, 128, 3, 3, 2, 0, 1}, 128, 192, "conv3 3x3 s2"},
+        {{1, 128 + 2, 192 + 2, 128, 128, 3, 3, 1, 0, 1}, 128, 192, "residual 3x3 s1"},
+        {{1, 256 + 2, 384 + 2, 128, 64, 3, 3, 1, 0, 1}, 256, 384, "deconv1 3x3 s1 after x2"},
+        {{1, 512 + 2, 768 + 2, 64, 32, 3, 3, 1, 0, 1}, 512, 768, "deconv2 3x3 s1 after x2"},
+        {{1, 512 + 8, 768 + 8, 32, 3, 9, 9, 1, 0, 1}, 512, 768, "deconv3 9x9 s1"},
         /* odd sizes: the stride-2 floor */
-        {{2, 101 + 2, 77 + 2, 32, 64, 3, 3, 2, 0}, 51, 39, "conv2 at 77x101"},
+        {{2, 101 + 2, 77 + 2, 32, 64, 3, 3, 2, 0, 1}, 51, 39, "conv2 at 77x101"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_descriptors(ctx, &cases[i]);
@@ -115,18 +121,51 @@ Test(cudnn_host, stn_localisation_convolutions) {
     nst_ctx *ctx = module_ctx();
     /* 48x48 -> 7x7 -> 42, pool 21 -> 5x5 -> 17, pool 8 -> 3x3 -> 6: 10 * 6 * 6 = 360 */
     static const conv_case cases[] = {
-        {{4, 48, 48, 3, 8, 7, 7, 1, 0}, 42, 42, "stn 7x7"},
-        {{4, 21, 21, 8, 10, 5, 5, 1, 0}, 17, 17, "stn 5x5"},
-        {{4, 8, 8, 10, 10, 3, 3, 1, 0}, 6, 6, "stn 3x3"},
+        {{4, 48, 48, 3, 8, 7, 7, 1, 0, 1}, 42, 42, "stn 7x7"},
+        {{4, 21, 21, 8, 10, 5, 5, 1, 0, 1}, 17, 17, "stn 5x5"},
+        {{4, 8, 8, 10, 10, 3, 3, 1, 0, 1}, 6, 6, "stn 3x3"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_descriptors(ctx, &cases[i]);
     nst_ctx_destroy(ctx);
 }
 
+Test(cudnn_host, mobilenet_v2_depthwise_convolutions_as_grouped_ones) {
+    nst_ctx *ctx = module_ctx();
+    /* the style predictor at 256x256: each depthwise 3x3 pad 1, groups = channels */
+    static const conv_case cases[] = {
+        {{1, 128, 128, 32, 32, 3, 3, 1, 1, 32}, 128, 128, "dw 32 s1"},
+        {{1, 128, 128, 96, 96, 3, 3, 2, 1, 96}, 64, 64, "dw 96 s2"},
+        {{1, 64, 64, 144, 144, 3, 3, 1, 1, 144}, 64, 64, "dw 144 s1"},
+        {{1, 64, 64, 144, 144, 3, 3, 2, 1, 144}, 32, 32, "dw 144 s2"},
+        {{1, 32, 32, 192, 192, 3, 3, 2, 1, 192}, 16, 16, "dw 192 s2"},
+        {{1, 16, 16, 384, 384, 3, 3, 1, 1, 384}, 16, 16, "dw 384 s1"},
+        {{1, 16, 16, 576, 576, 3, 3, 2, 1, 576}, 8, 8, "dw 576 s2"},
+        {{1, 8, 8, 960, 960, 3, 3, 1, 1, 960}, 8, 8, "dw 960 s1"},
+        /* the shared op cases' odd shapes: stride 2 floor, batch 2 */
+        {{2, 7, 9, 3, 3, 3, 3, 2, 1, 3}, 4, 5, "dw 3 at 7x9 s2"},
+        {{2, 7, 9, 5, 5, 3, 3, 1, 1, 5}, 7, 9, "dw 5 at 7x9 s1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_descriptors(ctx, &cases[i]);
+    /* the text that names a shape in messages shows the grouped filter */
+    char text[128];
+    cr_assert_str_eq(nst__conv_shape_text(&cases[1].s, text, sizeof text),
+                     "(1, 128, 128, 96) * (96, 3, 3, 1) stride 2 pad 1 groups 96");
+    cr_assert_str_eq(nst__conv_shape_text(&(nst__conv_shape){1, 8, 8, 3, 4, 3, 3, 1, 1, 1},
+                                          text, sizeof text),
+                     "(1, 8, 8, 3) * (4, 3, 3, 3) stride 1 pad 1");
+    /* groups that do not divide the channels are refused, naming the shape */
+    nst__conv_descs d;
+    const nst__conv_shape bad = {1, 8, 8, 6, 6, 3, 3, 1, 1, 4};
+    cr_assert_eq(nst__cudnn_conv_descs_make(ctx, &bad, CUDNN_FMA_MATH, &d), NST_ERR_SHAPE);
+    cr_assert(strstr(nst_last_error(ctx), "4 groups do not divide"), "%s", nst_last_error(ctx));
+    nst_ctx_destroy(ctx);
+}
+
 Test(cudnn_host, a_kernel_larger_than_the_padded_input_is_refused) {
     nst_ctx *ctx = module_ctx();
-    nst__conv_shape s = {1, 4, 4, 3, 8, 7, 7, 1, 1};
+    nst__conv_shape s = {1, 4, 4, 3, 8, 7, 7, 1, 1, 1};
     nst__conv_descs d;
     cr_assert_eq(nst__cudnn_conv_descs_make(ctx, &s, CUDNN_FMA_MATH, &d), NST_ERR_SHAPE);
     cr_assert(strstr(nst_last_error(ctx), "(1, 4, 4, 3) * (8, 7, 7, 3)"), "%s",
@@ -278,7 +317,7 @@ Test(cudnn_host, the_math_type_is_reset_before_each_directions_query) {
         cr_assert_eq(f.begin_tf32, r->allow_tf32);
     }
     /* the real reset on real descriptors: a tensor-op type left by a workspace query goes */
-    nst__conv_shape s = {1, 16, 16, 8, 8, 3, 3, 1, 1};
+    nst__conv_shape s = {1, 16, 16, 8, 8, 3, 3, 1, 1, 1};
     nst__conv_descs d;
     cr_assert_eq(nst__cudnn_conv_descs_make(ctx, &s, CUDNN_FMA_MATH, &d), NST_OK);
     cudnnMathType_t m;

@@ -24,8 +24,8 @@ static const required_op required[] = {
 };
 #define N_REQUIRED (sizeof required / sizeof required[0])
 
-/* Required ops whose CUDA entry has not landed yet: tests/support/cuda_missing.h (the light
- * networks' ops, whose kernels come later). Add a name there before its entry lands. */
+/* Required ops whose CUDA entry has not landed yet: tests/support/cuda_missing.h (none at
+ * present). An op added to the table without its entry is named there until the entry lands. */
 #define expected_missing nst_test_cuda_missing_ops
 #define is_expected_missing nst_test_cuda_missing
 

@@ -216,6 +216,39 @@ Test(mem_pass, recording_computes_nothing) {
     nst_ctx_destroy(ctx);
 }
 
+/* A plan made for CUDA without a GPU counts a depthwise convolution's scratch, like a plain
+ * one's, at the workspace limit (cuDNN's grouped convolution takes a workspace the CPU op does
+ * not); for the CPU, at the CPU op's own. */
+Test(mem_pass, a_plan_for_cuda_counts_depthwise_convolutions_at_the_workspace_limit) {
+    const size_t limit = (size_t)3 << 20;
+    size_t totals[2];
+    for (int cuda = 0; cuda < 2; cuda++) {
+        nst_ctx *ctx = nst_test_bare_cpu_ctx();
+        nst_ctx_set_workspace_limit(ctx, limit);
+        nst_ctx_plan_for_cuda(ctx, cuda);
+        nst_plan *plan = nst_plan_create();
+        nst_mem_pass *pass = NULL;
+        cr_assert_eq(nst_mem_pass_record(ctx, plan, &pass), NST_OK);
+        nst_tensor x, w, y;
+        cr_assert_eq(nst_mem_pass_tensor(pass, NST_TAG_ACTIVATIONS, NST_F32, 4,
+                                         (const int64_t[]){1, 16, 16, 8}, 0, "x", &x), NST_OK);
+        cr_assert_eq(nst_mem_pass_tensor(pass, NST_TAG_WEIGHTS, NST_F32, 4,
+                                         (const int64_t[]){8, 3, 3, 1}, 0, "w", &w), NST_OK);
+        cr_assert_eq(nst_mem_pass_tensor(pass, NST_TAG_ACTIVATIONS, NST_F32, 4,
+                                         (const int64_t[]){1, 8, 8, 8}, 0, "y", &y), NST_OK);
+        nst_conv2d_params p = {.x = &x, .w = &w, .y = &y, .stride = 2, .pad = 1};
+        cr_assert_eq(nst_op_run(ctx, NST_OP_DWCONV2D_FORWARD, &p), NST_OK, "%s",
+                     nst_last_error(ctx));
+        cr_assert_eq(nst_mem_pass_end(pass), NST_OK, "%s", nst_last_error(ctx));
+        cr_assert_eq(nst_plan_solve(ctx, plan), NST_OK, "%s", nst_last_error(ctx));
+        totals[cuda] = nst_plan_get_summary(plan).total_bytes;
+        nst_plan_destroy(plan);
+        nst_ctx_destroy(ctx);
+    }
+    cr_assert_lt(totals[0], limit, "cpu plan %zu", totals[0]);
+    cr_assert_geq(totals[1], limit, "cuda plan %zu: the workspace bound is missing", totals[1]);
+}
+
 /* A run that does not follow the recorded path: a buffer asked for under another name, or one
  * never asked for, fails loudly. */
 Test(mem_pass, a_run_that_strays_from_the_plan_fails) {

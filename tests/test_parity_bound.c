@@ -74,7 +74,9 @@ Test(parity_setup, each_pass_runs_its_ops) {
     const nst_grid_sample_params with_dx = {.dx = &(nst_tensor){0}}, without_dx = {0};
     for (int op = 0; op < NST_OP_COUNT; op++) {
         const bool tf32 = op == NST_OP_CONV2D_FORWARD || op == NST_OP_CONV2D_BACKWARD_DATA ||
-                          op == NST_OP_CONV2D_BACKWARD_FILTER || op == NST_OP_LINEAR_FORWARD ||
+                          op == NST_OP_CONV2D_BACKWARD_FILTER || op == NST_OP_DWCONV2D_FORWARD ||
+                          op == NST_OP_DWCONV2D_BACKWARD_DATA ||
+                          op == NST_OP_DWCONV2D_BACKWARD_FILTER || op == NST_OP_LINEAR_FORWARD ||
                           op == NST_OP_LINEAR_BACKWARD;
         const char *name = nst_op_get_info((nst_op)op)->name;
         cr_expect(nst_parity_pass_runs(NST_PARITY_FP32, (nst_op)op, &with_dx), "%s", name);
@@ -107,6 +109,10 @@ Test(parity_bound, reduction_lengths_of_the_shared_cases) {
         {"conv2d_backward_data stride 2 pad 1", "dx", 5 * 2 * 2},        /* ceil(3 / 2) taps */
         {"conv2d_backward_filter stride 2 pad 1", "dw", 2 * 4 * 5},      /* dy (2, 4, 5, 5) */
         {"conv2d_backward_filter stride 2 pad 1", "db", 2 * 4 * 5},
+        {"dwconv2d_forward stride 2 pad 1 relu", "y", 3 * 3 + 1},        /* w (3, 3, 3, 1) */
+        {"dwconv2d_backward_data stride 2 pad 1", "dx", 2 * 2},          /* ceil(3 / 2) taps */
+        {"dwconv2d_backward_filter stride 1 pad 1", "dw", 2 * 7 * 9},    /* dy (2, 7, 9, 5) */
+        {"dwconv2d_backward_filter stride 1 pad 1", "db", 2 * 7 * 9},
         {"linear_forward relu", "y", 11 + 1},                            /* w (5, 11) */
         {"linear_backward", "dx", 5},
         {"linear_backward", "dw", 3},                                    /* dy (3, 5) */
@@ -165,13 +171,19 @@ Test(parity_bound, reduction_lengths_of_the_shared_cases) {
 
 static const float *fdata(const nst_tensor *t) { return t ? (const float *)t->data : NULL; }
 
-/* The conv2d of params p in double over absolute values, all three directions (the outputs p
- * names: y; dx; dw and db), each starting from zero or, accumulating, from |initial value|. */
+/* The conv2d (or, depthwise, the dwconv2d) of params p in double over absolute values, all three
+ * directions (the outputs p names: y; dx; dw and db), each starting from zero or, accumulating,
+ * from |initial value|. */
 static void conv_abs(nst_op op, const nst_conv2d_params *p, double *y, double *dx, double *dw,
                      double *db) {
-    const nst_tensor *w = p->w, *xt = op == NST_OP_CONV2D_BACKWARD_DATA ? p->dx : p->x;
-    const nst_tensor *yt = op == NST_OP_CONV2D_FORWARD ? p->y : p->dy;
+    const bool depthwise = op == NST_OP_DWCONV2D_FORWARD || op == NST_OP_DWCONV2D_BACKWARD_DATA ||
+                           op == NST_OP_DWCONV2D_BACKWARD_FILTER;
+    const bool data = op == NST_OP_CONV2D_BACKWARD_DATA || op == NST_OP_DWCONV2D_BACKWARD_DATA;
+    const bool fwd = op == NST_OP_CONV2D_FORWARD || op == NST_OP_DWCONV2D_FORWARD;
+    const nst_tensor *w = p->w, *xt = data ? p->dx : p->x;
+    const nst_tensor *yt = fwd ? p->y : p->dy;
     const int64_t N = xt->shape[0], H = xt->shape[1], W = xt->shape[2], C = xt->shape[3];
+    const int64_t CW = depthwise ? 1 : C; /* the weights' last dimension */
     const int64_t O = w->shape[0], KH = w->shape[1], KW = w->shape[2];
     const int64_t HO = yt->shape[1], WO = yt->shape[2];
     const float *x = fdata(p->x), *wd = fdata(w), *dy = fdata(p->dy), *b = fdata(p->b);
@@ -181,7 +193,7 @@ static void conv_abs(nst_op op, const nst_conv2d_params *p, double *y, double *d
     if (dx)
         memset(dx, 0, (size_t)(N * H * W * C) * sizeof *dx);
     if (dw)
-        for (int64_t i = 0; i < O * KH * KW * C; i++)
+        for (int64_t i = 0; i < O * KH * KW * CW; i++)
             dw[i] = p->accumulate ? fabs(fdata(p->dw)[i]) : 0.0;
     if (db)
         for (int64_t i = 0; i < O; i++)
@@ -199,9 +211,12 @@ static void conv_abs(nst_op op, const nst_conv2d_params *p, double *y, double *d
                             const int64_t iw = ow * p->stride - p->pad + kw;
                             if (ih < 0 || ih >= H || iw < 0 || iw >= W)
                                 continue;
-                            for (int64_t c = 0; c < C; c++) {
+                            /* depthwise: output channel o sees input channel o only */
+                            for (int64_t c = depthwise ? o : 0; c < (depthwise ? o + 1 : C);
+                                 c++) {
                                 const size_t xi = nst_test_at(H, W, C, n, ih, iw, c);
-                                const size_t wi = nst_test_at(KH, KW, C, o, kh, kw, c);
+                                const size_t wi =
+                                    nst_test_at(KH, KW, CW, o, kh, kw, depthwise ? 0 : c);
                                 if (y)
                                     y[yi] += fabs(x[xi]) * fabs(wd[wi]);
                                 if (dx)
@@ -272,6 +287,9 @@ static void magnitude_ref(const nst_test_op_case *c, const char *arg, double *re
     case NST_OP_CONV2D_FORWARD:
     case NST_OP_CONV2D_BACKWARD_DATA:
     case NST_OP_CONV2D_BACKWARD_FILTER:
+    case NST_OP_DWCONV2D_FORWARD:
+    case NST_OP_DWCONV2D_BACKWARD_DATA:
+    case NST_OP_DWCONV2D_BACKWARD_FILTER:
         conv_abs(c->op, &c->p.conv2d, y ? ref : NULL, dx ? ref : NULL, dw ? ref : NULL,
                  db ? ref : NULL);
         break;
@@ -347,7 +365,7 @@ Test(parity_bound, magnitudes_are_the_ops_on_absolute_values) {
         nst_parity_magnitudes_free(mag, NST_TEST_CASE_TENSORS);
         blocks_free(before);
     }
-    cr_expect_eq(outputs, 11, "M checked for %d outputs", outputs);
+    cr_expect_eq(outputs, 15, "M checked for %d outputs", outputs);
     nst_test_op_cases_free(cases, count);
     nst_ctx_destroy(cpu);
 }
@@ -582,7 +600,7 @@ Test(parity_bound, twice_the_bound_fails_everywhere_half_of_it_nowhere) {
         }
         nst_parity_magnitudes_free(mag, NST_TEST_CASE_TENSORS);
     }
-    cr_expect_eq(checked, 11);
+    cr_expect_eq(checked, 15);
     nst_test_op_cases_free(cases, count);
     nst_ctx_destroy(cpu);
 }

@@ -68,7 +68,7 @@ int nst_ctx_threads(const nst_ctx *ctx);
 #define NST_DEFAULT_WORKSPACE_LIMIT ((size_t)512 << 20)
 void nst_ctx_set_workspace_limit(nst_ctx *ctx, size_t bytes);
 /* Planning for CUDA where no GPU can be opened: a CPU context whose recording passes count each
- * convolution's scratch at the workspace limit (the bound of the cuDNN workspace, whose exact
+ * convolution's scratch (depthwise ones too) at the workspace limit (the bound of the cuDNN workspace, whose exact
  * size depends on the algorithm the GPU chooses) instead of the CPU's column buffers; the other
  * ops' scratch is counted as on the CPU. Affects recording only: ops that run are unchanged. */
 void nst_ctx_plan_for_cuda(nst_ctx *ctx, bool on);

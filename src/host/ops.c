@@ -168,7 +168,9 @@ nst_status nst_op_run(nst_ctx *ctx, nst_op op, const void *params) {
     NST__TRY(ctx->backend->scratch(ctx, op, params, &need));
     if (nst__recording(ctx)) {
         const bool conv = op == NST_OP_CONV2D_FORWARD || op == NST_OP_CONV2D_BACKWARD_DATA ||
-                          op == NST_OP_CONV2D_BACKWARD_FILTER;
+                          op == NST_OP_CONV2D_BACKWARD_FILTER || op == NST_OP_DWCONV2D_FORWARD ||
+                          op == NST_OP_DWCONV2D_BACKWARD_DATA ||
+                          op == NST_OP_DWCONV2D_BACKWARD_FILTER;
         const bool gemm = op == NST_OP_LINEAR_FORWARD || op == NST_OP_LINEAR_BACKWARD;
         if (ctx->plan_for_cuda && conv) /* no GPU to ask: cuDNN's workspace at its bound */
             need = nst__scratch_bytes(nst_ctx_workspace_limit(ctx));

@@ -1,5 +1,6 @@
-/* CUDA instance norm, forward and backward (semantics of src/cpu/instance_norm.c: statistics in
- * double, two passes for the variance). Launch shapes (see instance_norm.cuh):
+/* CUDA instance norm and conditional instance norm (per-image gamma and beta), forward and
+ * backward (semantics of src/cpu/instance_norm.c: statistics in double, two passes for the
+ * variance). Launch shapes (see instance_norm.cuh):
  *   partial sums   N * chunks * tiles blocks of 256 threads (channel lanes x pixel rows),
  *                  coalesced over channels, a shared-memory tree per block, one double partial
  *                  per (n, chunk, c) in scratch; no atomics
@@ -30,9 +31,9 @@ static nst_k_norm_shape shape_of(const nst_tensor *x) {
     return nst_k_norm_shape_make(x->shape[0], x->shape[1] * x->shape[2], x->shape[3]);
 }
 
-extern "C" nst_status nst__cuda_instance_norm_forward(nst_ctx *ctx, const void *params) {
+/* per_image: conditional instance norm (gamma, beta, dgamma, dbeta (N, C)). */
+static nst_status norm_forward(nst_ctx *ctx, const void *params, int per_image, const char *op) {
     const nst_instance_norm_params *p = (const nst_instance_norm_params *)params;
-    const char *op = "instance_norm_forward";
     const nst_k_norm_shape d = shape_of(p->x);
     void *scratch = NULL;
     NST__TRY(nst__scratch_take(ctx, op, "partial sums and statistics",
@@ -45,6 +46,7 @@ extern "C" nst_status nst__cuda_instance_norm_forward(nst_ctx *ctx, const void *
     k.mean_out = p->mean ? (float *)p->mean->data : NULL;
     k.rstd_out = p->rstd ? (float *)p->rstd->data : NULL;
     k.eps = p->eps;
+    k.per_image = per_image;
     k.v = nst_k_norm_vec(&k);
     k.mode = NST_K_NORM_SUM;
     NST__TRY(partial_sums(ctx, op, &k));
@@ -56,9 +58,8 @@ extern "C" nst_status nst__cuda_instance_norm_forward(nst_ctx *ctx, const void *
     return NST_OK;
 }
 
-extern "C" nst_status nst__cuda_instance_norm_backward(nst_ctx *ctx, const void *params) {
+static nst_status norm_backward(nst_ctx *ctx, const void *params, int per_image, const char *op) {
     const nst_instance_norm_params *p = (const nst_instance_norm_params *)params;
-    const char *op = "instance_norm_backward";
     const nst_k_norm_shape d = shape_of(p->x);
     void *scratch = NULL;
     NST__TRY(nst__scratch_take(ctx, op, "partial sums and constants",
@@ -73,6 +74,7 @@ extern "C" nst_status nst__cuda_instance_norm_backward(nst_ctx *ctx, const void 
     k.dgamma = p->dgamma ? (float *)p->dgamma->data : NULL;
     k.dbeta = p->dbeta ? (float *)p->dbeta->data : NULL;
     k.accumulate = p->accumulate;
+    k.per_image = per_image;
     k.v = nst_k_norm_vec(&k);
     k.mode = NST_K_NORM_GRAD;
     NST__TRY(partial_sums(ctx, op, &k));
@@ -80,4 +82,20 @@ extern "C" nst_status nst__cuda_instance_norm_backward(nst_ctx *ctx, const void 
     if (k.dx)
         NST_K_LAUNCH_1D(ctx, op, nst_k_norm_dx, nst_k_norm_elem_work(&k), k);
     return NST_OK;
+}
+
+extern "C" nst_status nst__cuda_instance_norm_forward(nst_ctx *ctx, const void *params) {
+    return norm_forward(ctx, params, 0, "instance_norm_forward");
+}
+
+extern "C" nst_status nst__cuda_instance_norm_backward(nst_ctx *ctx, const void *params) {
+    return norm_backward(ctx, params, 0, "instance_norm_backward");
+}
+
+extern "C" nst_status nst__cuda_cond_instance_norm_forward(nst_ctx *ctx, const void *params) {
+    return norm_forward(ctx, params, 1, "cond_instance_norm_forward");
+}
+
+extern "C" nst_status nst__cuda_cond_instance_norm_backward(nst_ctx *ctx, const void *params) {
+    return norm_backward(ctx, params, 1, "cond_instance_norm_backward");
 }

@@ -6,6 +6,10 @@
  *            y = (x - mean) * (rstd * gamma) + beta, mean/rstd saved when asked for;
  *   backward S1 = sum(dy), S2 = sum(dy * xhat) per (n, c); dgamma += / = sum_n S2, dbeta sum_n S1;
  *            dx = gamma * rstd * ((dy - S1/M) - xhat * S2/M).
+ * With `per_image` set, conditional instance norm (cond_instance_norm_*): gamma, beta (N, C) of
+ * each image, and dgamma, dbeta (N, C) each image's own S2, S1 (no sum over images). With `pool`
+ * set, the forward's first finalize writes sum/M as float there too: global average pooling
+ * (global_pool.cu) runs the sum kernels alone.
  * Deterministic fixed-order sums, no atomics: a partial-sum kernel has one block per (image n,
  * pixel chunk s, channel tile); its 256 threads are `ct` channel lanes (a power of two, up to
  * 32) times `rt` = 256/ct pixel rows; thread (row, lane) adds pixels lo+row, lo+row+rt, ... of
@@ -108,6 +112,8 @@ typedef struct {
     float eps;
     int accumulate;
     int mode;            /* the partial kernel's sum: NST_K_NORM_SUM, _SQUARES or _GRAD */
+    int per_image;       /* gamma, beta, dgamma, dbeta (N, C): conditional instance norm */
+    float *pool;         /* (N, C) or NULL: sum/M of the NST_K_NORM_SUM finalize, as float */
     int v;               /* the elementwise kernels' vector width */
 } nst_k_norm;
 
@@ -123,6 +129,7 @@ NST_HDI nst_k_norm nst_k_norm_make(nst_k_norm_shape d, void *scratch, int backwa
     p.mean = backward ? NULL : (double *)(s + l.mean);
     p.t0 = (float *)(s + l.t0), p.t1 = (float *)(s + l.t1), p.t2 = (float *)(s + l.t2);
     p.d = d, p.eps = 0.0f, p.accumulate = 0, p.mode = NST_K_NORM_SUM, p.v = 1;
+    p.per_image = 0, p.pool = NULL;
     return p;
 }
 
@@ -261,14 +268,16 @@ NST_HDI void nst_k_norm_fin_load(int64_t item, int thread, int threads, int64_t 
 /* What an item's sums give, after the last stage of image n (acc: s1, s2 of that image; sg, sb,
  * backward, the images' s2 and s1 added in image order). */
 NST_HDI void nst_k_norm_fin_item(const nst_k_norm *p, int64_t n, int64_t c, double *acc) {
-    const int64_t i = n * p->d.C + c;
+    const int64_t i = n * p->d.C + c, a = p->per_image ? i : c; /* gamma and beta's index */
     if (p->mode == NST_K_NORM_SUM) {
         p->mean[i] = acc[0] / (double)p->d.M;
+        if (p->pool)
+            p->pool[i] = (float)p->mean[i];
     } else if (p->mode == NST_K_NORM_SQUARES) {
         const double rstd = 1.0 / sqrt(acc[0] / (double)p->d.M + (double)p->eps);
         p->t0[i] = (float)p->mean[i];
-        p->t1[i] = (float)NST_DMUL(rstd, p->gamma ? (double)p->gamma[c] : 1.0);
-        p->t2[i] = p->beta ? p->beta[c] : 0.0f;
+        p->t1[i] = (float)NST_DMUL(rstd, p->gamma ? (double)p->gamma[a] : 1.0);
+        p->t2[i] = p->beta ? p->beta[a] : 0.0f;
         if (p->mean_out)
             p->mean_out[i] = p->t0[i];
         if (p->rstd_out)
@@ -276,9 +285,16 @@ NST_HDI void nst_k_norm_fin_item(const nst_k_norm *p, int64_t n, int64_t c, doub
     } else {
         acc[2] = (n == 0 ? 0.0 : acc[2]) + acc[1];
         acc[3] = (n == 0 ? 0.0 : acc[3]) + acc[0];
-        p->t0[i] = (float)NST_DMUL(p->gamma ? (double)p->gamma[c] : 1.0, (double)p->rstd_in[i]);
+        p->t0[i] = (float)NST_DMUL(p->gamma ? (double)p->gamma[a] : 1.0, (double)p->rstd_in[i]);
         p->t1[i] = (float)(acc[0] / (double)p->d.M);
         p->t2[i] = (float)(acc[1] / (double)p->d.M);
+        if (p->per_image) { /* this image's own sums */
+            if (p->dgamma)
+                p->dgamma[i] = (float)(p->accumulate ? p->dgamma[i] + acc[1] : acc[1]);
+            if (p->dbeta)
+                p->dbeta[i] = (float)(p->accumulate ? p->dbeta[i] + acc[0] : acc[0]);
+            return;
+        }
         if (n < p->d.N - 1)
             return;
         if (p->dgamma)

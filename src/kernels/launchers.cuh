@@ -14,7 +14,9 @@
     X(affine_grid_forward) X(affine_grid_backward) X(grid_sample_forward)   \
     X(grid_sample_backward) X(gram_forward) X(gram_backward) X(mse_forward) \
     X(mse_backward) X(tv_forward) X(tv_backward) X(rgb_to_yuv) X(yuv_to_rgb) \
-    X(input_convert_forward) X(input_convert_backward)
+    X(input_convert_forward) X(input_convert_backward) X(sigmoid_forward)  \
+    X(sigmoid_backward) X(global_avg_pool_forward) X(global_avg_pool_backward) \
+    X(cond_instance_norm_forward) X(cond_instance_norm_backward)
 
 #define NST__CUDA_DECLARE_LAUNCHER(name) nst_status nst__cuda_##name(nst_ctx *ctx, const void *params);
 NST__CUDA_KERNEL_OPS(NST__CUDA_DECLARE_LAUNCHER)

@@ -13,6 +13,7 @@
 #include "../../src/kernels/affine_grid.cuh"
 #include "../../src/kernels/colour.cuh"
 #include "../../src/kernels/eltwise.cuh"
+#include "../../src/kernels/global_pool.cuh"
 #include "../../src/kernels/gram.cuh"
 #include "../../src/kernels/grid_sample.cuh"
 #include "../../src/kernels/instance_norm.cuh"
@@ -22,6 +23,7 @@
 #include "../../src/kernels/reduce.cuh"
 #include "../../src/kernels/reflect_pad.cuh"
 #include "../../src/kernels/relu.cuh"
+#include "../../src/kernels/sigmoid.cuh"
 #include "../../src/kernels/tv.cuh"
 #include "../../src/kernels/upsample.cuh"
 

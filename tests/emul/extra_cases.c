@@ -8,7 +8,7 @@
 #include "extra_cases.h"
 #include "test_support.h"
 
-enum { FILL_UNIFORM, FILL_NAN, FILL_POSITIVE, FILL_TIES, FILL_WIDE };
+enum { FILL_UNIFORM, FILL_NAN, FILL_POSITIVE, FILL_TIES, FILL_WIDE, FILL_LOGITS };
 
 static nst_tensor *tensor(nst_test_op_case *c, nst_test_rng *r, int fill, const int64_t *dims,
                           int ndim) {
@@ -34,6 +34,8 @@ static nst_tensor *tensor(nst_test_op_case *c, nst_test_rng *r, int fill, const 
             x[k] = (float)nst_test_rng_uniform(r, 0.5, 2.0);
         else if (fill == FILL_WIDE) /* sample points well beyond [-1, 1]: every padding rule */
             x[k] = (float)nst_test_rng_uniform(r, -1.7, 1.7);
+        else if (fill == FILL_LOGITS) /* sigmoid's inputs: saturating both ways in float */
+            x[k] = (float)nst_test_rng_uniform(r, -90.0, 90.0);
         else if (fill == FILL_TIES) /* five values only: windows with equal maxima are common */
             x[k] = (float)((int)nst_test_rng_uniform(r, 0.0, 5.0) - 2) * 0.5f;
         else
@@ -60,8 +62,9 @@ static void identity_grid(nst_tensor *g) {
 #define POS(...) tensor(c, &r, FILL_POSITIVE, D(__VA_ARGS__))
 #define TIES(...) tensor(c, &r, FILL_TIES, D(__VA_ARGS__))
 #define WIDE(...) tensor(c, &r, FILL_WIDE, D(__VA_ARGS__))
+#define LOGITS(...) tensor(c, &r, FILL_LOGITS, D(__VA_ARGS__))
 
-enum { MAX_CASES = 80 };
+enum { MAX_CASES = 100 };
 
 static nst_test_op_case *next_case(nst_test_op_case *cases, int *n, nst_op op, const char *what) {
     if (*n >= MAX_CASES) {
@@ -234,6 +237,33 @@ nst_test_op_case *nst_test_extra_cases(int *count) {
     c->p.convert = nst_input_convert_params_for(NST_INPUT_BGR_0_255_MINUS_MEAN);
     c->p.convert.dy = U(2, 5, 3, 3), c->p.convert.dx = U(2, 5, 3, 3);
     c->p.convert.accumulate = true;
+    CASE(SIGMOID_FORWARD, "float4 path with a tail, inputs in [-90, 90]");
+    c->p.sigmoid = (nst_sigmoid_params){.x = LOGITS(7, 11, 13), .y = O(7, 11, 13)};
+    CASE(SIGMOID_BACKWARD, "float4 path");
+    c->p.sigmoid = (nst_sigmoid_params){.y = U(3, 4, 5, 8), .dy = U(3, 4, 5, 8),
+                                        .dx = O(3, 4, 5, 8)};
+    CASE(GLOBAL_AVG_POOL_FORWARD, "3 chunks x 2 tiles (C 40)");
+    c->p.gap = (nst_global_avg_pool_params){.x = U(2, 19, 21, 40), .y = O(2, 1, 1, 40)};
+    CASE(GLOBAL_AVG_POOL_FORWARD, "C 3, 2 chunks, 1 image");
+    c->p.gap = (nst_global_avg_pool_params){.x = U(1, 37, 41, 3), .y = O(1, 1, 1, 3)};
+    CASE(GLOBAL_AVG_POOL_BACKWARD, "float4 path, C 40");
+    c->p.gap = (nst_global_avg_pool_params){.dy = U(2, 1, 1, 40), .dx = O(2, 7, 9, 40)};
+    CASE(GLOBAL_AVG_POOL_BACKWARD, "1 x 1 images");
+    c->p.gap = (nst_global_avg_pool_params){.dy = U(3, 1, 1, 5), .dx = O(3, 1, 1, 5)};
+    CASE(COND_INSTANCE_NORM_FORWARD, "3 chunks x 2 tiles (C 40), float4 path");
+    c->p.norm = (nst_instance_norm_params){.x = U(2, 19, 21, 40), .gamma = U(2, 40),
+                                           .beta = U(2, 40), .y = O(2, 19, 21, 40),
+                                           .mean = O(2, 40), .rstd = O(2, 40), .eps = 1e-3f};
+    CASE(COND_INSTANCE_NORM_BACKWARD, "accumulate, 3 images, 3 chunks x 2 tiles, float4 path");
+    c->p.norm = (nst_instance_norm_params){.x = U(3, 19, 21, 40), .gamma = U(3, 40),
+                                           .mean = U(3, 40), .rstd = POS(3, 40),
+                                           .dy = U(3, 19, 21, 40), .dx = O(3, 19, 21, 40),
+                                           .dgamma = U(3, 40), .dbeta = U(3, 40), .eps = 1e-5f,
+                                           .accumulate = true};
+    CASE(COND_INSTANCE_NORM_BACKWARD, "parameter gradients only");
+    c->p.norm = (nst_instance_norm_params){.x = U(2, 4, 5, 6), .gamma = U(2, 6), .mean = U(2, 6),
+                                           .rstd = POS(2, 6), .dy = U(2, 4, 5, 6),
+                                           .dgamma = O(2, 6), .dbeta = O(2, 6), .eps = 1e-5f};
 #undef CASE
     *count = n;
     return cases;

@@ -29,12 +29,14 @@
 #include <string.h>
 
 #include "../../src/kernels/eltwise.cuh"
+#include "../../src/kernels/global_pool.cuh"
 #include "../../src/kernels/instance_norm.cuh"
 #include "../../src/kernels/launchers.cuh"
 #include "../../src/kernels/pool.cuh"
 #include "../../src/kernels/reduce.cuh"
 #include "../../src/kernels/reflect_pad.cuh"
 #include "../../src/kernels/relu.cuh"
+#include "../../src/kernels/sigmoid.cuh"
 #include "../../src/kernels/upsample.cuh"
 #include "emul.h"
 #include "extra_cases.h"
@@ -70,6 +72,39 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
             EMUL_FLAT(m, nst_k_relu_forward, k);
         else
             EMUL_FLAT(m, nst_k_relu_backward, k);
+        return true;
+    }
+    case NST_OP_SIGMOID_FORWARD:
+    case NST_OP_SIGMOID_BACKWARD: {
+        const nst_sigmoid_params *p = params;
+        const bool fwd = op == NST_OP_SIGMOID_FORWARD;
+        nst_k_flat k = nst_k_flat_make(fwd ? F(p->x) : F(p->y), fwd ? NULL : F(p->dy),
+                                       fwd ? F(p->y) : F(p->dx), nst_tensor_numel(p->y));
+        if (fwd)
+            EMUL_FLAT(m, nst_k_sigmoid_forward, k);
+        else
+            EMUL_FLAT(m, nst_k_sigmoid_backward, k);
+        return true;
+    }
+    case NST_OP_GLOBAL_AVG_POOL_FORWARD: { /* global_pool.cu: the instance-norm sums */
+        const nst_global_avg_pool_params *p = params;
+        const nst_k_norm_shape d = norm_shape(p->x);
+        void *scratch = emul_scratch(nst_k_norm_layout_make(d, 0).total, "partial sums");
+        nst_k_norm k = nst_k_norm_make(d, scratch, 0);
+        k.x = CF(p->x), k.pool = OF(p->y), k.mode = NST_K_NORM_SUM;
+        norm_partial_sums(m, &k);
+        if (nst_k_norm_partial_blocks(&k) > 0)
+            emul_norm_finalize(m, &k);
+        emul_scratch_free(scratch);
+        return true;
+    }
+    case NST_OP_GLOBAL_AVG_POOL_BACKWARD: {
+        const nst_global_avg_pool_params *p = params;
+        const int64_t *s = p->dx->shape;
+        nst_k_gap k = nst_k_gap_make(CF(p->dy), OF(p->dx), s[0], s[1] * s[2], s[3]);
+        if (m->scalar)
+            k.v = 1;
+        EMUL_1D(m, nst_k_gap_backward, nst_k_gap_backward_work(&k), &k);
         return true;
     }
     case NST_OP_ADD: {
@@ -149,7 +184,8 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
             EMUL_1D(m, nst_k_pad_backward, nst_k_pad_backward_work(&k), &k);
         return true;
     }
-    case NST_OP_INSTANCE_NORM_FORWARD: {
+    case NST_OP_INSTANCE_NORM_FORWARD:
+    case NST_OP_COND_INSTANCE_NORM_FORWARD: {
         const nst_instance_norm_params *p = params;
         const nst_k_norm_shape d = norm_shape(p->x);
         void *scratch = emul_scratch(nst_k_norm_layout_make(d, 0).total,
@@ -157,6 +193,7 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         nst_k_norm k = nst_k_norm_make(d, scratch, 0);
         k.x = CF(p->x), k.gamma = CF(p->gamma), k.beta = CF(p->beta), k.y = OF(p->y);
         k.mean_out = OF(p->mean), k.rstd_out = OF(p->rstd), k.eps = p->eps;
+        k.per_image = op == NST_OP_COND_INSTANCE_NORM_FORWARD;
         k.v = m->scalar ? 1 : nst_k_norm_vec(&k);
         k.mode = NST_K_NORM_SUM;
         norm_partial_sums(m, &k);
@@ -168,7 +205,8 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         emul_scratch_free(scratch);
         return true;
     }
-    case NST_OP_INSTANCE_NORM_BACKWARD: {
+    case NST_OP_INSTANCE_NORM_BACKWARD:
+    case NST_OP_COND_INSTANCE_NORM_BACKWARD: {
         const nst_instance_norm_params *p = params;
         const nst_k_norm_shape d = norm_shape(p->x);
         void *scratch = emul_scratch(nst_k_norm_layout_make(d, 1).total,
@@ -178,6 +216,7 @@ static bool emul_launch(nst_op op, const void *params, const emul_mode *m) {
         k.mean_in = CF(p->mean), k.rstd_in = CF(p->rstd);
         k.dx = OF(p->dx), k.dgamma = OF(p->dgamma), k.dbeta = OF(p->dbeta);
         k.accumulate = p->accumulate;
+        k.per_image = op == NST_OP_COND_INSTANCE_NORM_BACKWARD;
         k.v = m->scalar ? 1 : nst_k_norm_vec(&k);
         k.mode = NST_K_NORM_GRAD;
         norm_partial_sums(m, &k);
@@ -238,6 +277,10 @@ static bool exact_output(nst_op op, const void *params, const char *arg) {
     switch (op) {
     case NST_OP_INSTANCE_NORM_FORWARD:
     case NST_OP_INSTANCE_NORM_BACKWARD:
+    case NST_OP_COND_INSTANCE_NORM_FORWARD:
+    case NST_OP_COND_INSTANCE_NORM_BACKWARD:
+    case NST_OP_GLOBAL_AVG_POOL_FORWARD: /* double sums in another order */
+    case NST_OP_SIGMOID_FORWARD: /* exact on the host only: a GPU's exp is libdevice's */
     case NST_OP_REDUCE_SUM:
     case NST_OP_REDUCE_MEAN:
     case NST_OP_AFFINE_GRID_BACKWARD: /* double sums in another order */

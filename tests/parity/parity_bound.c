@@ -13,6 +13,9 @@ bool nst_parity_tf32_applies(nst_op op) {
     case NST_OP_CONV2D_FORWARD:
     case NST_OP_CONV2D_BACKWARD_DATA:
     case NST_OP_CONV2D_BACKWARD_FILTER:
+    case NST_OP_DWCONV2D_FORWARD:
+    case NST_OP_DWCONV2D_BACKWARD_DATA:
+    case NST_OP_DWCONV2D_BACKWARD_FILTER:
     case NST_OP_LINEAR_FORWARD:
     case NST_OP_LINEAR_BACKWARD:
         return true;
@@ -34,9 +37,16 @@ int64_t nst_parity_reduction_length(nst_op op, const void *params, const char *a
     if (!params)
         return 0;
     switch (op) {
-    case NST_OP_CONV2D_FORWARD: {
+    case NST_OP_CONV2D_FORWARD:
+    case NST_OP_DWCONV2D_FORWARD: { /* dwconv2d's w (C, KH, KW, 1): KH KW taps per output */
         const nst_conv2d_params *p = params;
         return is(arg, "y") && p->w ? p->w->shape[1] * p->w->shape[2] * p->w->shape[3] + 1 : 0;
+    }
+    case NST_OP_DWCONV2D_BACKWARD_DATA: { /* one channel's taps, no sum over channels */
+        const nst_conv2d_params *p = params;
+        if (!is(arg, "dx") || !p->w)
+            return 0;
+        return ceil_div(p->w->shape[1], p->stride) * ceil_div(p->w->shape[2], p->stride);
     }
     case NST_OP_CONV2D_BACKWARD_DATA: {
         const nst_conv2d_params *p = params;
@@ -45,7 +55,8 @@ int64_t nst_parity_reduction_length(nst_op op, const void *params, const char *a
         return p->w->shape[0] * ceil_div(p->w->shape[1], p->stride) *
                ceil_div(p->w->shape[2], p->stride);
     }
-    case NST_OP_CONV2D_BACKWARD_FILTER: {
+    case NST_OP_CONV2D_BACKWARD_FILTER:
+    case NST_OP_DWCONV2D_BACKWARD_FILTER: {
         const nst_conv2d_params *p = params;
         if (!(is(arg, "dw") || is(arg, "db")) || !p->dy)
             return 0;
@@ -136,6 +147,9 @@ nst_status nst_parity_magnitudes(nst_ctx *cpu, nst_op op, const void *params, fl
         case NST_OP_CONV2D_FORWARD:
         case NST_OP_CONV2D_BACKWARD_DATA:
         case NST_OP_CONV2D_BACKWARD_FILTER:
+        case NST_OP_DWCONV2D_FORWARD:
+        case NST_OP_DWCONV2D_BACKWARD_DATA:
+        case NST_OP_DWCONV2D_BACKWARD_FILTER:
             q.conv = *(const nst_conv2d_params *)params;
             TWIN(conv.x), TWIN(conv.w), TWIN(conv.b), TWIN(conv.y);
             TWIN(conv.dy), TWIN(conv.dx), TWIN(conv.dw), TWIN(conv.db);

@@ -70,9 +70,16 @@ fail:
 
 /* ---- descriptors --------------------------------------------------------------------------- */
 
+static int groups_of(const nst__conv_shape *s) {
+    return s->groups > 1 ? s->groups : 1;
+}
+
 const char *nst__conv_shape_text(const nst__conv_shape *s, char *buf, size_t size) {
-    snprintf(buf, size, "(%d, %d, %d, %d) * (%d, %d, %d, %d) stride %d pad %d", s->n, s->h, s->w,
-             s->cin, s->cout, s->kh, s->kw, s->cin, s->stride, s->pad);
+    const int g = groups_of(s);
+    int at = snprintf(buf, size, "(%d, %d, %d, %d) * (%d, %d, %d, %d) stride %d pad %d", s->n,
+                      s->h, s->w, s->cin, s->cout, s->kh, s->kw, s->cin / g, s->stride, s->pad);
+    if (g > 1 && at > 0 && (size_t)at < size)
+        snprintf(buf + at, size - (size_t)at, " groups %d", g);
     return buf;
 }
 
@@ -97,9 +104,13 @@ nst_status nst__cudnn_conv_descs_make(nst_ctx *ctx, const nst__conv_shape *s, in
     char what[128];
     nst__conv_shape_text(s, what, sizeof what);
     memset(d, 0, sizeof *d);
+    const int g = groups_of(s);
     if (s->stride < 1 || s->pad < 0 || s->h + 2 * s->pad < s->kh || s->w + 2 * s->pad < s->kw)
         return NST__ERR(ctx, NST_ERR_SHAPE, "conv2d %s: the kernel does not fit the padded input",
                         what);
+    if (s->cin % g != 0 || s->cout % g != 0)
+        return NST__ERR(ctx, NST_ERR_SHAPE, "conv2d %s: %d groups do not divide the channels",
+                        what, g);
     CUDNN_GOTO(ctx, cudnnCreateTensorDescriptor(&d->x), what, fail);
     CUDNN_GOTO(ctx, cudnnCreateTensorDescriptor(&d->y), what, fail);
     CUDNN_GOTO(ctx, cudnnCreateTensorDescriptor(&d->bias), what, fail);
@@ -109,10 +120,11 @@ nst_status nst__cudnn_conv_descs_make(nst_ctx *ctx, const nst__conv_shape *s, in
     CUDNN_GOTO(ctx, cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, s->n,
                                                s->cin, s->h, s->w), what, fail);
     CUDNN_GOTO(ctx, cudnnSetFilter4dDescriptor(d->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, s->cout,
-                                               s->cin, s->kh, s->kw), what, fail);
+                                               s->cin / g, s->kh, s->kw), what, fail);
     CUDNN_GOTO(ctx, cudnnSetConvolution2dDescriptor(d->conv, s->pad, s->pad, s->stride, s->stride,
                                                     1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT), what, fail);
+    CUDNN_GOTO(ctx, cudnnSetConvolutionGroupCount(d->conv, g), what, fail);
     CUDNN_GOTO(ctx, cudnnSetConvolutionMathType(d->conv, (cudnnMathType_t)math_type), what, fail);
     int dims[4] = {0};
     /* cuDNN answers in (N, C, H, W) order whatever the layout */
@@ -179,7 +191,8 @@ static bool same_plan(const struct nst__conv_plan *p, const nst__conv_shape *s,
     const nst__conv_shape *a = &p->shape;
     return a->n == s->n && a->h == s->h && a->w == s->w && a->cin == s->cin &&
            a->cout == s->cout && a->kh == s->kh && a->kw == s->kw && a->stride == s->stride &&
-           a->pad == s->pad && p->rules.workspace_limit == r->workspace_limit &&
+           a->pad == s->pad && groups_of(a) == groups_of(s) &&
+           p->rules.workspace_limit == r->workspace_limit &&
            p->rules.deterministic == r->deterministic && p->rules.allow_tf32 == r->allow_tf32;
 }
 
@@ -196,6 +209,7 @@ static nst__conv_shape shape_of(const nst_conv2d_params *p) {
     s.kw = (int)w->shape[2];
     s.stride = p->stride;
     s.pad = p->pad;
+    s.groups = (int)(s.cin / w->shape[3]); /* 1 for conv2d; C for dwconv2d's (C, KH, KW, 1) */
     return s;
 }
 
@@ -318,8 +332,14 @@ static nst_status query_workspace(nst_ctx *ctx, void *user, nst__conv_kind kind,
 
 static const nst__conv_algo_api cudnn_algo_api = {query_begin, query_candidates, query_workspace};
 
-static const char *const kind_op[NST__CONV_KINDS] = {"conv2d_forward", "conv2d_backward_data",
-                                                     "conv2d_backward_filter"};
+static const char *const kind_op[2][NST__CONV_KINDS] = {
+    {"conv2d_forward", "conv2d_backward_data", "conv2d_backward_filter"},
+    {"dwconv2d_forward", "dwconv2d_backward_data", "dwconv2d_backward_filter"}};
+
+/* The op's name: conv2d_* or, for a grouped convolution, dwconv2d_*. */
+static const char *op_name(const nst__conv_shape *s, nst__conv_kind kind) {
+    return kind_op[groups_of(s) > 1][kind];
+}
 
 /* The plan of params' shape with its algorithm for kind chosen. */
 static nst_status plan_with_algo(nst_ctx *ctx, const nst_conv2d_params *params,
@@ -329,7 +349,7 @@ static nst_status plan_with_algo(nst_ctx *ctx, const nst_conv2d_params *params,
         return ctx->last_status;
     if (!p->chosen[kind]) {
         char what[160], shape[128];
-        snprintf(what, sizeof what, "%s %s", kind_op[kind],
+        snprintf(what, sizeof what, "%s %s", op_name(&p->shape, kind),
                  nst__conv_shape_text(&p->shape, shape, sizeof shape));
         query_user u = {nst__cuda_state_of(ctx)->cudnn, p, what};
         NST__TRY(nst__conv_algo_list(ctx, &cudnn_algo_api, &u, kind, &p->rules, what,
@@ -344,9 +364,11 @@ static nst_status plan_with_algo(nst_ctx *ctx, const nst_conv2d_params *params,
 nst_status nst__cuda_conv2d_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes) {
     const nst_conv2d_params *p = params;
     *bytes = 0;
-    nst__conv_kind kind = op == NST_OP_CONV2D_FORWARD         ? NST__CONV_FORWARD
-                          : op == NST_OP_CONV2D_BACKWARD_DATA ? NST__CONV_BACKWARD_DATA
-                                                              : NST__CONV_BACKWARD_FILTER;
+    const bool fwd = op == NST_OP_CONV2D_FORWARD || op == NST_OP_DWCONV2D_FORWARD;
+    const bool data = op == NST_OP_CONV2D_BACKWARD_DATA || op == NST_OP_DWCONV2D_BACKWARD_DATA;
+    nst__conv_kind kind = fwd    ? NST__CONV_FORWARD
+                          : data ? NST__CONV_BACKWARD_DATA
+                                 : NST__CONV_BACKWARD_FILTER;
     if (kind == NST__CONV_BACKWARD_FILTER && !p->dw)
         return NST_OK; /* the bias gradient alone takes no workspace */
     struct nst__conv_plan *plan = NULL;
@@ -362,11 +384,12 @@ static nst_status begin(nst_ctx *ctx, const nst_conv2d_params *params, nst__conv
                         struct nst__conv_plan **plan, void **ws, char *what, size_t what_size) {
     NST__TRY(plan_with_algo(ctx, params, kind, plan));
     char shape[128];
-    snprintf(what, what_size, "%s %s", kind_op[kind],
+    const char *op = op_name(&(*plan)->shape, kind);
+    snprintf(what, what_size, "%s %s", op,
              nst__conv_shape_text(&(*plan)->shape, shape, sizeof shape));
     const nst__conv_algo_choice *c = &(*plan)->choice[kind];
     CUDNN_TRY(ctx, cudnnSetConvolutionMathType((*plan)->d.conv, run_math(*plan, c)), what);
-    return nst__scratch_take(ctx, kind_op[kind], "cuDNN workspace", c->workspace, ws);
+    return nst__scratch_take(ctx, op, "cuDNN workspace", c->workspace, ws);
 }
 
 /* The forward's calls, for nst__conv_forward_bias_relu and the plain paths. */
@@ -462,8 +485,8 @@ nst_status nst__cuda_conv2d_backward_data(nst_ctx *ctx, const void *params) {
     return NST_OK;
 }
 
-nst_status nst__cuda_conv2d_backward_filter(nst_ctx *ctx, const void *params) {
-    const nst_conv2d_params *p = params;
+/* dw (when asked for) and db; bias_op names the op in the bias gradient's messages. */
+static nst_status filter_grads(nst_ctx *ctx, const nst_conv2d_params *p, const char *bias_op) {
     const float one = 1.0f, beta = p->accumulate ? 1.0f : 0.0f;
     if (p->dw) {
         cudnnHandle_t h = nst__cuda_state_of(ctx)->cudnn;
@@ -482,10 +505,27 @@ nst_status nst__cuda_conv2d_backward_filter(nst_ctx *ctx, const void *params) {
     }
     if (p->db) { /* dy (N, Ho, Wo, Cout) is a (N*Ho*Wo, Cout) matrix: its column sums */
         const int cout = (int)p->dy->shape[3];
-        NST__TRY(nst__cudnn_bias_grad(ctx, "conv2d_backward_filter", p->db->data, p->dy->data,
+        NST__TRY(nst__cudnn_bias_grad(ctx, bias_op, p->db->data, p->dy->data,
                                       (int)(nst_tensor_numel(p->dy) / cout), cout, p->accumulate));
     }
     return NST_OK;
+}
+
+nst_status nst__cuda_conv2d_backward_filter(nst_ctx *ctx, const void *params) {
+    return filter_grads(ctx, params, "conv2d_backward_filter");
+}
+
+/* dwconv2d: the same calls, the grouped plan chosen by the weights' shape (C, KH, KW, 1). */
+nst_status nst__cuda_dwconv2d_forward(nst_ctx *ctx, const void *params) {
+    return nst__cuda_conv2d_forward(ctx, params);
+}
+
+nst_status nst__cuda_dwconv2d_backward_data(nst_ctx *ctx, const void *params) {
+    return nst__cuda_conv2d_backward_data(ctx, params);
+}
+
+nst_status nst__cuda_dwconv2d_backward_filter(nst_ctx *ctx, const void *params) {
+    return filter_grads(ctx, params, "dwconv2d_backward_filter");
 }
 
 /* ---- bias and ReLU for linear (row-major (rows, cols) = NCHW (rows, cols, 1, 1)) ------------- */

@@ -9,17 +9,19 @@
 
 #include "conv_algo.h"
 
-/* One convolution: input (n, h, w, cin), weights (cout, kh, kw, cin), stride and zero padding
- * on both axes. */
+/* One convolution: input (n, h, w, cin), weights (cout, kh, kw, cin / groups), stride and zero
+ * padding on both axes; groups 0 or 1 for conv2d, cin (= cout) for dwconv2d, whose (C, KH, KW, 1)
+ * weights are cuDNN's NHWC filter of a grouped convolution (cudnnSetConvolutionGroupCount). */
 typedef struct {
     int n, h, w, cin, cout, kh, kw, stride, pad;
+    int groups;
 } nst__conv_shape;
 
 typedef struct {
     cudnnTensorDescriptor_t x;    /* (n, h, w, cin) NHWC */
     cudnnTensorDescriptor_t y;    /* (n, ho, wo, cout) NHWC, = dy */
     cudnnTensorDescriptor_t bias; /* (1, 1, 1, cout) */
-    cudnnFilterDescriptor_t w;    /* (cout, kh, kw, cin) NHWC filter format */
+    cudnnFilterDescriptor_t w;    /* (cout, kh, kw, cin / groups) NHWC filter format */
     cudnnConvolutionDescriptor_t conv;
     cudnnActivationDescriptor_t relu;
     int ho, wo;                   /* cudnnGetConvolutionNdForwardOutputDim */
@@ -36,7 +38,7 @@ NST__CUDA_EXPORT void nst__cudnn_conv_descs_free(nst__conv_descs *d);
  * allowed, FMA without), as before each direction's algorithm query. */
 NST__CUDA_EXPORT nst_status nst__cudnn_conv_math_reset(nst_ctx *ctx, const nst__conv_descs *d,
                                                        bool allow_tf32, const char *what);
-/* "(1, 512, 768, 64) * (128, 3, 3, 64) stride 1 pad 1" */
+/* "(1, 512, 768, 64) * (128, 3, 3, 64) stride 1 pad 1", "... groups 64" when grouped */
 NST__CUDA_EXPORT const char *nst__conv_shape_text(const nst__conv_shape *s, char *buf, size_t size);
 
 #endif

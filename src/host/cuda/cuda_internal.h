@@ -78,6 +78,11 @@ nst_status nst__cuda_conv2d_forward(nst_ctx *ctx, const void *params);
 nst_status nst__cuda_conv2d_backward_data(nst_ctx *ctx, const void *params);
 nst_status nst__cuda_conv2d_backward_filter(nst_ctx *ctx, const void *params);
 nst_status nst__cuda_conv2d_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t *bytes);
+/* dwconv2d_*: the same through cuDNN's grouped convolution (groups = C); their scratch is
+ * nst__cuda_conv2d_scratch's. */
+nst_status nst__cuda_dwconv2d_forward(nst_ctx *ctx, const void *params);
+nst_status nst__cuda_dwconv2d_backward_data(nst_ctx *ctx, const void *params);
+nst_status nst__cuda_dwconv2d_backward_filter(nst_ctx *ctx, const void *params);
 /* For linear: y (rows, cols) += bias (cols) broadcast over rows, then ReLU if relu; and
  * db (cols) = [db +] column sums of dy (rows, cols). Row-major, device pointers. */
 nst_status nst__cudnn_bias_relu(nst_ctx *ctx, float *y, const float *bias, int rows, int cols,

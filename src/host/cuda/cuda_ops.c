@@ -48,6 +48,15 @@ const nst__op_fn nst__cuda_ops[NST_OP_COUNT] = {
     [NST_OP_YUV_TO_RGB] = nst__cuda_yuv_to_rgb,
     [NST_OP_INPUT_CONVERT_FORWARD] = nst__cuda_input_convert_forward,
     [NST_OP_INPUT_CONVERT_BACKWARD] = nst__cuda_input_convert_backward,
+    [NST_OP_DWCONV2D_FORWARD] = nst__cuda_dwconv2d_forward,           /* cuDNN, grouped */
+    [NST_OP_DWCONV2D_BACKWARD_DATA] = nst__cuda_dwconv2d_backward_data,
+    [NST_OP_DWCONV2D_BACKWARD_FILTER] = nst__cuda_dwconv2d_backward_filter,
+    [NST_OP_SIGMOID_FORWARD] = nst__cuda_sigmoid_forward,
+    [NST_OP_SIGMOID_BACKWARD] = nst__cuda_sigmoid_backward,
+    [NST_OP_GLOBAL_AVG_POOL_FORWARD] = nst__cuda_global_avg_pool_forward,
+    [NST_OP_GLOBAL_AVG_POOL_BACKWARD] = nst__cuda_global_avg_pool_backward,
+    [NST_OP_COND_INSTANCE_NORM_FORWARD] = nst__cuda_cond_instance_norm_forward,
+    [NST_OP_COND_INSTANCE_NORM_BACKWARD] = nst__cuda_cond_instance_norm_backward,
 };
 
 /* F32 for every op that has an entry; fp16/bf16 come with the half-precision kernels. */
@@ -65,19 +74,28 @@ nst_status nst__cuda_scratch(nst_ctx *ctx, nst_op op, const void *params, size_t
     switch (op) {
     case NST_OP_CONV2D_FORWARD:
     case NST_OP_CONV2D_BACKWARD_DATA:
-    case NST_OP_CONV2D_BACKWARD_FILTER: /* the chosen cuDNN algorithm's exact workspace */
+    case NST_OP_CONV2D_BACKWARD_FILTER:
+    case NST_OP_DWCONV2D_FORWARD:
+    case NST_OP_DWCONV2D_BACKWARD_DATA:
+    case NST_OP_DWCONV2D_BACKWARD_FILTER: /* the chosen cuDNN algorithm's exact workspace */
         return nst__cuda_conv2d_scratch(ctx, op, params, bytes);
     case NST_OP_LINEAR_FORWARD:
     case NST_OP_LINEAR_BACKWARD: /* cuBLAS's workspace (cublasSetWorkspace) */
         *bytes = nst__scratch_bytes(nst__cuda_state_of(ctx)->cublas_workspace);
         break;
     case NST_OP_INSTANCE_NORM_FORWARD:
-    case NST_OP_INSTANCE_NORM_BACKWARD: { /* partial sums and per-(n, c) tables, one piece */
-        const nst_tensor *x = ((const nst_instance_norm_params *)params)->x;
+    case NST_OP_INSTANCE_NORM_BACKWARD:
+    case NST_OP_COND_INSTANCE_NORM_FORWARD:
+    case NST_OP_COND_INSTANCE_NORM_BACKWARD:
+    case NST_OP_GLOBAL_AVG_POOL_FORWARD: { /* partial sums and per-(n, c) tables, one piece */
+        const nst_tensor *x = op == NST_OP_GLOBAL_AVG_POOL_FORWARD
+                                  ? ((const nst_global_avg_pool_params *)params)->x
+                                  : ((const nst_instance_norm_params *)params)->x;
         const nst_k_norm_shape d =
             nst_k_norm_shape_make(x->shape[0], x->shape[1] * x->shape[2], x->shape[3]);
-        *bytes = nst__scratch_bytes(
-            nst_k_norm_layout_make(d, op == NST_OP_INSTANCE_NORM_BACKWARD).total);
+        const int backward = op == NST_OP_INSTANCE_NORM_BACKWARD ||
+                             op == NST_OP_COND_INSTANCE_NORM_BACKWARD;
+        *bytes = nst__scratch_bytes(nst_k_norm_layout_make(d, backward).total);
         break;
     }
     case NST_OP_REDUCE_SUM:
