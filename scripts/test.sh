@@ -5,45 +5,51 @@
 # then the fuzz smoke run: every fuzz target (fuzz/run.sh, docs/fuzzing.md) for 20 seconds,
 # built with clang apart from the rest, skipped with the reason when clang's libFuzzer runtime
 # is missing; then cmake-3.22: the CPU-only build with the oldest CMake supported
-# (scripts/check-cmake-min.sh; skipped, saying why, without PyPI).
+# (scripts/check-cmake-min.sh; skipped, saying why, without PyPI); then container: the Dockerfile
+# built with podman on a Debian base made with debootstrap, CPU-only, and its commands run
+# (scripts/check-container.sh, docs/container.md; skipped, saying why, where podman cannot run).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant,
 # or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22 ...]   (default: all five)
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|container ...]   (default: all six)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 container)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
+# a step that builds apart: exit 77 is a skip (the step printed why), any other failure fails
+step() { # step NAME COMMAND...
+  local rc=0
+  "${@:2}" || rc=$?
+  if [[ $rc == 77 ]]; then
+    echo "=== $1: skipped (the reason is above)"
+  elif [[ $rc != 0 ]]; then
+    fail=1
+    echo "=== $1: FAILED" >&2
+  fi
+}
 for variant in "${variants[@]}"; do
   dir=build-test-$variant${NST_TEST_DIR_SUFFIX:-}
-  if [[ $variant == fuzz ]]; then
-    echo "=== fuzz smoke run in $dir (${NST_FUZZ_SECONDS:-20} s a target)"
-    rc=0
-    # the sanitize variant's ASAN_OPTIONS are not libFuzzer's
-    ASAN_OPTIONS= NST_FUZZ_DIR=$dir fuzz/run.sh --seconds "${NST_FUZZ_SECONDS:-20}" all || rc=$?
-    if [[ $rc == 77 ]]; then
-      echo "=== fuzz: skipped (the reason is above)"
-    elif [[ $rc != 0 ]]; then
-      fail=1
-      echo "=== fuzz: FAILED" >&2
-    fi
-    continue
-  fi
-  if [[ $variant == cmake-3.22 ]]; then
-    echo "=== $variant build and install tests in $dir"
-    rc=0
-    scripts/check-cmake-min.sh "$dir" || rc=$?
-    if [[ $rc -ne 0 && $rc -ne 77 ]]; then
-      fail=1
-      echo "=== $variant: FAILED" >&2
-    fi
-    continue
-  fi
+  case $variant in
+    fuzz)
+      echo "=== fuzz smoke run in $dir (${NST_FUZZ_SECONDS:-20} s a target)"
+      # the sanitize variant's ASAN_OPTIONS are not libFuzzer's
+      step fuzz env ASAN_OPTIONS= NST_FUZZ_DIR="$dir" \
+        fuzz/run.sh --seconds "${NST_FUZZ_SECONDS:-20}" all
+      continue ;;
+    cmake-3.22)
+      echo "=== $variant build and install tests in $dir"
+      step "$variant" scripts/check-cmake-min.sh "$dir"
+      continue ;;
+    container)
+      echo "=== $variant: the Dockerfile built and run with podman"
+      step "$variant" scripts/check-container.sh
+      continue ;;
+  esac
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
@@ -53,7 +59,8 @@ for variant in "${variants[@]}"; do
              "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22)" >&2
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22," \
+       "container)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"
