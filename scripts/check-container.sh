@@ -109,7 +109,7 @@ build_args=(--build-arg "BASE_IMAGE=$base" --build-arg "RUNTIME_IMAGE=$base"
             --build-arg "NST_VERSION=$version")
 # the build stages fetch Debian packages: the host's network; the image runs without one
 # two jobs: the runtime stage's packages install while the build stage builds
-if ! "${pod[@]}" build --jobs 2 --network host "${build_args[@]}" --build-arg NST_CUDA=OFF \
+if ! "${pod[@]}" build --jobs 2 --layers=false --network host "${build_args[@]}" --build-arg NST_CUDA=OFF \
      -t "$image" . > "$log/build" 2>&1; then
   tail -n 40 "$log/build"
   echo "FAIL  podman build (CPU-only) of the Dockerfile"
@@ -262,7 +262,10 @@ else
 fi
 
 peak=$(du -sx --block-size=1M "$dir" | cut -f1)
-lap "done; $dir holds $peak MiB before the images are removed"
+echo "$me: $dir holds $peak MiB before the images are removed"
+cleanup
+trap - EXIT
+lap "done, the images removed; $dir holds $(du -sx --block-size=1M "$dir" | cut -f1) MiB"
 (( fail )) && exit 1
 echo "$me: the image builds, runs its commands and lints clean"
 exit 0
