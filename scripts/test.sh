@@ -9,60 +9,64 @@
 # sharded over a real single-node Slurm with the CPU-only build's nstyle
 # (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start);
 # then python: the Python package's wheel built, made manylinux, installed into a fresh venv and
-# its tests run there (scripts/check-python.sh; skipped, saying why, without PyPI).
+# its tests run there (scripts/check-python.sh; skipped, saying why, without PyPI); then
+# container: the Dockerfile built with podman on a Debian base made with debootstrap, CPU-only,
+# and its commands run (scripts/check-container.sh, docs/container.md; skipped, saying why,
+# where podman cannot run).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant,
 # or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm|python ...]   (default: all seven)
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm|python|container ...]
+#   (default: all eight)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm python)
+[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm python container)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
-# A step's outcome from its exit code: 77 skipped (the step has said why), others failed.
-step_outcome() {
-  if [[ $2 == 77 ]]; then
+# a step that builds apart: exit 77 is a skip (the step printed why), any other failure fails
+step() { # step NAME COMMAND...
+  local rc=0
+  "${@:2}" || rc=$?
+  if [[ $rc == 77 ]]; then
     echo "=== $1: skipped (the reason is above)"
-  elif [[ $2 != 0 ]]; then
+  elif [[ $rc != 0 ]]; then
     fail=1
     echo "=== $1: FAILED" >&2
   fi
 }
 for variant in "${variants[@]}"; do
   dir=build-test-$variant${NST_TEST_DIR_SUFFIX:-}
-  if [[ $variant == fuzz ]]; then
-    echo "=== fuzz smoke run in $dir (${NST_FUZZ_SECONDS:-20} s a target)"
-    rc=0
-    # the sanitize variant's ASAN_OPTIONS are not libFuzzer's
-    ASAN_OPTIONS= NST_FUZZ_DIR=$dir fuzz/run.sh --seconds "${NST_FUZZ_SECONDS:-20}" all || rc=$?
-    step_outcome fuzz $rc
-    continue
-  fi
-  if [[ $variant == cmake-3.22 || $variant == python ]]; then
-    echo "=== $variant build and tests in $dir"
-    rc=0
-    if [[ $variant == python ]]; then
-      scripts/check-python.sh "$dir" || rc=$?
-    else
-      scripts/check-cmake-min.sh "$dir" || rc=$?
-    fi
-    step_outcome "$variant" $rc
-    continue
-  fi
-  if [[ $variant == slurm ]]; then
-    dir=build-test-cpu-only${NST_TEST_DIR_SUFFIX:-}
-    echo "=== slurm: batch manifests on a single-node Slurm, with $dir/nstyle"
-    rc=0
-    # nothing to do when the cpu-only variant has just built it
-    NST_CUDA=OFF scripts/build.sh "$dir" -DNST_WERROR=ON >/dev/null || rc=$?
-    [[ $rc != 0 ]] || tests/scripts/test_slurm.sh "$dir/nstyle" || rc=$?
-    step_outcome slurm $rc
-    continue
-  fi
+  case $variant in
+    fuzz)
+      echo "=== fuzz smoke run in $dir (${NST_FUZZ_SECONDS:-20} s a target)"
+      # the sanitize variant's ASAN_OPTIONS are not libFuzzer's
+      step fuzz env ASAN_OPTIONS= NST_FUZZ_DIR="$dir" \
+        fuzz/run.sh --seconds "${NST_FUZZ_SECONDS:-20}" all
+      continue ;;
+    cmake-3.22)
+      echo "=== $variant build and install tests in $dir"
+      step "$variant" scripts/check-cmake-min.sh "$dir"
+      continue ;;
+    slurm)
+      dir=build-test-cpu-only${NST_TEST_DIR_SUFFIX:-}
+      echo "=== slurm: batch manifests on a single-node Slurm, with $dir/nstyle"
+      # nothing to do when the cpu-only variant has just built it
+      step slurm bash -c 'NST_CUDA=OFF scripts/build.sh "$1" -DNST_WERROR=ON >/dev/null &&
+                          tests/scripts/test_slurm.sh "$1/nstyle"' _ "$dir"
+      continue ;;
+    python)
+      echo "=== $variant build and tests in $dir"
+      step "$variant" scripts/check-python.sh "$dir"
+      continue ;;
+    container)
+      echo "=== $variant: the Dockerfile built and run with podman"
+      step "$variant" scripts/check-container.sh
+      continue ;;
+  esac
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
@@ -72,8 +76,8 @@ for variant in "${variants[@]}"; do
              "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined")
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
-    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz," \
-            "cmake-3.22, slurm, python)" >&2
+    *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22," \
+       "slurm, python, container)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"

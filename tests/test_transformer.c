@@ -406,6 +406,12 @@ Test(transformer, model_find_order_and_message) {
              "%s/.cache/nstyle/candy.safetensors", a, home);
     cr_expect(strstr(msg, want), "places not listed in order: %s", msg);
     cr_expect(strstr(msg, "NSTYLE_MODELS"), "%s", msg);
+    cr_expect(!strstr(msg, "mount it"), "%s", msg);
+    setenv("NSTYLE_MODELS_HINT", "mount it at /models", 1);
+    cr_assert_eq(nst_model_find(ctx, "candy", names, 1, path, sizeof path), NST_ERR_IO);
+    cr_expect(strstr(nst_last_error(ctx), "'candy' not found; mount it at /models; looked for "),
+              "the hint comes first: %s", nst_last_error(ctx));
+    unsetenv("NSTYLE_MODELS_HINT");
     nst_test_write_bytes("models/candy.safetensors", "x", 1);
     cr_assert_eq(nst_model_find(ctx, "candy", names, 1, path, sizeof path), NST_OK);
     cr_assert_str_eq(path, "./models/candy.safetensors");

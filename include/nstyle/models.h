@@ -23,8 +23,9 @@ extern "C" {
  *  - otherwise (arg NULL or a bare name) the first readable file_names[k] (k = 0 .. n_names - 1)
  *    in each model folder in turn, folders in the order above.
  * When nothing is found, NST_ERR_IO with a message that lists every place looked and says what
- * to do (pass a path, put the file in a folder, or set NSTYLE_MODELS); the caller adds how to get
- * that model. NST_ERR_INVALID_ARG when the found path does not fit in size bytes. */
+ * to do (pass a path, put the file in a folder, or set NSTYLE_MODELS), after the text of
+ * $NSTYLE_MODELS_HINT when that is set (e.g. what to mount in a container); the caller adds how
+ * to get that model. NST_ERR_INVALID_ARG when the found path does not fit in size bytes. */
 nst_status nst_model_find(nst_ctx *ctx, const char *arg, const char *const *file_names,
                           int n_names, char *path, size_t size);
 

@@ -1,7 +1,8 @@
 /* Finding a weight file (include/nstyle/models.h): a readable path as given, or each candidate
  * file name in $NSTYLE_MODELS, ./models and ~/.cache/nstyle, in that order. The failure message
- * lists every path tried, which folders were skipped and why (NSTYLE_MODELS or HOME unset), and
- * the ways to fix it. Tested by tests/test_transformer.c. */
+ * lists every path tried, which folders were skipped and why (NSTYLE_MODELS or HOME unset), the
+ * ways to fix it, and first $NSTYLE_MODELS_HINT when set (the container image says there what
+ * to mount). Tested by tests/test_transformer.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,10 +54,12 @@ nst_status nst_model_find(nst_ctx *ctx, const char *arg, const char *const *file
                 used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s",
                                          used ? ", " : "", candidate);
         }
+    const char *hint = getenv("NSTYLE_MODELS_HINT");
     return NST__ERR(ctx, NST_ERR_IO,
-                    "model '%s' not found; looked for %s%s%s. Pass the file's path, put the file "
-                    "in one of those folders, or set NSTYLE_MODELS to the folder that holds it",
-                    arg ? arg : file_names[0], tried,
+                    "model '%s' not found%s%s; looked for %s%s%s. Pass the file's path, put the "
+                    "file in one of those folders, or set NSTYLE_MODELS to the folder that holds "
+                    "it", arg ? arg : file_names[0], hint && hint[0] ? "; " : "",
+                    hint && hint[0] ? hint : "", tried,
                     dirs[0] ? "" : " ($NSTYLE_MODELS is not set)",
                     dirs[2] ? "" : " ($HOME is not set)");
 }
