@@ -1,6 +1,9 @@
 """nstyle: neural style transfer in C, from Python.
 
     import nstyle
+    r = nstyle.render("photo.jpg", "painting.jpg", progress=print)  # the Gatys render
+    r.image                                             # HxWx3 uint8, the CLI's pixels
+    nstyle.train("painting.jpg", "photos/", "painting.safetensors")  # a style network
     out = nstyle.stylize("photo.jpg", "candy")          # or a numpy array, a PIL image
     out.image                                           # HxWx3 uint8, the CLI's pixels
     out.summary["ms_per_image_compute"]                 # the fields of `nstyle stylize --json`

@@ -585,9 +585,9 @@ def train(style, data, output, progress=None, **options):
     Options (`nstyle train`'s, with underscores, and its defaults; train_defaults()):
       style_size=None        the style's shorter side (None: size)
       size=256               crop side, a multiple of 4
-      batch=4, steps=40000, lr=1e-3, seed=0, width=32 (the network's base width)
-      content_weight=None, style_weight=None  (None: chosen from the VGG19 weights' input
-                             convention, docs/train.md), tv_weight=0
+      batch=4, steps=1000, lr=1e-3, seed=1, width=32 (the network's base width)
+      content_weight=None, style_weight=None, tv_weight=None  (None: chosen from the VGG19
+                             weights' input convention, docs/train.md; tv 0)
       content_layers=None (relu2_2), style_layers=None (relu1_2,relu2_2,relu3_4,relu4_4)
       checkpoint_every=0     steps between checkpoints (0: only when stopped)
       checkpoint=None        where (None: output with .ckpt.safetensors)

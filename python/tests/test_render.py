@@ -3,11 +3,13 @@ bit on the CPU (a narrow random VGG19 written here always, the partial real one 
 ../shared/data), the summary's fields; the progress callback: stopping by returning False (the
 image so far, which is the shorter render's), an exception re-raised with its traceback,
 KeyboardInterrupt and a real SIGINT stopping it with the image so far; output and save_every;
-option errors naming the option."""
+option errors naming the option; the example script of docs/examples/."""
 
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import traceback
 
@@ -16,7 +18,7 @@ import pytest
 from PIL import Image
 
 import nstyle
-from conftest import random_photo, read_png, run_cli, shared
+from conftest import REPO, random_photo, read_png, run_cli, shared
 
 LAYERS = dict(content_layers="relu2_1", style_layers="relu1_1,relu2_1")
 
@@ -210,3 +212,16 @@ def test_option_errors_name_the_option(vgg, pictures):
         nstyle.render(content, style, progress=3, **kw)
     with pytest.raises(nstyle.FileError, match="nope.safetensors"):
         nstyle.render(content, style, **dict(kw, model="/nonexistent/nope.safetensors"))
+
+
+def test_the_docs_example_renders_and_saves_a_picture(vgg, pictures, tmp_path):
+    content, style = pictures[:2]
+    script = os.path.join(REPO, "docs", "examples", "render.py")
+    out = tmp_path / "picture.png"
+    r = subprocess.run([sys.executable, script, content, style, out, "--size", "32", "--iters",
+                        "20", "--model", vgg, "--content-layers", "relu2_1",
+                        "--style-layers", "relu1_1,relu2_1"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "20/20: content" in r.stdout and f"wrote {out}" in r.stdout
+    want = nstyle.render(content, style, size=32, iters=20, model=vgg, **LAYERS)
+    assert np.array_equal(read_png(out), want.image)
