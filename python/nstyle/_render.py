@@ -445,6 +445,8 @@ def _render(ctx, content, style, progress, o, ro, r):
     interrupted = _finish_callback(cb)
     if snap_error:
         raise snap_error[0]
+    if st != 0 and interrupted:  # Ctrl-C while the scale's images were made: no image
+        raise cb.error
     if st != 0:
         if r.nonfinite_iteration >= 0:
             raise Error(f"nstyle.render: the loss became non-finite (NaN or infinite) at "

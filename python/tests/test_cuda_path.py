@@ -2,10 +2,12 @@
 the site-packages folders holding nvidia/cu13/lib, nvidia/cudnn/lib or nvidia/cublas/lib and
 hands them to the CUDA loader through $NSTYLE_CUDA_LIBRARY_PATH (after the user's own folders)
 before the library is loaded; without a GPU, info() says why. Folders laid out as the wheels lay
-them out stand in for the wheels (hundreds of MB) here."""
+them out stand in for the wheels (hundreds of MB) here; the installed package's metadata names
+them under the extra."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -17,6 +19,19 @@ def wheel_layout(root, *subs):
     for sub in subs:
         os.makedirs(os.path.join(root, sub))
     return str(root)
+
+
+def test_the_cuda_extra_names_the_wheels():
+    from importlib.metadata import metadata
+    m = metadata("nstyle")
+    assert "cuda" in m.get_all("Provides-Extra")
+    wants = {}
+    for r in m.get_all("Requires-Dist"):
+        if 'extra == "cuda"' in r:
+            req = r.split(";")[0].replace(" ", "")
+            name = re.match(r"[A-Za-z0-9_.-]+", req).group(0)
+            wants[name] = set(req[len(name):].split(","))
+    assert wants == {"nvidia-cublas": {">=13", "<14"}, "nvidia-cudnn-cu13": {">=9", "<10"}}
 
 
 def test_the_wheels_folders_are_found_in_order(tmp_path):

@@ -168,7 +168,13 @@ def test_keyboard_interrupt_stops_with_the_image_so_far(vgg, pictures):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.01)
 
-    r = nstyle.render(content, style, progress=sigint, **kw)
+    # Python's own Ctrl-C handler, as in a terminal (a shell's background job starts with
+    # SIGINT ignored, and Python then leaves it so)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        r = nstyle.render(content, style, progress=sigint, **kw)
+    finally:
+        signal.signal(signal.SIGINT, old)
     assert r.cancelled and r.summary["interrupted"] and r.iterations in (2, 3)
     assert r.image.shape == (18, 24, 3)
 
