@@ -218,6 +218,11 @@ def test_option_errors_name_the_option(vgg, pictures):
         nstyle.render(content, style, progress=3, **kw)
     with pytest.raises(nstyle.FileError, match="nope.safetensors"):
         nstyle.render(content, style, **dict(kw, model="/nonexistent/nope.safetensors"))
+    reason = nstyle.info()["no_gpu_reason"]
+    if reason:  # no GPU: CUDA asked for says why, as `info` does
+        with pytest.raises(nstyle.DeviceError) as e:
+            nstyle.render(content, style, **dict(kw, device="cuda"))
+        assert "cuda" in str(e.value)
 
 
 def test_the_docs_example_renders_and_saves_a_picture(vgg, pictures, tmp_path):
