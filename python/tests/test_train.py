@@ -1,7 +1,7 @@
 """nstyle.train against `nstyle train`: the same model file bit for bit on the CPU (a narrow
 random VGG19, 16 px crops); stopping from the progress callback writes the
-checkpoint with the steps done, resume continues from it to the uninterrupted run's model, an
-exception is re-raised after the checkpoint is written; nstyle.stylize runs the model."""
+checkpoint with the steps done, resume continues from it to the uninterrupted run's model, KeyboardInterrupt
+stops it the same way, an exception is re-raised after the checkpoint is written; nstyle.stylize runs the model."""
 
 import json
 import os
@@ -77,6 +77,18 @@ def test_stop_writes_the_checkpoint_and_resume_continues(vgg, data, tmp_path):
     photo = random_photo(20, 16, 30)
     y = nstyle.stylize(photo, str(out), threads=2)
     assert y.image.shape == (16, 20, 3) and y.summary["style"] == "mystyle"
+
+
+def test_keyboard_interrupt_stops_after_the_step_with_the_checkpoint(vgg, data, tmp_path):
+    style, photos = data
+
+    def ctrl_c(p):
+        raise KeyboardInterrupt
+
+    r = nstyle.train(style, photos, tmp_path / "m.safetensors", model=vgg, steps=5,
+                     progress=ctrl_c, **TINY)
+    assert r.cancelled and r.summary["interrupted"] and r.steps == 1
+    assert os.path.exists(r.checkpoint) and os.path.exists(r.model)
 
 
 def test_an_exception_in_progress_is_reraised_after_the_checkpoint(vgg, data, tmp_path):
