@@ -1,6 +1,9 @@
 """nstyle: neural style transfer in C, from Python.
 
     import nstyle
+    r = nstyle.render("photo.jpg", "painting.jpg", progress=print)  # the Gatys render
+    r.image                                             # HxWx3 uint8, the CLI's pixels
+    nstyle.train("painting.jpg", "photos/", "painting.safetensors")  # a style network
     out = nstyle.stylize("photo.jpg", "candy")          # or a numpy array, a PIL image
     out.image                                           # HxWx3 uint8, the CLI's pixels
     out.summary["ms_per_image_compute"]                 # the fields of `nstyle stylize --json`
@@ -23,7 +26,9 @@ from ._capi import lib
 
 __all__ = ["Error", "OptionError", "InputError", "InvalidArgumentError", "FileError",
            "FormatError", "OutOfMemoryError", "DeviceError", "Result", "Stylizer", "info",
-           "plan", "stylize", "stylize_defaults", "__version__"]
+           "plan", "stylize", "stylize_defaults", "render", "render_defaults", "RenderResult",
+           "Progress", "train", "train_defaults", "TrainResult", "TrainProgress",
+           "__version__"]
 
 __version__ = lib.nst_get_build_info().version.decode()
 
@@ -176,6 +181,19 @@ def _stylize_options(given):
     o["original_colors"] = _flag("original_colors", o["original_colors"])
     o["as_float"] = _flag("as_float", o["as_float"])
     return o
+
+
+def _memory(ctx):
+    """The JSON summary's "memory": the peak bytes by tag, and the device's memory."""
+    snap = _capi.TrackerSnapshot()
+    lib.nst_tracker_snapshot_get(ctx.ptr, byref(snap))
+    peak = {lib.nst_mem_tag_name(t).decode(): snap.peak[t] for t in range(_capi.TAG_COUNT)}
+    peak.update(arena_slack=snap.arena_slack_peak, total=snap.peak_total)
+    device_memory = None
+    if snap.has_device_info:
+        device_memory = {"total": snap.device_total, "free": snap.device_free,
+                         "context_and_other": snap.device_other}
+    return {"peak_bytes": peak, "device_memory": device_memory}
 
 
 # ---- images ------------------------------------------------------------------------------------
@@ -413,14 +431,6 @@ class Stylizer:
 
     def _summary(self, ctx, total_s):
         n = self._n
-        snap = _capi.TrackerSnapshot()
-        lib.nst_tracker_snapshot_get(ctx.ptr, byref(snap))
-        peak = {lib.nst_mem_tag_name(t).decode(): snap.peak[t] for t in range(_capi.TAG_COUNT)}
-        peak.update(arena_slack=snap.arena_slack_peak, total=snap.peak_total)
-        device_memory = None
-        if snap.has_device_info:
-            device_memory = {"total": snap.device_total, "free": snap.device_free,
-                             "context_and_other": snap.device_other}
         threads = lib.nst_ctx_threads(ctx.ptr) or os.sysconf("SC_NPROCESSORS_ONLN")
         return {"schema": "nstyle-summary/1", "command": "stylize", "nstyle_version": __version__,
                 "ok": True, "error": None, "device": lib.nst_ctx_device_name(ctx.ptr).decode(),
@@ -430,8 +440,7 @@ class Stylizer:
                 "model": self.model, "style": self.style, "batch": self.options["batch"],
                 "threads": threads, "smooth": self.options["smooth"],
                 "original_colors": self.options["original_colors"], "cancelled": False,
-                "plan_bytes": self._plan_bytes, "video": None,
-                "memory": {"peak_bytes": peak, "device_memory": device_memory}}
+                "plan_bytes": self._plan_bytes, "video": None, "memory": _memory(ctx)}
 
 
 def stylize(images, model, **options):
@@ -697,4 +706,9 @@ def info():
                  for g in gpus[:min(count.value, 16)]] if ok else [],
         "no_gpu_reason": None if ok else why.value.decode(errors="replace"),
         "library": lib._name,
+        "cuda_library_path": os.environ.get("NSTYLE_CUDA_LIBRARY_PATH"),
     }
+
+
+from ._render import (Progress, RenderResult, TrainProgress, TrainResult, render,  # noqa: E402
+                      render_defaults, train, train_defaults)

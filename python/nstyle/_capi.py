@@ -9,8 +9,8 @@ import os
 import platform
 import subprocess
 import sys
-from ctypes import (POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_float, c_int,
-                    c_long, c_size_t, c_uint8, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_float,
+                    c_int, c_long, c_size_t, c_uint8, c_uint64, c_void_p)
 
 # The binary interface this package was written for (NST_ABI_VERSION, include/nstyle/device.h).
 ABI_VERSION = 1
@@ -23,6 +23,7 @@ INCLUDE_DIR = os.path.join(HERE, "include")
 TAG_COUNT = 6  # NST_TAG_COUNT (context.h): the length of the per-tag arrays below
 PLAN_MAX_SCALES = 8  # NST_PLAN_MAX_SCALES (memory.h)
 RENDER_MAX_SCALES = 8  # NST_RENDER_MAX_SCALES (render.h)
+RENDER_MAX_STYLES = 8  # NST_RENDER_MAX_STYLES (render.h)
 
 
 class BuildInfo(Structure):  # nst_build_info, device.h
@@ -94,6 +95,47 @@ class StylizeOptions(Structure):  # nst_stylize_options, stylize.h
                 ("original_colors", c_bool), ("quality", c_int)]
 
 
+class RenderProgress(Structure):  # nst_render_progress, render.h
+    _fields_ = [("iteration", c_int), ("iterations", c_int), ("scale", c_int), ("scales", c_int),
+                ("content_loss", c_double), ("style_loss", c_double), ("tv_loss", c_double),
+                ("total_loss", c_double), ("seconds", c_double)]
+
+
+class RenderResult(Structure):  # nst_render_result, render.h
+    _fields_ = [
+        ("image", POINTER(c_float)), ("width", c_int), ("height", c_int),
+        ("iterations_done", c_int), ("cancelled", c_bool), ("content_loss", c_double),
+        ("style_loss", c_double), ("tv_loss", c_double), ("total_loss", c_double),
+        ("initial_content_loss", c_double), ("initial_style_loss", c_double),
+        ("setup_seconds", c_double), ("seconds", c_double), ("s_per_iter", c_double),
+        ("plan_total_bytes", c_size_t), ("nonfinite_layer", c_char * 32),
+        ("nonfinite_iteration", c_int), ("evaluations", c_int), ("converged", c_bool),
+        ("robust_style_loss", c_double), ("style_transform_penalty_loss", c_double),
+        ("style_theta", c_float * 6), ("style_theta_grad", c_float * 6)]
+
+
+class TrainProgress(Structure):  # nst_train_progress, train.h
+    _fields_ = [("step", c_long), ("steps", c_long), ("content_loss", c_double),
+                ("style_loss", c_double), ("tv_loss", c_double), ("total_loss", c_double),
+                ("seconds", c_double)]
+
+
+class TrainResult(Structure):  # nst_train_result, train.h
+    _fields_ = [("steps_done", c_long), ("first_loss", c_double), ("last_loss", c_double),
+                ("content_loss", c_double), ("style_loss", c_double), ("tv_loss", c_double),
+                ("content_weight", c_double), ("style_weight", c_double),
+                ("tv_weight", c_double), ("seconds", c_double), ("ms_per_step", c_double),
+                ("images", c_int), ("plan_bytes", c_size_t), ("cancelled", c_bool),
+                ("checkpointed", c_bool)]
+
+
+# the callbacks (render.h, train.h); their instances go into the options' c_void_p fields
+RENDER_PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(RenderProgress), c_void_p)
+RENDER_SNAPSHOT_FN = CFUNCTYPE(c_bool, POINTER(c_float), c_int, c_int, c_int, c_void_p)
+RENDER_SCALE_IMAGES_FN = CFUNCTYPE(c_int, c_void_p, c_int, POINTER(RenderOptions), c_void_p)
+TRAIN_PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(TrainProgress), c_void_p)
+
+
 class PlanBuffer(Structure):  # nst_plan_buffer, memory.h
     _fields_ = [("label", c_char_p), ("tag", c_int), ("bytes", c_size_t), ("align", c_size_t),
                 ("first", c_int), ("last", c_int), ("offset", c_size_t)]
@@ -123,6 +165,8 @@ class TrackerSnapshot(Structure):  # nst_tracker_snapshot, memory.h
 STRUCTS = {"nst_build_info": BuildInfo, "nst_gpu_info": GpuInfo, "nst_image": Image,
            "nst_geometry": Geometry, "nst_render_options": RenderOptions,
            "nst_train_options": TrainOptions, "nst_stylize_options": StylizeOptions,
+           "nst_render_progress": RenderProgress, "nst_render_result": RenderResult,
+           "nst_train_progress": TrainProgress, "nst_train_result": TrainResult,
            "nst_plan_buffer": PlanBuffer, "nst_plan_summary": PlanSummary,
            "nst_tracker_snapshot": TrackerSnapshot}
 
@@ -182,6 +226,25 @@ _SIGNATURES = {
     "nst_plan_get": (POINTER(PlanBuffer), [c_void_p, c_int]),
     "nst_parse_bytes": (status, [ctx_p, c_char_p, POINTER(c_size_t)]),
     "nst_tracker_snapshot_get": (None, [ctx_p, POINTER(TrackerSnapshot)]),
+    "nst_ctx_set_deterministic": (None, [ctx_p, c_bool]),
+    "nst_image_to_float": (status, [ctx_p, POINTER(Image), c_void_p]),
+    "nst_image_from_float": (status, [ctx_p, c_void_p, c_int, c_int, c_int, POINTER(Image)]),
+    "nst_image_save": (status, [ctx_p, c_char_p, POINTER(Image), c_int]),
+    "nst_ssim_u8": (status, [ctx_p, c_void_p, c_void_p, c_int, c_int, c_int,
+                             POINTER(c_double)]),
+    "nst_geometry_parse": (status, [c_char_p, POINTER(Geometry), c_char_p, c_size_t]),
+    "nst_grid_padding_from_name": (c_int, [c_char_p]),
+    "nst_geometry_theta": (None, [POINTER(Geometry), c_int, c_int, c_void_p]),
+    "nst_geometry_apply": (status, [ctx_p, c_void_p, c_int, c_void_p, c_int, c_int, c_int,
+                                    c_void_p]),
+    "nst_grid_padding_name": (c_char_p, [c_int]),
+    "nst_vgg19_layer_find": (c_int, [c_char_p, c_void_p]),
+    "nst_vgg19_layer_names": (c_size_t, [c_char_p, c_size_t]),
+    "nst_vgg19_weights_find": (status, [ctx_p, c_char_p, c_char_p, c_size_t]),
+    "nst_render_gatys": (status, [ctx_p, POINTER(RenderOptions), POINTER(RenderResult)]),
+    "nst_render_result_free": (None, [POINTER(RenderResult)]),
+    "nst_train": (status, [ctx_p, POINTER(TrainOptions), c_char_p, c_char_p,
+                           POINTER(TrainResult)]),
 }
 
 
@@ -227,9 +290,42 @@ def _better_core(path):
 
 CORETYPE_SET = None  # the OPENBLAS_CORETYPE the package chose, else None
 
+# Where PyPI's NVIDIA wheels (pip install "nstyle[cuda]": nvidia-cudnn-cu13, nvidia-cublas) put
+# their libraries inside a site-packages folder; the CUDA loader (src/host/backends/
+# cuda_loader.c) looks in these below each folder of $NSTYLE_CUDA_LIBRARY_PATH.
+CUDA_WHEEL_DIRS = ("nvidia/cu13/lib", "nvidia/cudnn/lib", "nvidia/cublas/lib")
+
+
+def cuda_wheel_folders(paths=None):
+    """The folders of paths (default sys.path: the site-packages folders) that hold PyPI's
+    NVIDIA libraries, each once, in order."""
+    found = []
+    for d in sys.path if paths is None else paths:
+        d = os.path.abspath(d or ".")
+        if d not in found and any(os.path.isdir(os.path.join(d, sub))
+                                  for sub in CUDA_WHEEL_DIRS):
+            found.append(d)
+    return found
+
+
+def cuda_library_path(environ, paths=None):
+    """$NSTYLE_CUDA_LIBRARY_PATH with the NVIDIA wheels' folders added after the user's own
+    (which come first), or None when there is nothing to add."""
+    own = [p for p in environ.get("NSTYLE_CUDA_LIBRARY_PATH", "").split(":") if p]
+    extra = [d for d in cuda_wheel_folders(paths) if d not in own]
+    return ":".join(own + extra) if extra else None
+
+
+CUDA_PATH_SET = None  # the $NSTYLE_CUDA_LIBRARY_PATH the package set, else None
+
 
 def _load():
-    global CORETYPE_SET
+    global CORETYPE_SET, CUDA_PATH_SET
+    # before the library loads, so before any CUDA context: the loader reads it when CUDA is
+    # first asked for (os.environ also sets the C environment)
+    CUDA_PATH_SET = cuda_library_path(os.environ)
+    if CUDA_PATH_SET:
+        os.environ["NSTYLE_CUDA_LIBRARY_PATH"] = CUDA_PATH_SET
     path = _library_path()
     # the CLI's rule (src/host/cli/main.c): on a CPU OpenBLAS does not know, run the kernels
     # the CPU's features allow, unless the user chose OPENBLAS_CORETYPE

@@ -113,3 +113,35 @@ def read_png(path):
     from PIL import Image
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
+
+
+# VGG19's convolutions: torchvision's index in `features` and the output channels
+_VGG = [(0, 64), (2, 64), (5, 128), (7, 128), (10, 256), (12, 256), (14, 256), (16, 256)]
+
+
+def synthetic_vgg19(path, n_convs=4, seed=7):
+    """A narrow random VGG19 (an eighth of the width) with its first n_convs convolutions, as
+    the C tests write one: enough for layers up to relu2_2 with 4."""
+    rng = np.random.default_rng(seed)
+    t, cin = {}, 3
+    for index, cout in _VGG[:n_convs]:
+        cout //= 8
+        amp = np.sqrt(6 / (9 * cin))
+        t[f"features.{index}.weight"] = rng.uniform(-amp, amp, (cout, cin, 3, 3))
+        t[f"features.{index}.bias"] = rng.uniform(0, 0.05, cout)
+        cin = cout
+    write_safetensors(path, t, {"input": "rgb-0-1-imagenet-norm"})
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def vgg(tmp_path_factory):
+    return synthetic_vgg19(tmp_path_factory.mktemp("vgg") / "vgg19-narrow.safetensors")
+
+
+def random_photo(w, h, seed):
+    """A smooth random RGB picture (h, w, 3) uint8: gradients and noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.stack([x * 200 / w, y * 200 / h, (x + y) * 100 / (w + h)], -1)
+    return np.clip(a + rng.uniform(0, 55, (h, w, 3)), 0, 255).astype(np.uint8)
