@@ -7,17 +7,23 @@
 # is missing; then cmake-3.22: the CPU-only build with the oldest CMake supported
 # (scripts/check-cmake-min.sh; skipped, saying why, without PyPI); then slurm: batch manifests
 # sharded over a real single-node Slurm with the CPU-only build's nstyle
-# (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start).
+# (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start);
+# then kill-disk: the kill smoke (scripts/kill-test.sh, one SIGKILL at a seeded random moment in
+# each of stylize on a folder and on a video, render and train, then the rerun) and the disk
+# smoke (tests/test_cli_hardening.c: RLIMIT_FSIZE and a full tmpfs) with the CPU-only build
+# (docs/hardening.md).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant,
 # or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm ...]   (default: all six)
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm|kill-disk ...]
+#   (default: all seven)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm)
+[[ ${#variants[@]} -gt 0 ]] ||
+  variants=(default cpu-only sanitize fuzz cmake-3.22 slurm kill-disk)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
@@ -57,6 +63,18 @@ for variant in "${variants[@]}"; do
     step_outcome slurm $rc
     continue
   fi
+  if [[ $variant == kill-disk ]]; then
+    dir=build-test-cpu-only${NST_TEST_DIR_SUFFIX:-}
+    echo "=== kill-disk: SIGKILL at random moments and full disks, with $dir/nstyle"
+    rc=0
+    NST_CUDA=OFF scripts/build.sh "$dir" -DNST_WERROR=ON >/dev/null || rc=$?
+    [[ $rc != 0 ]] || scripts/kill-test.sh "$dir/nstyle" --kills 1 --seed "$RANDOM" || rc=$?
+    # a skipped test (no tmpfs can be mounted here) has printed why; the rest still counts
+    [[ $rc != 0 ]] || (cd "$dir" && ./test_cli_hardening --jobs=2) || { r=$?; [[ $r == 77 ]] ||
+      rc=$r; }
+    step_outcome kill-disk $rc
+    continue
+  fi
   case $variant in
     default) cuda=AUTO; extra=() ;;
     cpu-only) cuda=OFF; extra=() ;;
@@ -67,7 +85,7 @@ for variant in "${variants[@]}"; do
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
     *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz," \
-            "cmake-3.22, slurm)" >&2
+            "cmake-3.22, slurm, kill-disk)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"
