@@ -10,11 +10,13 @@
  * Small sizes (32x24 images, 16-pixel training crops, two-layer VGG from tests/golden) keep it
  * to seconds. docs/hardening.md lists it in its table. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -134,14 +136,19 @@ Test(hardening, stylize_folder_rerun_removes_its_outputs_temporaries) {
     expect_decodes(path_of("styled/frame_0003.png"));
 }
 
-Test(hardening, stylize_video_rerun_removes_its_outputs_temporaries) {
+/* dir/name: a 64x48 clip of n frames at 10 fps made by ffmpeg; skips the test without it. */
+static void make_clip(const char *name, int n) {
     if (system("ffmpeg -version >/dev/null 2>&1") != 0)
         cr_skip_test("ffmpeg is not installed (Debian: apt-get install ffmpeg; "
                      "scripts/install-deps.sh installs it)");
     char cmd[1400];
-    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -f lavfi -i testsrc=size=32x24:rate=10 "
-             "-frames:v 3 -pix_fmt yuv420p '%s'", path_of("clip.mp4"));
-    cr_assert_eq(system(cmd), 0, "ffmpeg could not make the clip");
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -f lavfi -i testsrc=size=64x48:rate=10 "
+             "-frames:v %d -pix_fmt yuv420p '%s'", n, path_of(name));
+    cr_assert_eq(system(cmd), 0, "ffmpeg could not make %s", name);
+}
+
+Test(hardening, stylize_video_rerun_removes_its_outputs_temporaries) {
+    make_clip("clip.mp4", 3);
     const char *const *gone = NAMES("out.mp4.tmp-Ab12Cd.mp4", "out.mp4.tmp-Zz");
     const char *const *kept = NAMES("out.mkv.tmp-Ab12Cd.mkv", "clip.mp4.tmp-Ab12Cd.mp4");
     plant(gone);
@@ -150,6 +157,68 @@ Test(hardening, stylize_video_rerun_removes_its_outputs_temporaries) {
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     expect_cleaned(gone, kept);
     cr_expect(exists(path_of("out.mp4")));
+}
+
+/* A process whose command line holds needle, other than this one: its pid, else 0. */
+static int process_with(const char *needle) {
+    DIR *d = opendir("/proc");
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        const int pid = atoi(e->d_name);
+        char p[64], buf[4096];
+        snprintf(p, sizeof p, "/proc/%d/cmdline", pid);
+        FILE *f = pid > 0 && pid != getpid() ? fopen(p, "r") : NULL;
+        const size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = buf[i] ? buf[i] : ' ';
+        buf[n] = 0;
+        if (n && strstr(buf, needle))
+            found = pid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+Test(hardening, sigkill_of_a_video_stylize_leaves_no_encoder_writing_on) {
+    make_clip("long.mp4", 400);
+    /* nstyle's orphans become this process's children, so that how they end can be seen */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    const pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execl(NST_CLI_PATH, "nstyle", "stylize", "-m", net, "-i", path_of("long.mp4"), "-o",
+              path_of("out.mp4"), "--threads", "1", "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    const char *tmp = path_of("out.mp4.tmp-");
+    for (int i = 0; i < 1000 && !process_with(tmp); i++) /* the encoder is writing */
+        usleep(10000);
+    const int enc = process_with(tmp);
+    cr_assert(enc, "no encoder writing %s*", tmp);
+    /* stopped, it cannot finish on its own when its input ends: only a kill ends it */
+    kill(enc, SIGSTOP);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    int status = 0, got = 0;
+    for (int i = 0; i < 200 && (got = waitpid(enc, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (got == 0)
+        kill(enc, SIGKILL);
+    while (waitpid(-1, NULL, WNOHANG) > 0) /* the decoder */
+        continue;
+    cr_expect(got == enc && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+              "the encoder outlived the killed nstyle");
+    make_clip("clip.mp4", 3);
+    const int rc = STYLIZE(path_of("clip.mp4"), path_of("out.mp4")); /* the rerun, shorter */
+    cr_expect_eq(rc, 0, "exit %d: %s", rc, err);
+    int left = 0;
+    nst_test_count_entries(dir, &left);
+    cr_expect_eq(left, 0, "the rerun left %d temporaries", left);
 }
 
 Test(hardening, render_rerun_removes_output_snapshot_and_json_temporaries) {
