@@ -7,8 +7,9 @@
  * signal blocked: Ctrl-C at the terminal reaches nstyle only, which then decides how the
  * children end (the encoder finishes its file). A child is killed when the thread that started
  * it ends (PR_SET_PDEATHSIG), so nstyle killed with SIGKILL leaves no child writing on (tested
- * by tests/test_cli_hardening.c). Every descriptor of ours is close-on-exec, so no child holds another child's pipe open.
- * Part of the CLI; nothing here prints. Tested through tests/test_cli_video.c. */
+ * by tests/test_cli_hardening.c). Every descriptor of ours is close-on-exec, so no child holds
+ * another child's pipe open. Part of the CLI; nothing here prints. Tested through
+ * tests/test_cli_video.c. */
 #ifndef NSTYLE_CLI_SUBPROCESS_H
 #define NSTYLE_CLI_SUBPROCESS_H
 
