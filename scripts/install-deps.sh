@@ -11,9 +11,10 @@ set -euo pipefail
 # ffmpeg: video files in and out (nstyle stylize, test_cli_video);
 # python3-venv: scripts/test.sh's cmake-3.22 step takes that CMake from PyPI into a venv;
 # slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
-# (tests/scripts/test_slurm.sh, docs/cluster.md)
+# (tests/scripts/test_slurm.sh, docs/cluster.md);
+# python3-pil: the CMYK JPEG of the table of bad inputs (tests/scripts/test_bad_inputs.py)
 packages=(build-essential cmake pkg-config libstb-dev libcriterion-dev libopenblas-dev clang
-          libclang-rt-14-dev ffmpeg python3-venv slurmctld slurmd slurm-client munge)
+          libclang-rt-14-dev ffmpeg python3-venv slurmctld slurmd slurm-client munge python3-pil)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;
