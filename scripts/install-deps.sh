@@ -19,10 +19,12 @@ set -euo pipefail
 # slurmctld, slurmd, slurm-client and munge: the slurm step's single-node cluster
 # (tests/scripts/test_slurm.sh, docs/cluster.md);
 # python3-matplotlib: test_timing_charts:draw draws the timing charts from a made-up run;
+# python3-pil: the CMYK JPEG of the table of bad inputs (tests/scripts/test_bad_inputs.py);
 # podman buildah runc debootstrap: the container step
 build=(build-essential cmake pkg-config libstb-dev libopenblas-dev)
 packages=("${build[@]}" libcriterion-dev clang libclang-rt-14-dev ffmpeg python3-venv python3-pip
-          slurmctld slurmd slurm-client munge python3-matplotlib podman buildah runc debootstrap)
+          slurmctld slurmd slurm-client munge python3-matplotlib python3-pil podman buildah runc
+          debootstrap)
 for arg in "$@"; do
   case "$arg" in
     --examples) packages+=(python3-skimage) ;;

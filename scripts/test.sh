@@ -10,20 +10,24 @@
 # (tests/scripts/test_slurm.sh, docs/cluster.md; skipped, saying why, where Slurm cannot start);
 # then python: the Python package's wheel built, made manylinux, installed into a fresh venv and
 # its tests run there (scripts/check-python.sh; skipped, saying why, without PyPI); then
-# container: the Dockerfile built with podman on a Debian base made with debootstrap, CPU-only,
-# and its commands run (scripts/check-container.sh, docs/container.md; skipped, saying why,
-# where podman cannot run).
+# kill-disk: the kill smoke (scripts/kill-test.sh, one SIGKILL at a seeded random moment in
+# each of stylize on a folder and on a video, render and train, then the rerun) and the disk
+# smoke (tests/test_cli_hardening.c: RLIMIT_FSIZE and a full tmpfs) with the CPU-only build
+# (docs/hardening.md); then container: the Dockerfile built with podman on a Debian base made
+# with debootstrap, CPU-only, and its commands run (scripts/check-container.sh,
+# docs/container.md; skipped, saying why, where podman cannot run).
 # GPU tests skip, saying why, on a machine without a GPU; ctest lists every skip, and the
 # reasons are printed after each variant's tests. Fails when any test fails in any variant,
 # or a fuzz target finds anything.
-#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm|python|container ...]
-#   (default: all eight)
+#   scripts/test.sh [default|cpu-only|sanitize|fuzz|cmake-3.22|slurm|python|kill-disk|container
+#   ...]   (default: all nine)
 # Environment: NST_TEST_DIR_SUFFIX is appended to the build folders (build-test-<variant>);
 # NST_FUZZ_SECONDS (default 20) is each fuzz target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(default cpu-only sanitize fuzz cmake-3.22 slurm python container)
+[[ ${#variants[@]} -gt 0 ]] ||
+  variants=(default cpu-only sanitize fuzz cmake-3.22 slurm python kill-disk container)
 # stb_image_write shifts negative ints left (well defined in GCC, flagged by UBSan): not ours.
 san_flags="-fsanitize=address,undefined -fno-sanitize=shift-base -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fail=0
@@ -62,6 +66,15 @@ for variant in "${variants[@]}"; do
       echo "=== $variant build and tests in $dir"
       step "$variant" scripts/check-python.sh "$dir"
       continue ;;
+    kill-disk)
+      dir=build-test-cpu-only${NST_TEST_DIR_SUFFIX:-}
+      echo "=== kill-disk: SIGKILL at random moments and full disks, with $dir/nstyle"
+      # a skipped test (no tmpfs can be mounted here) has printed why; the rest still counts
+      step kill-disk bash -c 'NST_CUDA=OFF scripts/build.sh "$1" -DNST_WERROR=ON >/dev/null &&
+        scripts/kill-test.sh "$1/nstyle" --kills 1 --seed "$2" || exit
+        cd "$1" && ./test_cli_hardening --jobs=2 || { r=$?; [[ $r == 77 ]] && exit 0; exit $r; }' \
+        _ "$dir" "$RANDOM"
+      continue ;;
     container)
       echo "=== $variant: the Dockerfile built and run with podman"
       step "$variant" scripts/check-container.sh
@@ -77,7 +90,7 @@ for variant in "${variants[@]}"; do
       # a test asks for an impossible allocation on purpose: let it fail instead of aborting
       export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 ;;
     *) echo "test.sh: unknown variant '$variant' (default, cpu-only, sanitize, fuzz, cmake-3.22," \
-       "slurm, python, container)" >&2
+       "slurm, python, kill-disk, container)" >&2
        exit 2 ;;
   esac
   echo "=== $variant build (NST_CUDA=$cuda) in $dir"

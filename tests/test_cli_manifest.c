@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "host/cli/manifest.h"
+#include "host/cli/temporaries.h"
 #include "test_files.h"
 #include "test_images.h"
 #include "test_support.h"
@@ -282,7 +283,7 @@ Test(manifest, cleaning_removes_only_the_same_outputs_temporaries) {
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
         write_text(kept[i], "x");
     cr_assert_eq(mkdir(path_of("out.png.tmp-folder"), 0755), 0); /* not a file: kept */
-    cr_expect_eq(nst_cli_manifest_clean(path_of("out.png")), 3);
+    cr_expect_eq(nst_cli_clean_temporaries(path_of("out.png")), 3);
     for (size_t i = 0; i < 3; i++)
         cr_expect_neq(access(path_of(gone[i]), F_OK), 0, "%s left", gone[i]);
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
@@ -291,7 +292,7 @@ Test(manifest, cleaning_removes_only_the_same_outputs_temporaries) {
     char temp[600];
     nst_cli_manifest_temp_output(path_of("a.jpg"), 77, temp, sizeof temp);
     cr_expect_str_eq(temp, path_of("a.jpg.tmp-77-job.jpg"));
-    cr_expect_eq(nst_cli_manifest_clean(path_of("no-such-folder/a.png")), -1);
+    cr_expect_eq(nst_cli_clean_temporaries(path_of("no-such-folder/a.png")), -1);
 }
 
 /* ---- end to end through the CLI -------------------------------------------------------------- */

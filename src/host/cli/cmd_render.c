@@ -38,6 +38,7 @@
 #include "geometry_args.h"
 #include "report.h"
 #include "signals.h"
+#include "temporaries.h"
 
 /* ---- images ---------------------------------------------------------------------------------- */
 
@@ -431,6 +432,11 @@ int nst_cli_render(int argc, char **argv) {
         (a.json && strcmp(a.json, "-") != 0 && !nst_cli_render_folder_writable(a.json, "the JSON summary")))
         return NST_EXIT_FAILURE;
     nst_cli_signals_install();
+    nst_cli_clean_temporaries(a.output); /* what a killed run left for these outputs */
+    if (a.o.save_every > 0)
+        nst_cli_clean_numbered_temporaries(a.output);
+    if (a.json && strcmp(a.json, "-") != 0)
+        nst_cli_clean_temporaries(a.json);
     nst_ctx *ctx = nst_ctx_create();
     if (!ctx) {
         fprintf(stderr, "nstyle render: out of memory\n");

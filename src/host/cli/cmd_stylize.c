@@ -33,6 +33,7 @@
 #include "signals.h"
 #include "stylize_io.h"
 #include "stylize_run.h"
+#include "temporaries.h"
 #include "video.h"
 
 static void print_help(void) {
@@ -461,6 +462,13 @@ int nst_cli_stylize(int argc, char **argv) {
         return NST_EXIT_FAILURE;
     }
     nst_cli_signals_install();
+    /* what a killed run left for these outputs */
+    for (int i = 0; i < jobs.n; i++)
+        nst_cli_clean_temporaries(jobs.out[i]);
+    if (video)
+        nst_cli_clean_temporaries(a.out);
+    if (a.json && strcmp(a.json, "-") != 0)
+        nst_cli_clean_temporaries(a.json);
     if (video) /* a failed encoder shows as EPIPE on its pipe, not as a signal */
         signal(SIGPIPE, SIG_IGN);
     char model[4096] = "";

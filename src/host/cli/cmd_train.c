@@ -22,6 +22,7 @@
 #include "nstyle/train.h"
 #include "report.h"
 #include "signals.h"
+#include "temporaries.h"
 
 /* Signals (signals.h): the first SIGINT/SIGTERM only sets nst_cli_cancel_signal; the progress
  * callback after the current step sees it, puts up a write guard and stops the run, so the
@@ -288,6 +289,10 @@ int nst_cli_train(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
+    nst_cli_clean_temporaries(a.output); /* what a killed run left for these outputs */
+    nst_cli_clean_temporaries(a.checkpoint);
+    if (a.json && strcmp(a.json, "-") != 0)
+        nst_cli_clean_temporaries(a.json);
     nst_ctx *ctx = nst_ctx_create();
     if (!ctx) {
         fprintf(stderr, "nstyle train: out of memory\n");

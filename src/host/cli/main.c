@@ -2,6 +2,7 @@
  * part of nstyle that prints or exits. Exit codes: 0 success, 1 failure, 2 usage error.
  * Tested by tests/test_cli.c (--version: the build's version, OpenBLAS's). */
 #include <getopt.h>
+#include <signal.h>
 #ifdef __GLIBC__
 #include <gnu/libc-version.h>
 #endif
@@ -104,6 +105,9 @@ static void use_fast_blas_kernels(char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* past RLIMIT_FSIZE a write fails with EFBIG, which the command reports naming the file,
+     * instead of the process being killed with half a temporary file left */
+    signal(SIGXFSZ, SIG_IGN);
     use_fast_blas_kernels(argv);
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},

@@ -1,15 +1,13 @@
-/* Batch manifests: the file, the shard, the thread count, the summary's name and the cleaning
- * of temporaries (manifest.h). */
+/* Batch manifests: the file, the shard, the thread count, the summary's name and the jobs'
+ * temporary outputs (manifest.h). */
 #define _GNU_SOURCE /* getline, strndup */
 #include "manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* A whole number in [lo, hi] from s (digits only): true and *out, else false. */
@@ -268,45 +266,8 @@ int nst_cli_manifest_summary_path(const char *option, const char *manifest,
     return 0;
 }
 
-/* output's folder ("." when it has none) and its own name. */
-static void split_path(const char *path, char *dir, size_t size, const char **name) {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, size, ".");
-    else if (slash == path)
-        snprintf(dir, size, "/");
-    else
-        snprintf(dir, size, "%.*s", (int)(slash - path), path);
-    *name = slash ? slash + 1 : path;
-}
-
 void nst_cli_manifest_temp_output(const char *output, long pid, char *buf, size_t size) {
-    const char *name;
-    char dir[8];
-    split_path(output, dir, sizeof dir, &name);
-    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(output, '/');
+    const char *dot = strrchr(slash ? slash + 1 : output, '.');
     snprintf(buf, size, "%s.tmp-%ld-job%s", output, pid, dot ? dot : "");
-}
-
-int nst_cli_manifest_clean(const char *output) {
-    char dir[4096];
-    const char *name;
-    split_path(output, dir, sizeof dir, &name);
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    const size_t len = strlen(name);
-    int removed = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strncmp(e->d_name, name, len) != 0 || strncmp(e->d_name + len, ".tmp-", 5) != 0 ||
-            !e->d_name[len + 5])
-            continue;
-        char path[8192];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
 }

@@ -1,8 +1,9 @@
 /* Batch manifests of `nstyle stylize --manifest` and `nstyle render --manifest`
  * (src/host/cli/manifest.c): reading the tab-separated file, which shard of it this process
  * takes (--shard I/N, a Slurm array task, a Kubernetes indexed Job), the thread count, the
- * summary's name, and the temporaries a killed run of an output left. Plain C with no state;
- * the run itself is manifest_run.c's. Nothing here prints. Tested by tests/test_cli_manifest.c
+ * summary's name, and where a job's child writes its output first (the cleaning of what a
+ * killed run left is temporaries.h's). Plain C with no state; the run itself is
+ * manifest_run.c's. Nothing here prints. Tested by tests/test_cli_manifest.c
  * (compiled in) and, end to end, tests/scripts/test_slurm.sh (docs/cluster.md). */
 #ifndef NSTYLE_CLI_MANIFEST_H
 #define NSTYLE_CLI_MANIFEST_H
@@ -65,10 +66,5 @@ int nst_cli_manifest_summary_path(const char *option, const char *manifest,
 /* Where a job's child process writes its result before it is renamed to output: OUTPUT.tmp-
  * PID-job followed by output's extension (so the format is the same). */
 void nst_cli_manifest_temp_output(const char *output, long pid, char *buf, size_t size);
-/* Removes the regular files in output's folder whose names are output's own name followed by
- * ".tmp-" (what nst__atomic_write and nst_cli_manifest_temp_output make of it): the
- * temporaries a killed run of this output left. Nothing else is touched. Returns how many were
- * removed, or -1 when the folder cannot be read. */
-int nst_cli_manifest_clean(const char *output);
 
 #endif

@@ -19,6 +19,7 @@
 #include "report.h"
 #include "signals.h"
 #include "subprocess.h"
+#include "temporaries.h"
 
 bool nst_cli_manifest_asked(int argc, char **argv) {
     bool manifest = false;
@@ -170,7 +171,7 @@ static void run_job(const runner *r, nst_ctx *ctx, const nst_cli_manifest_job *j
     const char *output = j->field[r->cmd->fields - 1];
     res->seconds = 0;
     const double t0 = nst_cli_now();
-    nst_cli_manifest_clean(output);
+    nst_cli_clean_temporaries(output);
     nst_image img = {0};
     if (nst_image_load(ctx, output, 0, &img) == NST_OK) { /* complete: it decodes */
         nst_image_free(&img);
@@ -214,7 +215,7 @@ static void run_job(const runner *r, nst_ctx *ctx, const nst_cli_manifest_job *j
     } else {
         nst_cli_proc_message(&p, "nstyle", res->error, sizeof res->error);
     }
-    nst_cli_manifest_clean(output); /* a failed or stopped child's temporaries */
+    nst_cli_clean_temporaries(output); /* a failed or stopped child's temporaries */
     res->seconds = nst_cli_now() - t0;
 }
 

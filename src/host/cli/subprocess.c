@@ -7,13 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 static void close_fd(int *fd) {
     if (*fd >= 0)
@@ -58,6 +56,66 @@ static void *err_main(void *arg) {
     return NULL;
 }
 
+/* fork and exec argv with in, out (-1: /dev/null) and err as its stdin, stdout and stderr, as
+ * subprocess.h says. The child is killed when the thread that started it ends
+ * (PR_SET_PDEATHSIG): nstyle killed with SIGKILL leaves no encoder writing on into a file the
+ * next run has already cleaned up. Returns 0 with *pid, or the errno of the fork or the exec
+ * (sent back on a close-on-exec pipe, as posix_spawnp would return it). */
+static int spawn(pid_t *pid, const char *const *argv, int in, int out, int err) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0)
+        return errno;
+    const pid_t parent = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* no handler of ours runs in the child */
+    const pid_t child = fork();
+    if (child == 0) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGINT, &dfl, NULL);
+        sigaction(SIGTERM, &dfl, NULL);
+        sigaction(SIGPIPE, &dfl, NULL);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* nstyle died before the line above */
+            _exit(127);
+        const int null = in < 0 || out < 0 ? open("/dev/null", O_RDWR) : -1;
+        if (dup2(in >= 0 ? in : null, STDIN_FILENO) < 0 ||
+            dup2(out >= 0 ? out : null, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0) {
+            const int e = errno;
+            (void)!write(report[1], &e, sizeof e);
+            _exit(127);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvp(argv[0], (char *const *)argv);
+        const int e = errno;
+        (void)!write(report[1], &e, sizeof e);
+        _exit(127);
+    }
+    int rc = child < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+    if (child > 0) {
+        int e = 0;
+        ssize_t n;
+        while ((n = read(report[0], &e, sizeof e)) < 0 && errno == EINTR)
+            continue;
+        if (n == (ssize_t)sizeof e) { /* the exec failed */
+            while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+                continue;
+            rc = e;
+        } else {
+            *pid = child;
+        }
+    }
+    close(report[0]);
+    return rc;
+}
+
 int nst_cli_proc_start(nst_cli_proc *p, const char *const *argv, int pipes) {
     memset(p, 0, sizeof *p);
     p->in_fd = p->out_fd = -1;
@@ -67,47 +125,8 @@ int nst_cli_proc_start(nst_cli_proc *p, const char *const *argv, int pipes) {
         ((pipes & NST_CLI_PIPE_STDOUT) && pipe2(out, O_CLOEXEC) != 0) ||
         pipe2(err, O_CLOEXEC) != 0)
         rc = errno;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    bool fa_made = false, attr_made = false;
-    if (rc == 0 && (rc = posix_spawn_file_actions_init(&fa)) == 0)
-        fa_made = true;
-    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) == 0)
-        attr_made = true;
-    if (rc == 0) { /* dup2 clears close-on-exec on the child's 0, 1 and 2 */
-        if (in[0] >= 0)
-            rc = posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-        else
-            rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        if (rc == 0 && out[1] >= 0)
-            rc = posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-        else if (rc == 0)
-            rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        if (rc == 0)
-            rc = posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-    }
-    if (rc == 0) {
-        sigset_t none, defaults;
-        sigemptyset(&none);
-        sigemptyset(&defaults);
-        sigaddset(&defaults, SIGINT);
-        sigaddset(&defaults, SIGTERM);
-        sigaddset(&defaults, SIGPIPE);
-        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF);
-        if (rc == 0)
-            rc = posix_spawnattr_setpgroup(&attr, 0);
-        if (rc == 0)
-            rc = posix_spawnattr_setsigmask(&attr, &none);
-        if (rc == 0)
-            rc = posix_spawnattr_setsigdefault(&attr, &defaults);
-    }
     if (rc == 0)
-        rc = posix_spawnp(&p->pid, argv[0], &fa, &attr, (char *const *)argv, environ);
-    if (fa_made)
-        posix_spawn_file_actions_destroy(&fa);
-    if (attr_made)
-        posix_spawnattr_destroy(&attr);
+        rc = spawn(&p->pid, argv, in[0], out[1], err[1]);
     close_fd(&in[0]);
     close_fd(&out[1]);
     close_fd(&err[1]);

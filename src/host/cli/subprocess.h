@@ -1,12 +1,15 @@
 /* Child processes for the CLI (src/host/cli/subprocess.c): ffprobe and the ffmpeg decoder and
- * encoder of `nstyle stylize` on video files (video.c). A program is started with posix_spawnp
- * (found on $PATH, no shell), its stdin and stdout on pipes or /dev/null, its stderr always on a
- * pipe that a thread of ours drains (so the child never blocks on it) keeping the head and the
- * last line for messages. Each child runs in a process group of its own, with SIGINT, SIGTERM
- * and SIGPIPE at their default actions and no signal blocked: Ctrl-C at the terminal reaches
- * nstyle only, which then decides how the children end (the encoder finishes its file).
- * Every descriptor of ours is close-on-exec, so no child holds another child's pipe open.
- * Part of the CLI; nothing here prints. Tested through tests/test_cli_video.c. */
+ * encoder of `nstyle stylize` on video files (video.c), the jobs of a manifest (manifest_run.c).
+ * A program is started with fork and execvp (found on $PATH, no shell), its stdin and stdout
+ * on pipes or /dev/null, its stderr always on a pipe that a thread of ours drains (so the child
+ * never blocks on it) keeping the head and the last line for messages. Each child runs in a
+ * process group of its own, with SIGINT, SIGTERM and SIGPIPE at their default actions and no
+ * signal blocked: Ctrl-C at the terminal reaches nstyle only, which then decides how the
+ * children end (the encoder finishes its file). A child is killed when the thread that started
+ * it ends (PR_SET_PDEATHSIG), so nstyle killed with SIGKILL leaves no child writing on (tested
+ * by tests/test_cli_hardening.c). Every descriptor of ours is close-on-exec, so no child holds
+ * another child's pipe open. Part of the CLI; nothing here prints. Tested through
+ * tests/test_cli_video.c. */
 #ifndef NSTYLE_CLI_SUBPROCESS_H
 #define NSTYLE_CLI_SUBPROCESS_H
 

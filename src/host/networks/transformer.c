@@ -212,9 +212,10 @@ static nst_status check_tensors(nst_ctx *ctx, const char *path, const nst_st_fil
 static size_t align_up(size_t v) { return (v + WEIGHT_ALIGN - 1) & ~(size_t)(WEIGHT_ALIGN - 1); }
 
 /* Converts every tensor to F32 in one host buffer laid out as the device allocation (conv
- * weights permuted to (Cout, K, K, Cin)), uploads it and points the tensors into it. */
-static nst_status upload_weights(nst_stylizer *s, const expected_tensor *e, int n,
-                                 const nst_st_tensor **found) {
+ * weights permuted to (Cout, K, K, Cin)), refuses a value that is not finite, uploads it and
+ * points the tensors into it. */
+static nst_status upload_weights(nst_stylizer *s, const char *path, const expected_tensor *e,
+                                 int n, const nst_st_tensor **found) {
     nst_ctx *ctx = s->ctx;
     size_t offsets[N_TENSORS], total = 0, biggest = 0;
     for (int k = 0; k < n; k++) {
@@ -241,6 +242,17 @@ static nst_status upload_weights(nst_stylizer *s, const expected_tensor *e, int 
             for (int64_t i = 0; i < I; i++)
                 for (int64_t q = 0; q < K * K; q++) /* (O, I, K*K) -> (O, K*K, I) */
                     dst[(o * K * K + q) * I + i] = tmp[(o * I + i) * K * K + q];
+    }
+    /* a NaN or infinity would come out as a black or white image, not as an error */
+    for (int k = 0; st == NST_OK && k < n; k++) {
+        const float *v = (const float *)(host + offsets[k]);
+        for (int64_t i = 0; i < found[k]->numel; i++)
+            if (!isfinite(v[i])) {
+                st = NST__ERR(ctx, NST_ERR_FORMAT, "%s: tensor %s holds a value that is not "
+                              "finite (%g): the file is damaged, or the training that wrote it "
+                              "diverged", path, e[k].name, (double)v[i]);
+                break;
+            }
     }
     if (st == NST_OK)
         st = nst_alloc(ctx, total, NST_TAG_WEIGHTS, &s->weights);
@@ -273,7 +285,7 @@ static nst_status load(nst_stylizer *s, const char *path) {
     const char *style = nst_st_metadata(f, "style");
     snprintf(s->style, sizeof s->style, "%s", style ? style : "");
     if (st == NST_OK)
-        st = upload_weights(s, e, n, found);
+        st = upload_weights(s, path, e, n, found);
     nst_st_close(f);
     return st;
 }

@@ -15,6 +15,7 @@
 #include "nstyle/models.h"
 #include "nstyle/vgg19.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,16 @@ static nst_status load_layer(nst_ctx *ctx, const nst_st_file *f, const char *pat
     if (s != NST_OK)
         goto done;
     nst_st_to_f32(bias, out->b[i]);
+    /* a NaN or infinity would pass through the ReLUs unseen (max(0, NaN) is 0 here) */
+    for (size_t k = 0; k < n + (size_t)cout; k++) {
+        const float v = k < n ? oihw[k] : out->b[i][k - n];
+        if (!isfinite(v)) {
+            s = NST__ERR(ctx, NST_ERR_FORMAT, "%s: %s's %s holds a value that is not finite "
+                         "(%g): the file is damaged", path, L->name, k < n ? "weight" : "bias",
+                         (double)v);
+            goto done;
+        }
+    }
     float *w = out->w[i]; // (Cout, 3, 3, Cin)
     for (int o = 0; o < cout; o++)
         for (int c = 0; c < cin; c++)
