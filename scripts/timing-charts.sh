@@ -173,6 +173,7 @@ else
   gatys_sizes=(256x256 512x512 768x512 1024x1024) gatys_warmup=2 gatys_reps=5
   stylize_sizes=(256x256 512x512 768x512 1024x1024) stylize_reps=5
   train_reps=3 cap=1200
+  if [[ $device == cuda ]]; then cap=300; fi
 fi
 plan_sizes=(256x256 512x512 768x512 1024x1024)
 
