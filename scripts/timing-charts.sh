@@ -109,6 +109,12 @@ fi
 for f in nstyle bench_render bench_stylize bench_train; do
   [[ -x $build/$f ]] || die "$build/$f is missing (scripts/build.sh $build)"
 done
+if [[ $device == cuda ]]; then
+  gpus=$("$build/nstyle" info 2>&1 | grep '^GPUs:') || gpus="GPUs: no answer"
+  [[ $gpus != "GPUs: none usable"* && $gpus != "GPUs: no answer" ]] ||
+    die "--device cuda: $build/nstyle info says \"$gpus\" (NST_CUDA=ON scripts/build.sh" \
+      "build-gpu, then --build build-gpu)"
+fi
 for f in "$model" "$vgg"; do
   [[ -r $f ]] || die "$f is missing (VGG19: models/fetch-vgg19.sh; the rest: ../shared/data)"
 done
@@ -269,6 +275,9 @@ for ((r = 1; r <= rounds && !stop; r++)); do
   if ((r % 2)); then "${nst[@]}"; "${peer[@]}"; else "${peer[@]}"; "${nst[@]}"; fi
 done
 trap - INT TERM
+# the run failed when no nstyle program finished (the results still say what happened)
+finished=$(cat "$raw"/*-nstyle.status 2>/dev/null | grep -cx 0) || finished=0
+nothing="no nstyle program finished (see the failures above)"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 versions="nstyle $("$build/nstyle" --version | head -1 | cut -d' ' -f2)"
@@ -296,6 +305,7 @@ if [[ -z $dpython ]]; then
     printf ' --raw "$d/raw" --out "$d"\n'; } >"$out/draw.sh"
   chmod +x "$out/draw.sh"
   echo "$me: no python with matplotlib here: raw files in $out/raw, charts by $out/draw.sh"
+  ((finished)) || die "$nothing"
   exit $((stop ? 130 : 0))
 fi
 # the charts are drawn into a folder beside the results and moved in when complete
@@ -304,4 +314,5 @@ trap 'rm -rf "$raw" "$stage"' EXIT
 "$dpython" "${draw[@]}" --raw "$raw" --out "$stage" || die "drawing the charts failed"
 for f in "$stage"/*; do mv -f "$f" "$out/"; done
 echo "$me: wrote $out ($(($(date +%s) - start)) s)"
+((finished)) || die "$nothing"
 ((stop == 0)) || exit 130

@@ -56,6 +56,21 @@ if [[ $mode == args ]]; then
     check "--device cuda, no CUDA PyTorch: says so" \
       grep -q "no python here has PyTorch with CUDA" "$tmp/o"
   fi
+  # a GPU and PyTorch with CUDA (stand-ins), but an nstyle built without CUDA
+  printf '#!/bin/sh\nexit 0\n' > "$tmp/bin/cuda-python" # every check passes
+  mkdir -p "$tmp/build"
+  for f in bench_render bench_stylize bench_train; do
+    cp "$tmp/bin/cuda-python" "$tmp/build/$f"
+  done
+  printf '#!/bin/sh\necho "GPUs: none usable: this nstyle was built without CUDA"\n' \
+    > "$tmp/build/nstyle"
+  chmod +x "$tmp/bin/cuda-python" "$tmp/build"/*
+  PATH="$tmp/bin:$PATH" NST_TIMING_PYTHON="$tmp/bin/cuda-python" "$script" --device cuda \
+    --build "$tmp/build" >"$tmp/o" 2>&1; rc=$?
+  check "--device cuda, nstyle without CUDA: exit 1" test $rc -eq 1
+  check "--device cuda, nstyle without CUDA: says so" \
+    grep -q "nstyle info says \"GPUs: none usable: this nstyle was built without CUDA\"" "$tmp/o"
+  check "--device cuda, nstyle without CUDA: one line" test "$(wc -l <"$tmp/o")" -eq 1
   "$script" --build "$tmp/none" >"$tmp/o" 2>&1; rc=$?
   check "missing build: exit 1" test $rc -eq 1
   check "missing build: named" grep -q "$tmp/none/nstyle is missing" "$tmp/o"
