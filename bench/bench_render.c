@@ -88,6 +88,7 @@ int main(int argc, char **argv) {
     }
     const bench_stats st = bench_summarise(t + run.warmup, run.reps);
     const int th = nst_ctx_threads(ctx);
+    bench_print_tracker_peak(ctx);
     printf("nstyle render %dx%d, %d threads on %s: %.3f s/iter (min %.3f, IQR %.3f..%.3f, "
            "max %.3f; %d iterations after %d warm-up); setup %.2f s; plan %.1f MiB\n", size.w,
            size.h, th, nst_ctx_device_name(ctx), st.median, st.min, st.q1, st.q3, st.max, st.n,

@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
     const nst_plan_summary p = nst_plan_get_summary(nst_stylizer_current_plan(s));
     const int nthreads = run.threads > 0 ? run.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     const double k = 1e3 / batch;
+    bench_print_tracker_peak(ctx);
     printf("nstyle %dx%d batch %d, %d threads on %s: %.1f ms per frame (min %.1f, max %.1f, "
            "IQR %.1f..%.1f, %d runs); plan %.1f MiB (sum of buffers %.1f MiB)\n", w, h, batch,
            nthreads, nst_ctx_device_name(ctx), k * st.median, k * st.min, k * st.max, k * st.q1,

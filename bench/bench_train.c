@@ -1,8 +1,9 @@
-/* Training benchmark: CPU ms per nstyle training step (include/nstyle/train.h) at a batch and
- * crop size, median of several steps after warm-up, with the spread.
+/* Training benchmark: ms per nstyle training step (include/nstyle/train.h) at a batch and
+ * crop size on the CPU (or --device cuda), median of several steps after warm-up, with the
+ * spread.
  *
  *   build/bench_train --vgg VGG19.safetensors [--size 256] [--batch 4] [--threads N]
- *                     [--style-layers L] [--reps R] [--warmup W] [--csv FILE]
+ *                     [--style-layers L] [--reps R] [--warmup W] [--device D] [--csv FILE]
  *
  * The batch and the style image are fixed pseudo-random pixels (timing does not depend on them)
  * and a step is nst_trainer_step_on: the TransformerNet forward, VGG19 on the output and the
@@ -29,22 +30,22 @@ static int run_once(void *user) {
 
 static const char usage[] = "usage: bench_train --vgg VGG19.safetensors [--size N] [--batch N] "
                             "[--threads N] [--style-layers L] [--reps R] [--warmup W] "
-                            "[--csv FILE]";
+                            "[--device D] [--csv FILE]";
 
 int main(int argc, char **argv) {
-    const char *vgg = NULL, *style_layers = "relu1_2,relu2_2,relu3_4";
+    const char *vgg = NULL, *style_layers = "relu1_2,relu2_2,relu3_4", *device = "cpu";
     int size = 256, batch = 4;
     bench_run_opts run = {.threads = 0, .reps = 3, .warmup = 1, .csv = NULL};
     const bench_opt opts[] = {{"--vgg", BENCH_OPT_STRING, &vgg, 0},
                               {"--size", BENCH_OPT_INT, &size, 0},
                               {"--batch", BENCH_OPT_INT, &batch, 0},
                               {"--style-layers", BENCH_OPT_STRING, &style_layers, 0},
-                              BENCH_RUN_OPTS(run)};
+                              {"--device", BENCH_OPT_STRING, &device, 0}, BENCH_RUN_OPTS(run)};
     if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts), usage))
         return 2;
     if (!vgg || size < 8 || batch < 1 || run.reps < 1)
         return bench_usage(usage);
-    nst_ctx *ctx = bench_ctx_open("bench_train", NULL, run.threads, 0);
+    nst_ctx *ctx = bench_ctx_open("bench_train", device, run.threads, 0);
     if (!ctx)
         return 1;
     const size_t n = (size_t)batch * size * size * 3;
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     const int th = nst_ctx_threads(ctx);
+    bench_print_tracker_peak(ctx);
     printf("nstyle train step, batch %d at %dx%d, %d threads: median %.1f ms (min %.1f, q1 %.1f, "
            "q3 %.1f, max %.1f; %d reps)\n", batch, size, size, th, 1e3 * st.median, 1e3 * st.min,
            1e3 * st.q1, 1e3 * st.q3, 1e3 * st.max, st.n);

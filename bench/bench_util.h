@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nstyle/memory.h"
 #include "nstyle/nstyle.h"
 
 /* Seconds on the monotonic clock. */
@@ -201,6 +202,14 @@ static inline nst_ctx *bench_ctx_open(const char *prog, const char *device, int 
     }
     nst_ctx_set_threads(ctx, threads);
     return ctx;
+}
+
+/* One line with the context's tracker peak, the most bytes allocated at once on its device (the
+ * JSON summary's memory.peak_bytes.total): scripts/timing-charts.sh reads it on a GPU. */
+static inline void bench_print_tracker_peak(nst_ctx *ctx) {
+    nst_tracker_snapshot snap;
+    nst_tracker_snapshot_get(ctx, &snap);
+    printf("tracker peak %zu bytes on %s\n", snap.peak_total, nst_ctx_device_name(ctx));
 }
 
 /* The CSV file at path opened with mode ("w", "a"), the header line written when header is not

@@ -20,6 +20,10 @@ For scripts/timing-charts.sh, the peer of bench/bench_render.c: --size WxH (exac
 (the first W of the K iterations left out of the per-iteration figures) and --csv FILE (the
 row bench_render writes: impl,size,threads,warmup,reps,median_s,min_s,q1_s,q3_s,max_s,
 setup_s,plan_bytes, with plan_bytes 0).
+
+--device cuda: the loop on the GPU, TF32 on for convolutions and off for matmul (nstyle's CUDA
+defaults, docs/cuda.md), torch.cuda.synchronize() ending each timed iteration; the line
+"cuda peak N bytes" gives torch.cuda.max_memory_allocated.
 """
 import argparse
 import json
@@ -69,7 +73,7 @@ def long_side(w, h, side):
 
 
 def to_bgr_minus_mean(x):  # (1, 3, H, W) RGB [0, 1] -> BGR 0..255 minus the mean
-    mean = torch.tensor(MEAN_BGR).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN_BGR, device=x.device).view(1, 3, 1, 1)
     return x.flip(1) * 255.0 - mean
 
 
@@ -107,10 +111,16 @@ def main():
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--content-layers", default="relu3_2")
     ap.add_argument("--style-layers", default="relu1_1,relu2_1,relu3_1")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    cuda = a.device == "cuda"
+    if cuda:
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cuda.matmul.allow_tf32 = False
     t0 = time.perf_counter()
     w, meta = read_safetensors(a.weights)
+    w = {k: v.to(a.device) for k, v in w.items()}
     assert meta.get("input") == "bgr-0-255-minus-mean", meta
     cl = [s.replace("relu", "") for s in a.content_layers.split(",")]
     sl = [s.replace("relu", "") for s in a.style_layers.split(",")]
@@ -123,11 +133,14 @@ def main():
         cw, ch = long_side(*Image.open(a.content).size, int(a.size))
         sw, sh = long_side(*Image.open(a.style).size, max(cw, ch))
         content, style = load_rgb(a.content, cw, ch), load_rgb(a.style, sw, sh)
+    content, style = content.to(a.device), style.to(a.device)
     with torch.no_grad():
         fc = features(content, w, set(cl))
         gs = {k: gram(v) for k, v in features(style, w, set(sl)).items()}
     x = content.clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=a.lr)
+    if cuda:
+        torch.cuda.synchronize()
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
     ends = []
@@ -140,8 +153,12 @@ def main():
         opt.step()
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
+        if cuda:
+            torch.cuda.synchronize()
         ends.append(time.perf_counter())
     seconds = time.perf_counter() - t1
+    if cuda:
+        print(f"cuda peak {torch.cuda.max_memory_allocated()} bytes")
     print(json.dumps({"size": a.size, "width": cw, "height": ch, "iterations": a.iters,
                       "threads": a.threads, "setup_seconds": setup, "seconds": seconds,
                       "s_per_iter": seconds / max(1, a.iters), "content_loss": float(c_loss),

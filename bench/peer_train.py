@@ -4,7 +4,7 @@ warm-up, with the spread.
 
     /usr/bin/python3 bench/peer_train.py [--size 256] [--batch 4] [--threads N]
         [--content-layers relu2_2] [--style-layers relu1_2,relu2_2,relu3_4] [--reps R]
-        [--warmup W] [--csv FILE]
+        [--warmup W] [--device D] [--csv FILE]
 
 The step: pytorch/examples' TransformerNet (the network of tests/golden/gen_transformer.py,
 width 32, float32, PyTorch's default init) on a (batch, 3, size, size) batch on the 0-255 scale;
@@ -15,6 +15,10 @@ MSE(G_l(y), G_l(style)) with G = F^T F / (C H W) per image; total = 30.1 content
 (nstyle's defaults for the Caffe VGG19; TV 0); backward; torch.optim.Adam(lr 1e-3) over the net's
 62 tensors. The VGG19 weights are random (He init; timing does not depend on their values) and
 the batch and style image are fixed pseudo-random pixels, as in bench_train.
+
+--device cuda: the step on the GPU, TF32 on for convolutions and off for matmul (nstyle's CUDA
+defaults, docs/cuda.md), torch.cuda.synchronize() ending each timed step (loss.item() also
+waits); the line "cuda peak N bytes" gives torch.cuda.max_memory_allocated.
 
 Appends to --csv the row bench_train appends (no header):
     impl,size,batch,threads,reps,median_ms,min_ms,q1_ms,q3_ms,max_ms
@@ -44,16 +48,16 @@ CONTENT_WEIGHT = 1e5 / (255 * 0.226) ** 2
 STYLE_WEIGHT = 1e10 / (255 * 0.226) ** 4
 
 
-def vgg_weights(depth, gen):
+def vgg_weights(depth, gen, device):
     ws = []
     for _, cin, cout, _ in CONVS[:depth]:
         w = torch.randn(cout, cin, 3, 3, generator=gen) * (2.0 / (9 * cin)) ** 0.5
-        ws.append((w, torch.zeros(cout)))
+        ws.append((w.to(device), torch.zeros(cout, device=device)))
     return ws
 
 
 def features(ws, x01, wanted):
-    h = x01[:, [2, 1, 0]] * 255.0 - MEAN_BGR
+    h = x01[:, [2, 1, 0]] * 255.0 - MEAN_BGR.to(x01.device)
     out = {}
     for i, (w, b) in enumerate(ws):
         name, _, _, pool = CONVS[i]
@@ -80,21 +84,26 @@ def main():
     ap.add_argument("--style-layers", default="relu1_2,relu2_2,relu3_4")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--csv")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    dev = a.device
+    if dev == "cuda":
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(1)
     content, style = a.content_layers.split(","), a.style_layers.split(",")
     names = ["relu" + c[0] for c in CONVS]
     depth = 1 + max(names.index(l) for l in content + style)
     gen = torch.Generator().manual_seed(2)
-    ws = vgg_weights(depth, gen)
-    net = TransformerNet()
+    ws = vgg_weights(depth, gen, dev)
+    net = TransformerNet().to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     rng = np.random.default_rng(1)
     s = a.size
-    x = torch.from_numpy(rng.integers(0, 256, (a.batch, 3, s, s)).astype(np.float32))
-    style_img = torch.from_numpy(rng.random((1, 3, s, s), dtype=np.float32))
+    x = torch.from_numpy(rng.integers(0, 256, (a.batch, 3, s, s)).astype(np.float32)).to(dev)
+    style_img = torch.from_numpy(rng.random((1, 3, s, s), dtype=np.float32)).to(dev)
     with torch.no_grad():
         fs = features(ws, style_img, set(style))
         targets = {l: gram(fs[l]) for l in style}
@@ -116,13 +125,18 @@ def main():
     for i in range(a.warmup + a.reps):
         t0 = time.perf_counter()
         loss = step()
+        if dev == "cuda":
+            torch.cuda.synchronize()
         t = time.perf_counter() - t0
         if i >= a.warmup:
             times.append(1e3 * t)
     assert np.isfinite(loss), loss
     q = np.percentile(times, [25, 75])
     med = statistics.median(times)
-    print(f"torch train step, batch {a.batch} at {s}x{s}, {a.threads} threads: median {med:.1f} ms "
+    if dev == "cuda":
+        print(f"cuda peak {torch.cuda.max_memory_allocated()} bytes")
+    where = f"{a.threads} threads" if dev == "cpu" else dev
+    print(f"torch train step, batch {a.batch} at {s}x{s}, {where}: median {med:.1f} ms "
           f"(min {min(times):.1f}, q1 {q[0]:.1f}, q3 {q[1]:.1f}, max {max(times):.1f}; {a.reps} reps)")
     if a.csv:
         with open(a.csv, "a") as f:

@@ -2,12 +2,15 @@
 
     VENV/bin/python bench/timing_charts.py --raw DIR --out DIR --machine M --threads N
         --rounds N --quick 0|1 --vgg full|partial --versions V --load A B --stopped 0|1
-        --seconds S
+        --seconds S [--device cpu|cuda]
 
 Reads from --raw what the script's programs wrote: BENCH-SIZE-ROUND-IMPL.csv (the row of
 bench_render / peer_render_loop.py, bench_stylize / peer_stylize.py, bench_train /
 peer_train.py), .rss (the process's peak resident KiB, bench/peak_rss.py), .status (its exit
 status), .out (its output), baseline-IMPL.rss and plan-SIZE.json (`nstyle plan --json`).
+With --device cuda the memory figures are the GPU peaks the programs print ("tracker peak N
+bytes": nstyle's tracker, the JSON summary's memory.peak_bytes.total; "cuda peak N bytes":
+torch.cuda.max_memory_allocated); onnxruntime gives none.
 Writes to --out: gatys.csv, stylize.csv, train.csv (every round), memory.csv and summary.csv
 (the medians, spreads and ratios), summary.md, and gatys.png, stylize.png, memory.png,
 ratios.png. Needs matplotlib and numpy.
@@ -62,8 +65,9 @@ def read_runs(raw, bench):
         status = int(open(path).read())
         csv_path = os.path.join(raw, name + ".csv")
         if status != 0 or not os.path.exists(csv_path):
-            missing.append(f"{bench} {size} round {rnd} {NAMES[impl]}: "
-                           + ("ran past its time cap" if status == 124 else f"exit {status}"))
+            why = {124: "ran past its time cap", 200: "not started, the run's time budget spent",
+                   77: "unavailable here"}.get(status, f"exit {status}")
+            missing.append(f"{bench} {size} round {rnd} {NAMES[impl]}: {why}")
             continue
         if bench == "train":
             row = next(csv.DictReader(open(csv_path), fieldnames=TRAIN_COLS))
@@ -73,6 +77,8 @@ def read_runs(raw, bench):
         rss = int(open(os.path.join(raw, name + ".rss")).read())
         row["rss_mib"] = (rss - base.get(impl, 0)) / 1024
         out = open(os.path.join(raw, name + ".out")).read()
+        m = re.search(r"^(?:tracker|cuda) peak ([0-9]+) bytes", out, re.M)
+        row["dev_mib"] = int(m.group(1)) / 2**20 if m else None
         m = re.search(r"plan ([0-9.]+) MiB", out)
         row["plan_mib"] = float(m.group(1)) if m else (
             int(row["plan_bytes"]) / 2**20 if int(row.get("plan_bytes") or 0) else "")
@@ -126,11 +132,21 @@ def write_rounds(path, runs, cols):
                            + [f"{r['rss_mib']:.1f}", r["plan_mib"] and f"{r['plan_mib']:.1f}"])
 
 
+def precision(a):
+    return ("fp32" if a.device == "cpu" else
+            "fp32 with TF32 convolutions, fp32 matmul (nstyle's defaults, set so in PyTorch)")
+
+
+def where(a):
+    return "CPU" if a.device == "cpu" else "CUDA"
+
+
 def title(a, what):
     day = datetime.date.today().isoformat()
     rounds = f"{a.rounds} alternating round{'s' if a.rounds != 1 else ''}"
     mode = f"--quick: {rounds}, fewer sizes and repeats" if a.quick else rounds
-    return (f"{what}\n{a.machine}, {a.threads} threads, fp32, {day}\n{mode}; load average "
+    threads = f"{a.threads} threads, " if a.device == "cpu" else ""
+    return (f"{what}\n{a.machine}, {threads}{precision(a)}, {day}\n{mode}; load average "
             f"{a.load[0].split()[0]} before, {a.load[1].split()[0]} after\n{a.versions}")
 
 
@@ -162,14 +178,14 @@ def time_chart(a, path, rows, johnson, what, ylabel, unit_scale, note):
     errbar(ax, [x[s] for s in ns], [n[s]["nstyle"] * unit_scale for s in ns],
            [n[s]["nstyle_min"] * unit_scale for s in ns],
            [n[s]["nstyle_max"] * unit_scale for s in ns], color=COLOURS["nstyle"],
-           label="nstyle (CPU)")
+           label=f"nstyle ({where(a)})")
     for peer in ("torch", "onnxruntime"):
         pr = [r for r in rows if r["peer"] == peer]
         if pr:
             errbar(ax, [x[r["size"]] for r in pr], [r["peer_median"] * unit_scale for r in pr],
                    [r["peer_min"] * unit_scale for r in pr],
                    [r["peer_max"] * unit_scale for r in pr], color=COLOURS[peer],
-                   label=f"{NAMES[peer]} (CPU)")
+                   label=f"{NAMES[peer]} ({where(a)})")
     js = [s for s in sizes if s in johnson]
     ax.plot([x[s] for s in js], [johnson[s] for s in js], "s--", color=COLOURS["johnson"],
             label="Johnson et al. 2016, Table 1 (L-BFGS, Titan X)" if "Gatys" in what
@@ -183,10 +199,25 @@ def time_chart(a, path, rows, johnson, what, ylabel, unit_scale, note):
     size_axis(ax, sizes)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title(a, what), fontsize=9)
+    what = title(a, what)
     fig.text(0.01, 0.01, note, fontsize=7, va="bottom", wrap=True)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Title": what.replace("\n", " | ")})
     plt.close(fig)
+
+
+def mem_mib(a, rows):
+    """The median over the rounds of the memory figure (None when the program gave none)."""
+    key = "rss_mib" if a.device == "cpu" else "dev_mib"
+    vals = [r[key] for r in rows if r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def mem_label(a, impl):
+    if a.device == "cpu":
+        return f"{NAMES[impl]} peak RSS above baseline"
+    return {"nstyle": "nstyle tracker peak on the GPU",
+            "torch": "PyTorch max_memory_allocated"}.get(impl, f"{NAMES[impl]} (none)")
 
 
 def memory_chart(a, path, plans, gatys, stylize):
@@ -197,12 +228,11 @@ def memory_chart(a, path, plans, gatys, stylize):
              label="nstyle plan (exact, `nstyle plan`)")
     for runs, ax in ((gatys, ax1), (stylize, ax2)):
         for impl in ("nstyle", "torch", "onnxruntime"):
-            ss = [s for s in SIZES if (s, impl) in runs]
+            ss = [s for s in SIZES if (s, impl) in runs and mem_mib(a, runs[(s, impl)])]
             if not ss:
                 continue
-            ys = [statistics.median(r["rss_mib"] for r in runs[(s, impl)]) for s in ss]
-            ax.plot([x[s] for s in ss], ys, "o-", color=COLOURS[impl],
-                    label=f"{NAMES[impl]}: peak RSS above its baseline")
+            ys = [mem_mib(a, runs[(s, impl)]) for s in ss]
+            ax.plot([x[s] for s in ss], ys, "o-", color=COLOURS[impl], label=mem_label(a, impl))
     ax1.plot([x["768x512"]], [BRIEF_MEMORY_MIB], "r_", markersize=30, mew=2)
     ax1.annotate("the brief: about 4 GB at 768x512", (x["768x512"], BRIEF_MEMORY_MIB),
                  textcoords="offset points", xytext=(-95, -16), fontsize=8, color="red")
@@ -214,14 +244,23 @@ def memory_chart(a, path, plans, gatys, stylize):
         size_axis(ax, SIZES)
         ax.legend(fontsize=7, loc="upper left")
     ax1.set_ylim(top=2 * BRIEF_MEMORY_MIB)
-    fig.suptitle(title(a, "Peak memory by size (CPU: resident memory above each process's "
-                          "baseline)"), fontsize=9)
-    fig.text(0.01, 0.01, "Baseline: the same program started with nothing to do (nstyle's "
-             "bench program stopped at its usage line; python with torch or onnxruntime "
-             "imported). Peak RSS: the kernel's ru_maxrss of the process, median over the "
-             "rounds.", fontsize=7, va="bottom", wrap=True)
+    if a.device == "cpu":
+        what = "Peak memory by size (CPU: resident memory above each process's baseline)"
+        note = ("Baseline: the same program started with nothing to do (nstyle's bench program "
+                "stopped at its usage line; python with torch or onnxruntime imported). Peak "
+                "RSS: the kernel's ru_maxrss of the process, median over the rounds.")
+    else:
+        what = "Peak GPU memory by size"
+        note = ("nstyle: its tracker's peak, the most bytes allocated at once on the GPU (the "
+                "JSON summary's memory.peak_bytes.total; the CUDA context and libraries' own "
+                "memory not included). PyTorch: torch.cuda.max_memory_allocated (its caching "
+                "allocator's reserve not included). onnxruntime gives no figure. Median over "
+                "the rounds.")
+    what = title(a, what)
+    fig.suptitle(what, fontsize=9)
+    fig.text(0.01, 0.01, note, fontsize=7, va="bottom", wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Title": what.replace("\n", " | ")})
     plt.close(fig)
 
 
@@ -249,10 +288,11 @@ def ratio_chart(a, path, groups):
     ax.set_ylabel("time ratio, peer / nstyle (above 1: nstyle faster)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(title(a, "Speed ratios, median over the rounds (bars: min..max of the "
-                          "per-round ratios)"), fontsize=9)
+    what = title(a, "Speed ratios, median over the rounds (bars: min..max of the per-round "
+                    "ratios)")
+    ax.set_title(what, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Title": what.replace("\n", " | ")})
     plt.close(fig)
 
 
@@ -263,6 +303,7 @@ def main():
     for name in ("threads", "rounds", "quick", "stopped", "seconds"):
         ap.add_argument("--" + name, type=int, required=True)
     ap.add_argument("--load", nargs=2, required=True)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args()
 
     gatys, miss_g, base = read_runs(a.raw, "gatys")
@@ -302,8 +343,8 @@ def main():
             w.writerow(["gatys", s, "nstyle plan", f"{v:.1f}"])
         for bench, runs in (("gatys", gatys), ("stylize", stylize), ("train", train)):
             for (s, impl), rows in sorted(runs.items(), key=lambda k: (pixels(k[0][0]), k[0][1])):
-                w.writerow([bench, s, f"{NAMES[impl]} peak RSS above baseline",
-                            f"{statistics.median(r['rss_mib'] for r in rows):.1f}"])
+                if mem_mib(a, rows) is not None:
+                    w.writerow([bench, s, mem_label(a, impl), f"{mem_mib(a, rows):.1f}"])
         for impl, kib in sorted(base.items()):
             w.writerow(["baseline", "", f"{NAMES[impl]} baseline RSS", f"{kib / 1024:.1f}"])
 
@@ -318,6 +359,14 @@ def main():
     s_note = ("candy TransformerNet, batch 1, random pixels, uint8 in and out for nstyle; "
               "onnxruntime runs the same network exported to ONNX by Debian's torch (opset 13). "
               "Warm-up frame first. Error bars: min..max of the rounds' medians.")
+    if a.device == "cuda":
+        s_note = s_note.replace("Debian's torch", "torch")
+        g_note = g_note.replace("Johnson", "nstyle and PyTorch: TF32 convolutions, fp32 "
+                                "matmul. Johnson")
+        s_note += (" TF32 convolutions, fp32 matmul; host copies in and out timed." +
+                   ("" if any(r["peer"] == "onnxruntime" for r in s_sum) else
+                    " onnxruntime left out: no onnxruntime-gpu with its CUDAExecutionProvider "
+                    "here."))
     time_chart(a, os.path.join(a.out, "gatys.png"),
                [dict(r, nstyle=r["nstyle"] * 300, nstyle_min=r["nstyle_min"] * 300,
                      nstyle_max=r["nstyle_max"] * 300, peer_median=r["peer_median"] * 300,
@@ -337,7 +386,8 @@ def main():
     # summary.md
     day = datetime.date.today().isoformat()
     lines = ["# Timing charts: nstyle against PyTorch and onnxruntime", "",
-             f"{a.machine}; {a.threads} threads each; fp32; {day}; {a.versions}. "
+             f"{a.machine}; " + (f"{a.threads} threads each; " if a.device == "cpu" else "")
+             + f"{precision(a)}; {day}; {a.versions}. "
              f"Written by `scripts/timing-charts.sh{' --quick' if a.quick else ''}` in "
              f"{a.seconds // 60} min {a.seconds % 60} s: {a.rounds} alternating round(s) (odd "
              "rounds nstyle first, even rounds the peers first); load average "
@@ -364,18 +414,20 @@ def main():
                          f"{fmt(r['nstyle_max'])}) | {NAMES[r['peer']]} | {fmt(r['peer_median'])} "
                          f"({fmt(r['peer_min'])}..{fmt(r['peer_max'])}) | **{r['ratio']:.2f}**"
                          f"{rng} |")
-    lines += ["", "Memory (MiB; peak resident memory above each process's baseline, median of "
-              "the rounds; the render's plan is exact): see memory.csv.", ""]
-    lines += ["| what | size | nstyle plan | nstyle RSS | PyTorch RSS | onnxruntime RSS |",
+    mem = ("peak resident memory above each process's baseline" if a.device == "cpu" else
+           "peak on the GPU: nstyle's tracker, PyTorch's max_memory_allocated")
+    col = "RSS" if a.device == "cpu" else "GPU"
+    lines += ["", f"Memory (MiB; {mem}, median of the rounds; the render's plan is exact): see "
+              "memory.csv.", ""]
+    lines += [f"| what | size | nstyle plan | nstyle {col} | PyTorch {col} | onnxruntime {col} |",
               "|---|---|---:|---:|---:|---:|"]
     for bench, runs in (("Gatys", gatys), ("stylize", stylize), ("train", train)):
         for s in sorted({k[0] for k in runs} | (set(plans) if bench == "Gatys" else set()),
                         key=pixels):
             cells = [f"{plans[s]:.0f}" if bench == "Gatys" and s in plans else ""]
             for impl in ("nstyle", "torch", "onnxruntime"):
-                rows = runs.get((s, impl))
-                cells.append(f"{statistics.median(r['rss_mib'] for r in rows):.0f}" if rows
-                             else "")
+                m = mem_mib(a, runs.get((s, impl), []))
+                cells.append(f"{m:.0f}" if m is not None else "")
             lines.append(f"| {bench} | {s} | " + " | ".join(cells) + " |")
     if miss_g + miss_s + miss_t:
         lines += ["", "Left out:", ""] + [f"- {m}" for m in miss_g + miss_s + miss_t]

@@ -3,9 +3,11 @@
 # builds for sm_90 (H100/H200) into build-gpu/ and copies the non-CUDA shared libraries the
 # binaries and the CUDA module need (Criterion, OpenBLAS, libgomp and their dependencies; never
 # CUDA's own: the driver, cuDNN and cuBLAS come from the GPU machine, its system or its Python
-# site-packages) into .device/lib/, and packs both into .device/bundle.tar.xz (with the weights
-# a GPU run needs, none so far: the benchmarks and parity cases make their own). It refuses a
-# bundle over 64 MiB. Then, on the GPU machine:
+# site-packages) into .device/lib/, and packs both into .device/bundle.tar.xz with what the
+# timing charts' step needs (scripts/timing-charts.sh, bench/*.py, the TransformerNet of
+# tests/golden, and from ../shared/data the candy weights and the partial VGG19, about 12 MiB,
+# unpacked to shared/data where gpu-check.sh looks). It refuses a bundle over 64 MiB. Then, on
+# the GPU machine:
 #   tar -xJf .device/bundle.tar.xz && scripts/gpu-check.sh [--quick] RESULTS_DIR
 #   scripts/gpu-bundle.sh [CUDA_ARCHS]   (default 90)
 set -euo pipefail
@@ -29,8 +31,16 @@ done | sort -u | while read -r lib; do
     *) cp -L "$lib" .device/lib/ ;;
   esac
 done
-# One compressed file travels: the executables and the libraries (the carried tree is limited).
-tar -cf - "${present[@]}" .device/lib | xz -T0 -6 > .device/bundle.tar.xz
+# One compressed file travels: the executables and the libraries (the carried tree is limited),
+# the timing charts' scripts and the weights they read
+data=(shared/data/models/fast/candy.safetensors
+      shared/data/models/vgg19-partial/vgg19_conv1_to_conv3.safetensors)
+for f in "${data[@]}"; do
+  [[ -r ../$f ]] || { echo "gpu-bundle.sh: ../$f is missing" >&2; exit 1; }
+done
+tar -cf - "${present[@]}" .device/lib scripts/gpu-check.sh scripts/timing-charts.sh bench/*.py \
+  tests/golden/gen_transformer.py tests/golden/st_write.py -C .. "${data[@]}" |
+  xz -T0 -6 > .device/bundle.tar.xz
 bytes=$(stat -c %s .device/bundle.tar.xz)
 echo "bundle: .device/bundle.tar.xz, $((bytes / 1024)) KiB"
 if (( bytes > 64 * 1024 * 1024 )); then

@@ -18,6 +18,10 @@
 #                 UNAVAILABLE, never ok
 #  4 memcheck, racecheck, synccheck   our kernels and cuDNN/cuBLAS calls on the smallest cases
 #  5 bench        bench_gpu_conv (VGG19 convs, FP32/TF32, SGEMM ceiling), PyTorch's peer beside it
+#    timing-charts  scripts/timing-charts.sh --device cuda --quick (3 minutes at most): nstyle
+#                 against PyTorch (and onnxruntime-gpu when installed) by size, the charts or,
+#                 without matplotlib, their raw files, in RESULTS_DIR/timing-charts/; no PyTorch
+#                 with CUDA makes it UNAVAILABLE
 #  6 all-tests    every other test of the build
 # cuDNN and cuBLAS: the system's, else Python's site-packages (nvidia/cu13/lib, where the CUDA
 # 13 wheels put cuBLAS, nvidia/cudnn/lib, nvidia/cublas/lib), found here and handed to nstyle's
@@ -195,6 +199,19 @@ if [[ -x $b/bench_gpu_conv ]]; then
   fi
 else
   mark bench SKIPPED "bench_gpu_conv was not built"
+fi
+
+# the timing charts: 150 s of programs (each capped at 30 s) and the drawing, within 180 s
+if [[ -x $b/nstyle && -x $b/bench_render && -x $b/bench_stylize && -x $b/bench_train ]]; then
+  if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    note="charts and CSVs: timing-charts/" step timing-charts 180 \
+      env NST_TIMING_PYTHON="$(command -v python3)" scripts/timing-charts.sh --device cuda \
+      --quick --build "$b" --out "$results/timing-charts"
+  else
+    mark timing-charts UNAVAILABLE "no PyTorch with CUDA on this machine"
+  fi
+else
+  mark timing-charts SKIPPED "bench_render, bench_stylize or bench_train was not built"
 fi
 
 if (( quick )); then

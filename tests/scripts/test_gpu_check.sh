@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh without a GPU: its preflight stops the run on a driver older than R580
 # and on a missing CUDA library, naming it; with both right it says where each library was
-# found; the parity tool's "no GPU" exit (77) is reported as UNAVAILABLE, never ok nor FAILED.
-# nvidia-smi, ldconfig and the build folder are stand-ins made here, first on PATH.
+# found; the parity tool's "no GPU" exit (77) is reported as UNAVAILABLE, never ok nor FAILED;
+# the timing charts' step is SKIPPED without the bench programs, UNAVAILABLE without PyTorch
+# with CUDA, and FAILED, its log kept, when scripts/timing-charts.sh finds no GPU.
+# nvidia-smi, ldconfig, python3 and the build folder are stand-ins made here, first on PATH.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -48,6 +50,34 @@ check "wheel folder: found there" grep -q "libcublasLt.so.13: $tmp/site/nvidia/c
 check "preflight ok" grep -qE '^preflight +ok' "$tmp/r3/summary.txt"
 check "parity 77: UNAVAILABLE" grep -qE '^parity +UNAVAILABLE' "$tmp/r3/summary.txt"
 check "parity 77: not ok, not FAILED" test "$(grep -cE '^parity +(ok|FAILED)' "$tmp/r3/summary.txt")" -eq 0
+
+run_ok() { # run_ok RESULTS: as in 3, every library found
+  PATH="$tmp/bin:/usr/bin:/bin" LD_LIBRARY_PATH="$tmp/lib" NSTYLE_CUDA_LIBRARY_PATH="$tmp/site" \
+    NST_GPU_CHECK_BUILD="$tmp/build" "$root/scripts/gpu-check.sh" --quick "$1" > "$1.out" 2>&1
+}
+check "no bench programs: timing-charts SKIPPED" \
+  grep -qE '^timing-charts +SKIPPED .*was not built' "$tmp/r3/summary.txt"
+
+# 4. the bench programs built, but no PyTorch with CUDA: the timing charts UNAVAILABLE
+for f in nstyle bench_render bench_stylize bench_train; do
+  printf '#!/bin/sh\nexit 0\n' > "$tmp/build/$f"
+  chmod +x "$tmp/build/$f"
+done
+printf '#!/bin/sh\nexit 1\n' > "$tmp/bin/python3" # torch.cuda.is_available() is False
+chmod +x "$tmp/bin/python3"
+run_ok "$tmp/r4"
+check "no CUDA PyTorch: timing-charts UNAVAILABLE" \
+  grep -qE '^timing-charts +UNAVAILABLE .*no PyTorch with CUDA' "$tmp/r4/summary.txt"
+check "no CUDA PyTorch: the script not run" test ! -e "$tmp/r4/timing-charts.log"
+
+# 5. PyTorch with CUDA, but the GPU's name not answered (this stand-in gives the driver only):
+#    timing-charts.sh stops saying why, the step FAILED with that in its log
+printf '#!/bin/sh\nexit 0\n' > "$tmp/bin/python3"
+run_ok "$tmp/r5"; rc=$?
+check "timing-charts.sh stops: step FAILED" grep -qE '^timing-charts +FAILED' "$tmp/r5/summary.txt"
+check "timing-charts.sh stops: why, in its log" \
+  grep -q "timing-charts.sh: --device cuda: no GPU found" "$tmp/r5/timing-charts.log"
+check "timing-charts.sh stops: gpu-check exit 1" test $rc -eq 1
 
 if (( fail )); then
   for f in "$tmp"/r*.out; do echo "--- $f"; cat "$f"; done
