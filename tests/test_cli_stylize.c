@@ -3,7 +3,8 @@
  * checks the written files, the exit codes (0, 1 failure, 2 usage), the messages, --json, the
  * model lookup by name, folders in name order with an unreadable frame (the frames before it
  * kept), batches equal to single frames, --size/--scale, smoothing, and --original-colors on
- * an image and a folder (the output's U and V are the input's wherever nothing is clamped).
+ * an image and a folder (the output's U and V are the input's wherever nothing is clamped),
+ * --tile and --mem-limit (tiles chosen under the limit; the output the untiled one's).
  * Video files: tests/test_cli_video.c. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -345,4 +346,57 @@ Test(cli_stylize, original_colors_keep_the_chroma_of_images_and_folders) {
         cr_expect_gt(inside, 0);
         nst_image_free(&a), nst_image_free(&b);
     }
+}
+
+static char *read_text(const char *path) {
+    size_t n;
+    return (char *)nst_test_read_bytes(path, &n);
+}
+
+/* The JSON number after "key": in text, or -1. */
+static long json_number(const char *text, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(text, k);
+    return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+Test(cli_stylize, tiles_by_option_and_by_memory_limit, .timeout = 300) {
+    write_image(path_of("wide.png"), 200, 8, 3);
+    cr_assert_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("plain.png"),
+                     "--quiet", "--json", path_of("plain.json")), 0, "%s", err);
+    char *plain = read_text(path_of("plain.json"));
+    cr_expect(strstr(plain, "\"tiles\":null") || strstr(plain, "\"tiles\": null"), "%s", plain);
+    const long whole = json_number(plain, "plan_bytes");
+    cr_assert_gt(whole, 0, "%s", plain);
+    /* --tile 40: 5 tiles across in windows of 160 */
+    cr_assert_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("tiled.png"),
+                     "--tile", "40", "--json", path_of("tiled.json")), 0, "%s", err);
+    cr_expect(strstr(out, "tiled: 5x1 tiles of 40 px in windows of 160x8"), "%s", out);
+    char *tiled = read_text(path_of("tiled.json"));
+    cr_expect_eq(json_number(tiled, "across"), 5, "%s", tiled);
+    cr_expect_eq(json_number(tiled, "receptive_radius"), 57, "%s", tiled);
+    /* a limit under the untiled plan picks tiles whose plan fits it */
+    char limit[32];
+    snprintf(limit, sizeof limit, "%ld", whole * 9 / 10);
+    cr_assert_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("auto.png"),
+                     "--mem-limit", limit, "--quiet", "--json", path_of("auto.json")), 0, "%s",
+                 err);
+    char *chosen = read_text(path_of("auto.json"));
+    const long per_tile = json_number(chosen, "plan_bytes_per_tile");
+    cr_expect(per_tile > 0 && per_tile <= whole * 9 / 10, "%s", chosen);
+    const char *outs[2] = {"tiled.png", "auto.png"};
+    nst_image ref = load(path_of("plain.png"));
+    for (int i = 0; i < 2; i++) {
+        nst_image img = load(path_of(outs[i]));
+        int worst = 0;
+        nst_test_image_mean_abs_diff(&ref, &img, &worst);
+        cr_expect_leq(worst, 1, "%s differs from the untiled output by %d", outs[i], worst);
+        nst_image_free(&img);
+    }
+    nst_image_free(&ref);
+    cr_expect_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("x.png"), "--tile",
+                     "0"), 2);
+    cr_expect(strstr(err, "--tile"), "%s", err);
+    free(plain), free(tiled), free(chosen);
 }

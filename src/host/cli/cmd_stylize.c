@@ -76,6 +76,13 @@ static void print_help(void) {
         "                      (default %g)\n"
         "      --original-colors  keep the input's colours: the result's luminance with the\n"
         "                      input's chroma (BT.601 YUV), as render's option\n"
+        "      --tile N        run each image in tiles of N x N pixels (rounded up to a multiple\n"
+        "                      of 4) inside windows with a %d-pixel margin, with the whole\n"
+        "                      image's instance-norm statistics: the memory of one window, the\n"
+        "                      untiled output (to float rounding), about 7x the compute\n"
+        "      --mem-limit B   refuse a plan over B bytes (512M, 4G; --vram-limit is the same);\n"
+        "                      without --tile, an image whose plan does not fit B (or, without\n"
+        "                      B, the free memory) runs in the largest tiles that fit\n"
         "\n"
         "Output:\n"
         "  -q, --quality Q     JPEG quality 1..100 (default 95)\n"
@@ -94,7 +101,7 @@ static void print_help(void) {
         "them), so it plays. Video needs ffmpeg and ffprobe on $PATH (Debian: apt-get install\n"
         "ffmpeg). Exit status: 0 success, 1 failure (the message says what and where), 2 usage\n"
         "error, 130 (SIGINT) or 143 (SIGTERM) stopped early.\n",
-        NST_SMOOTH_THRESHOLD, NST_CLI_VIDEO_CRF);
+        NST_SMOOTH_THRESHOLD, NST_STYLIZE_TILE_HALO, NST_CLI_VIDEO_CRF);
 }
 
 typedef nst_cli_stylize_args stylize_args;
@@ -118,7 +125,7 @@ static double number(const char *s) {
 /* Returns -1 when parsed, else the exit code (help or usage error). */
 static int parse_args(int argc, char **argv, stylize_args *a) {
     enum { O_SIZE = 256, O_SCALE, O_DEVICE, O_THREADS, O_BATCH, O_SMOOTH, O_THRESH, O_QUIET,
-           O_JSON, O_CODEC, O_CRF, O_COLORS };
+           O_JSON, O_CODEC, O_CRF, O_COLORS, O_TILE, O_MEM };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},    {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},   {"quality", required_argument, NULL, 'q'},
@@ -130,6 +137,8 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
         {"quiet", no_argument, NULL, O_QUIET},      {"json", required_argument, NULL, O_JSON},
         {"codec", required_argument, NULL, O_CODEC}, {"crf", required_argument, NULL, O_CRF},
         {"original-colors", no_argument, NULL, O_COLORS},
+        {"tile", required_argument, NULL, O_TILE}, {"mem-limit", required_argument, NULL, O_MEM},
+        {"vram-limit", required_argument, NULL, O_MEM},
         {NULL, 0, NULL, 0},
     };
     *a = (stylize_args){.device = "cpu", .batch = 1, .quality = 95, .crf = -1,
@@ -195,6 +204,16 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
                 return usage_error("--crf wants a whole number 0..63 (got '%s')", optarg);
             break;
         case O_COLORS: a->original_colors = true; break;
+        case O_TILE:
+            if ((a->tile = (int)whole(optarg, 1, 65536)) < 0)
+                return usage_error("--tile wants a whole number of pixels 1..65536 (got '%s')",
+                                   optarg);
+            break;
+        case O_MEM:
+            if (nst_parse_bytes(NULL, optarg, &a->mem_limit) != NST_OK || a->mem_limit == 0)
+                return usage_error("--mem-limit wants a size such as 512M or 4G (got '%s')",
+                                   optarg);
+            break;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -279,8 +298,10 @@ static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, siz
                         ".pth files with models/convert-fast-pth.py (models/README.md).\n");
         return st;
     }
-    if (st == NST_OK && (st = nst_stylizer_open(ctx, model, s)) == NST_OK)
+    if (st == NST_OK && (st = nst_stylizer_open(ctx, model, s)) == NST_OK) {
         nst_stylizer_set_original_colors(*s, a->original_colors);
+        nst_stylizer_set_memory_limit(*s, a->mem_limit);
+    }
     if (st == NST_OK && a->smooth > 0)
         st = nst_smoother_create(ctx, a->smooth, a->threshold, sm);
     if (st != NST_OK)
