@@ -80,7 +80,8 @@ Test(cli_stylize, help_explains_options_and_lookup) {
     cr_assert_eq(RUN("--help"), 0, "%s", err);
     const char *needles[] = {"-m, --model", "-i, --input", "-o, --output", "--size", "--scale",
                              "--device", "--threads", "--batch", "--smooth", "--quiet",
-                             "--json", "--original-colors", "$NSTYLE_MODELS", "./models",
+                             "--json", "--original-colors", "--tile", "--mem-limit",
+                             "$NSTYLE_MODELS", "./models",
                              "~/.cache/nstyle",
                              "name order", "Exit status"};
     for (size_t i = 0; i < sizeof needles / sizeof *needles; i++)

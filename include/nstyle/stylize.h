@@ -134,6 +134,10 @@ nst_status nst_stylize_tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, 
                              uint8_t *out);
 nst_status nst_stylize_tiled_float(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
                                    float *out);
+/* Called after each window pass of a tiled run with the passes done and their total (NULL: no
+ * calls). */
+typedef void (*nst_stylize_progress_fn)(void *user, int done, int total);
+void nst_stylizer_set_progress(nst_stylizer *s, nst_stylize_progress_fn fn, void *user);
 
 /* ---- temporal smoothing of video frames ------------------------------------------------------
  * For frames t = 0, 1, ... of one size, with y_t the per-frame output (clamped to [0, 255]) and

@@ -43,15 +43,26 @@ static nst_status tile_for(nst_stylizer *s, const nst_cli_stylize_args *a, int w
     return NST_OK;
 }
 
-/* One frame in tiles (nst_stylize_tiled): the result replaces the frame's pixels. Smoothing, if
- * on, works on the 8-bit result. */
-static nst_status compute_tiled(nst_stylizer *s, nst_smoother *sm, nst_cli_frame *f, int tile,
-                                float **buf, size_t *cap) {
+static void window_done(void *user, int done, int total) {
+    nst_cli_progress *p = user;
+    p->total = total;
+    nst_cli_progress_update(p, done, NULL);
+}
+
+/* One frame in tiles (nst_stylize_tiled), with a progress display of its window passes: the
+ * result replaces the frame's pixels. Smoothing, if on, works on the 8-bit result. */
+static nst_status compute_tiled(nst_stylizer *s, nst_smoother *sm, const nst_cli_stylize_args *a,
+                                nst_cli_frame *f, int tile, float **buf, size_t *cap) {
     const int w = f->img.width, h = f->img.height;
     const size_t one = (size_t)w * h * 3;
     uint8_t *out = malloc(one);
+    nst_cli_progress progress;
+    nst_cli_progress_start(&progress, "window pass", 0, a->quiet);
+    nst_stylizer_set_progress(s, window_done, &progress);
     nst_status status = out ? nst_stylize_tiled(s, f->img.data, w, h, tile, out)
                             : NST_ERR_NO_MEMORY;
+    nst_stylizer_set_progress(s, NULL, NULL);
+    nst_cli_progress_finish(&progress);
     if (status == NST_OK && sm && (status = grow_floats(buf, cap, one)) == NST_OK) {
         for (size_t k = 0; k < one; k++)
             (*buf)[k] = out[k];
@@ -78,11 +89,14 @@ static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm, const nst_cli
     int tile = 0;
     nst_status status = tile_for(s, a, w, h, st, &tile);
     if (status == NST_OK && tile && !st->tiled) {
+        nst_plan_summary whole;
         status = nst_stylizer_plan_tiled(s, w, h, tile, &st->tiling);
+        if (status == NST_OK && (status = nst_stylizer_plan(s, 1, w, h, &whole)) == NST_OK)
+            st->untiled_plan_bytes = whole.total_bytes;
         st->tiled = status == NST_OK;
     }
     for (int i = 0; tile && status == NST_OK && i < n; i++)
-        status = compute_tiled(s, sm, batch[i], tile, buf, cap);
+        status = compute_tiled(s, sm, a, batch[i], tile, buf, cap);
     if (!tile && status == NST_OK && (status = grow_floats(buf, cap, n * one)) == NST_OK) {
         for (int i = 0; i < n; i++)
             for (size_t k = 0; k < one; k++)
@@ -279,9 +293,10 @@ void nst_cli_stylize_print_summary(nst_ctx *ctx, const nst_cli_stylize_args *a,
     const nst_stylize_tiling *t = &st->tiling;
     if (st->tiled)
         printf("  tiled: %dx%d tiles of %d px in windows of %dx%d (margin %d), %d window "
-               "passes; plan %.1f MiB per tile, plus %.1f MiB of host staging and the 8-bit "
-               "image in and out\n", t->nx, t->ny, t->tile, t->win_w, t->win_h, t->halo,
-               t->passes, t->plan.total_bytes / mib, t->host_bytes / mib);
+               "passes; plan %.1f MiB per tile (untiled: %.1f MiB), plus %.1f MiB of host "
+               "staging and the 8-bit image in and out\n", t->nx, t->ny, t->tile, t->win_w,
+               t->win_h, t->halo, t->passes, t->plan.total_bytes / mib,
+               st->untiled_plan_bytes / mib, t->host_bytes / mib);
 }
 
 nst_cli_json *nst_cli_stylize_json(nst_ctx *ctx, const nst_cli_stylize_args *a,
@@ -317,6 +332,7 @@ nst_cli_json *nst_cli_stylize_json(nst_ctx *ctx, const nst_cli_stylize_args *a,
         nst_cli_json_int(j, "receptive_radius", NST_STYLIZE_RECEPTIVE_RADIUS);
         nst_cli_json_int(j, "window_passes", t->passes);
         nst_cli_json_int(j, "plan_bytes_per_tile", (int64_t)t->plan.total_bytes);
+        nst_cli_json_int(j, "untiled_plan_bytes", (int64_t)st->untiled_plan_bytes);
         nst_cli_json_int(j, "host_staging_bytes", (int64_t)t->host_bytes);
         nst_cli_json_int(j, "image_bytes", (int64_t)6 * st->width * st->height);
         nst_cli_json_object_end(j);

@@ -35,6 +35,7 @@ typedef struct {
     int decided_w, decided_h, decided_tile;
     bool tiled;
     nst_stylize_tiling tiling;
+    size_t untiled_plan_bytes;
 } nst_cli_stylize_stats;
 
 /* Runs the reader, the compute loop and the writer over the jobs' images, or over the video's

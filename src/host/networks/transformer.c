@@ -74,6 +74,8 @@ struct nst_stylizer {
     nst_tensor norm_scale[N_NORM], norm_shift[N_NORM]; /* (C, 1, 1, 1), (C) */
     float *row_buf;                          /* one core row of a layer, on the host */
     size_t row_cap;
+    nst_stylize_progress_fn progress;
+    void *progress_user;
 };
 
 /* ---- the layer table ------------------------------------------------------------------------ */
@@ -761,6 +763,9 @@ static nst_status tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int t
         for (int ty = 0; st == NST_OK && ty < t.ny; ty++)
             for (int tx = 0; st == NST_OK && tx < t.nx; tx++) {
                 st = tile_pass_run(s, &t, rgb, tx, ty, k, &stats);
+                if (st == NST_OK && s->progress)
+                    s->progress(s->progress_user, (k * t.ny + ty) * t.nx + tx + 1,
+                                (N_NORM + 1) * t.nx * t.ny);
                 if (st == NST_OK && k == N_NORM) {
                     const nst__tile_span sx = nst__tiling_span(&t, 0, tx);
                     const nst__tile_span sy = nst__tiling_span(&t, 1, ty);
@@ -772,6 +777,13 @@ static nst_status tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int t
         nst__chan_stats_free(&stats);
     }
     return st;
+}
+
+void nst_stylizer_set_progress(nst_stylizer *s, nst_stylize_progress_fn fn, void *user) {
+    if (s) {
+        s->progress = fn;
+        s->progress_user = user;
+    }
 }
 
 nst_status nst_stylize_tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
