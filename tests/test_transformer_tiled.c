@@ -5,7 +5,7 @@
  *   whose windows are cut along x, along y, and on a small image cut both ways, at sizes that
  *   are not multiples of 4, with synthetic weights (nothing from ../shared/data);
  * - 8-bit tiled output is the truncation of the float one; original colours per tile equal the
- *   untiled run's;
+ *   untiled run's; an image of one tile runs untiled, bit for bit;
  * - no seam on a gradient: within 8 columns of every tile border the tiled output is the
  *   untiled one (within the bound), where naive tiling (each core stylised alone, its own
  *   statistics and padding) is off by more than 100 times the bound;
@@ -149,6 +149,24 @@ Test(transformer_tiled, u8_and_original_colours_match_untiled, .timeout = 300) {
                 tile, worst);
     cr_expect_leq(worst, BOUND);
     free(px), free(u8), free(ref8), free(f), free(want), free(ref);
+    nst_stylizer_close(s);
+    nst_ctx_destroy(ctx);
+}
+
+Test(transformer_tiled, one_tile_is_the_untiled_run, .timeout = 120) {
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_stylizer *s = open_model(ctx, model);
+    const int w = 19, h = 11;
+    const size_t count = (size_t)w * h * 3;
+    uint8_t *px = picture(w, h, 5);
+    float *ref = untiled(ctx, s, px, w, h), *got = nst_test_nan_f32(count);
+    cr_assert_eq(nst_stylize_tiled_float(s, px, w, h, 64, got), NST_OK, "%s",
+                 nst_last_error(ctx));
+    cr_expect_eq(memcmp(ref, got, count * sizeof *got), 0, "one tile differs from untiled");
+    nst_stylize_tiling t;
+    cr_assert_eq(nst_stylizer_plan_tiled(s, w, h, 64, &t), NST_OK);
+    cr_expect_eq(t.passes, 1);
+    free(px), free(ref), free(got);
     nst_stylizer_close(s);
     nst_ctx_destroy(ctx);
 }

@@ -105,7 +105,7 @@ const nst_plan *nst_stylizer_current_plan(const nst_stylizer *s);
  *    every layer, is the untiled network's.
  *  - cores are `tile` pixels square (rounded up to a multiple of 4, the net's stride), the last
  *    ones smaller; every window is tile + 2 halo (or the image's side), moved inwards at the
- *    right and bottom borders. */
+ *    right and bottom borders. An image of one tile runs untiled, in one pass. */
 #define NST_STYLIZE_RECEPTIVE_RADIUS 57
 #define NST_STYLIZE_TILE_HALO 60
 
@@ -114,7 +114,7 @@ typedef struct {
     int nx, ny;         /* tiles across and down */
     int win_w, win_h;   /* every window's size */
     int halo;           /* NST_STYLIZE_TILE_HALO */
-    int passes;         /* window passes: 16 nx ny */
+    int passes;         /* window passes: 16 nx ny (1 for one tile) */
     nst_plan_summary plan; /* one window's plan: the arena of the run */
     size_t host_bytes;  /* host staging besides the images: a window's input and output, a row */
 } nst_stylize_tiling;

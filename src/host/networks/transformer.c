@@ -748,6 +748,16 @@ static nst_status tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int t
         return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "nst_stylize_tiled: NULL image");
     nst__tiling t;
     tiling_of(w, h, tile, &t);
+    if (t.nx == 1 && t.ny == 1) { /* one tile is the image: the untiled run, in one pass */
+        const size_t count = (size_t)w * h * 3;
+        NST__TRY(grow(s->ctx, &s->in_buf, &s->in_cap, count));
+        for (size_t i = 0; i < count; i++)
+            s->in_buf[i] = rgb[i];
+        NST__TRY(nst_stylize_float(s, s->in_buf, 1, w, h, out_f ? out_f : s->in_buf));
+        if (!out_f)
+            nst_stylize_to_u8(s->in_buf, count, out_u8);
+        return NST_OK;
+    }
     NST__TRY(ensure_norm_mem(s));
     NST__TRY(ensure_arena(s, 0, t.win_w, t.win_h));
     const int wo = 4 * ((t.win_w + 3) / 4), ho = 4 * ((t.win_h + 3) / 4);
@@ -808,7 +818,7 @@ nst_status nst_stylizer_plan_tiled(nst_stylizer *s, int w, int h, int tile,
     if (out)
         *out = (nst_stylize_tiling){
             .tile = t.tile, .nx = t.nx, .ny = t.ny, .win_w = t.win_w, .win_h = t.win_h,
-            .halo = t.halo, .passes = (N_NORM + 1) * t.nx * t.ny,
+            .halo = t.halo, .passes = t.nx * t.ny > 1 ? (N_NORM + 1) * t.nx * t.ny : 1,
             .plan = nst_plan_get_summary(plan),
             .host_bytes = ((size_t)t.win_w * t.win_h + wo * ho) * 3 * sizeof(float) +
                           (size_t)128 * ((t.win_w + 3) / 4) * sizeof(float)};
