@@ -758,6 +758,10 @@ static nst_status tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int t
             nst_stylize_to_u8(s->in_buf, count, out_u8);
         return NST_OK;
     }
+    if (!nst_op_supported(s->ctx, NST_OP_DWCONV2D_FORWARD)) /* the statistics' scale and shift */
+        return NST__ERR(s->ctx, NST_ERR_UNSUPPORTED, "stylize in tiles: the %s backend has no "
+                        "dwconv2d_forward op yet, which applies the whole image's statistics; "
+                        "run it on the CPU", nst_ctx_device_name(s->ctx));
     NST__TRY(ensure_norm_mem(s));
     NST__TRY(ensure_arena(s, 0, t.win_w, t.win_h));
     const int wo = 4 * ((t.win_w + 3) / 4), ho = 4 * ((t.win_h + 3) / 4);
