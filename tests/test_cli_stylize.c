@@ -4,14 +4,17 @@
  * model lookup by name, folders in name order with an unreadable frame (the frames before it
  * kept), batches equal to single frames, --size/--scale, smoothing, and --original-colors on
  * an image and a folder (the output's U and V are the input's wherever nothing is clamped),
- * --tile and --mem-limit (tiles chosen under the limit; the output the untiled one's).
+ * --tile and --mem-limit (tiles chosen under the limit; the output the untiled one's), and
+ * SIGINT during a tiled image (stopped after a window pass, exit 130, nothing written).
  * Video files: tests/test_cli_video.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_files.h"
@@ -400,4 +403,25 @@ Test(cli_stylize, tiles_by_option_and_by_memory_limit, .timeout = 300) {
                      "0"), 2);
     cr_expect(strstr(err, "--tile"), "%s", err);
     free(plain), free(tiled), free(chosen);
+}
+
+Test(cli_stylize, sigint_stops_a_tiled_image_after_a_window_pass, .timeout = 300) {
+    write_image(path_of("big.png"), 240, 8, 4);
+    int fd;
+    const int pid = nst_test_start_cli(
+        (const char *const[]){"stylize", "-m", model, "-i", path_of("big.png"), "-o",
+                              path_of("big-out.png"), "--tile", "20", "--json",
+                              path_of("big.json"), NULL},
+        "window pass 1/192", &fd);
+    kill(pid, SIGINT);
+    const int status = nst_test_wait_cli(pid, fd);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status %#x, want exit 130",
+              status);
+    cr_expect(!exists(path_of("big-out.png")), "a cut-short tiled image was written");
+    int tmp = 0;
+    nst_test_count_entries(dir, &tmp);
+    cr_expect_eq(tmp, 0, "a temporary file was left");
+    char *j = read_text(path_of("big.json"));
+    cr_expect(strstr(j, "\"cancelled\": true") && strstr(j, "\"images_written\": 0"), "%s", j);
+    free(j);
 }

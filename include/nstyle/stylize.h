@@ -135,8 +135,9 @@ nst_status nst_stylize_tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, 
 nst_status nst_stylize_tiled_float(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
                                    float *out);
 /* Called after each window pass of a tiled run with the passes done and their total (NULL: no
- * calls). */
-typedef void (*nst_stylize_progress_fn)(void *user, int done, int total);
+ * calls); returning false stops the run there with NST_ERR_INTERRUPTED, nothing written to out
+ * past what the finished tiles wrote. */
+typedef bool (*nst_stylize_progress_fn)(void *user, int done, int total);
 void nst_stylizer_set_progress(nst_stylizer *s, nst_stylize_progress_fn fn, void *user);
 
 /* ---- temporal smoothing of video frames ------------------------------------------------------

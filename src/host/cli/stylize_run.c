@@ -43,10 +43,12 @@ static nst_status tile_for(nst_stylizer *s, const nst_cli_stylize_args *a, int w
     return NST_OK;
 }
 
-static void window_done(void *user, int done, int total) {
+/* Shows the window passes; a SIGINT or SIGTERM stops the image after the current one. */
+static bool window_done(void *user, int done, int total) {
     nst_cli_progress *p = user;
     p->total = total;
     nst_cli_progress_update(p, done, NULL);
+    return nst_cli_cancel_signal == 0;
 }
 
 /* One frame in tiles (nst_stylize_tiled), with a progress display of its window passes: the
@@ -97,6 +99,16 @@ static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm, const nst_cli
     }
     for (int i = 0; tile && status == NST_OK && i < n; i++)
         status = compute_tiled(s, sm, a, batch[i], tile, buf, cap);
+    if (tile && status == NST_ERR_INTERRUPTED && nst_cli_cancel_signal) {
+        /* a signal stopped a tiled image: it and the rest of the batch are not written */
+        st->compute_s += nst_cli_now() - t0;
+        st->cancelled = true;
+        for (int i = 0; i < n; i++) {
+            nst_cli_frame_free(batch[i]);
+            batch[i] = NULL;
+        }
+        return NST_OK;
+    }
     if (!tile && status == NST_OK && (status = grow_floats(buf, cap, n * one)) == NST_OK) {
         for (int i = 0; i < n; i++)
             for (size_t k = 0; k < one; k++)

@@ -777,9 +777,10 @@ static nst_status tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int t
         for (int ty = 0; st == NST_OK && ty < t.ny; ty++)
             for (int tx = 0; st == NST_OK && tx < t.nx; tx++) {
                 st = tile_pass_run(s, &t, rgb, tx, ty, k, &stats);
-                if (st == NST_OK && s->progress)
-                    s->progress(s->progress_user, (k * t.ny + ty) * t.nx + tx + 1,
-                                (N_NORM + 1) * t.nx * t.ny);
+                const int done = (k * t.ny + ty) * t.nx + tx + 1, all = (N_NORM + 1) * t.nx * t.ny;
+                if (st == NST_OK && s->progress && !s->progress(s->progress_user, done, all))
+                    st = NST__ERR(s->ctx, NST_ERR_INTERRUPTED, "stylize in tiles: stopped after "
+                                  "window pass %d of %d", done, all);
                 if (st == NST_OK && k == N_NORM) {
                     const nst__tile_span sx = nst__tiling_span(&t, 0, tx);
                     const nst__tile_span sy = nst__tiling_span(&t, 1, ty);
