@@ -3,14 +3,18 @@
  * checks the written files, the exit codes (0, 1 failure, 2 usage), the messages, --json, the
  * model lookup by name, folders in name order with an unreadable frame (the frames before it
  * kept), batches equal to single frames, --size/--scale, smoothing, and --original-colors on
- * an image and a folder (the output's U and V are the input's wherever nothing is clamped).
+ * an image and a folder (the output's U and V are the input's wherever nothing is clamped),
+ * --tile and --mem-limit (tiles chosen under the limit; the output the untiled one's), and
+ * SIGINT during a tiled image (stopped after a window pass, exit 130, nothing written).
  * Video files: tests/test_cli_video.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_files.h"
@@ -73,7 +77,8 @@ Test(cli_stylize, help_explains_options_and_lookup) {
     cr_assert_eq(RUN("--help"), 0, "%s", err);
     const char *needles[] = {"-m, --model", "-i, --input", "-o, --output", "--size", "--scale",
                              "--device", "--threads", "--batch", "--smooth", "--quiet",
-                             "--json", "--original-colors", "$NSTYLE_MODELS", "./models",
+                             "--json", "--original-colors", "--tile", "--mem-limit",
+                             "$NSTYLE_MODELS", "./models",
                              "~/.cache/nstyle",
                              "name order", "Exit status"};
     for (size_t i = 0; i < sizeof needles / sizeof *needles; i++)
@@ -339,4 +344,78 @@ Test(cli_stylize, original_colors_keep_the_chroma_of_images_and_folders) {
         cr_expect_gt(inside, 0);
         nst_image_free(&a), nst_image_free(&b);
     }
+}
+
+static char *read_text(const char *path) {
+    size_t n;
+    return (char *)nst_test_read_bytes(path, &n);
+}
+
+/* The JSON number after "key": in text, or -1. */
+static long json_number(const char *text, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(text, k);
+    return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+Test(cli_stylize, tiles_by_option_and_by_memory_limit, .timeout = 300) {
+    write_image(path_of("wide.png"), 200, 8, 3);
+    cr_assert_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("plain.png"),
+                     "--quiet", "--json", path_of("plain.json")), 0, "%s", err);
+    char *plain = read_text(path_of("plain.json"));
+    cr_expect(strstr(plain, "\"tiles\":null") || strstr(plain, "\"tiles\": null"), "%s", plain);
+    const long whole = json_number(plain, "plan_bytes");
+    cr_assert_gt(whole, 0, "%s", plain);
+    /* --tile 40: 5 tiles across in windows of 160 */
+    cr_assert_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("tiled.png"),
+                     "--tile", "40", "--json", path_of("tiled.json")), 0, "%s", err);
+    cr_expect(strstr(out, "tiled: 5x1 tiles of 40 px in windows of 160x8"), "%s", out);
+    char *tiled = read_text(path_of("tiled.json"));
+    cr_expect_eq(json_number(tiled, "across"), 5, "%s", tiled);
+    cr_expect_eq(json_number(tiled, "receptive_radius"), 57, "%s", tiled);
+    /* a limit under the untiled plan picks tiles whose plan fits it */
+    char limit[32];
+    snprintf(limit, sizeof limit, "%ld", whole * 9 / 10);
+    cr_assert_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("auto.png"),
+                     "--mem-limit", limit, "--quiet", "--json", path_of("auto.json")), 0, "%s",
+                 err);
+    char *chosen = read_text(path_of("auto.json"));
+    const long per_tile = json_number(chosen, "plan_bytes_per_tile");
+    cr_expect(per_tile > 0 && per_tile <= whole * 9 / 10, "%s", chosen);
+    const char *outs[2] = {"tiled.png", "auto.png"};
+    nst_image ref = load(path_of("plain.png"));
+    for (int i = 0; i < 2; i++) {
+        nst_image img = load(path_of(outs[i]));
+        int worst = 0;
+        nst_test_image_mean_abs_diff(&ref, &img, &worst);
+        cr_expect_leq(worst, 1, "%s differs from the untiled output by %d", outs[i], worst);
+        nst_image_free(&img);
+    }
+    nst_image_free(&ref);
+    cr_expect_eq(RUN("-m", model, "-i", path_of("wide.png"), "-o", path_of("x.png"), "--tile",
+                     "0"), 2);
+    cr_expect(strstr(err, "--tile"), "%s", err);
+    free(plain), free(tiled), free(chosen);
+}
+
+Test(cli_stylize, sigint_stops_a_tiled_image_after_a_window_pass, .timeout = 300) {
+    write_image(path_of("big.png"), 240, 8, 4);
+    int fd;
+    const int pid = nst_test_start_cli(
+        (const char *const[]){"stylize", "-m", model, "-i", path_of("big.png"), "-o",
+                              path_of("big-out.png"), "--tile", "20", "--json",
+                              path_of("big.json"), NULL},
+        "window pass 1/192", &fd);
+    kill(pid, SIGINT);
+    const int status = nst_test_wait_cli(pid, fd);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status %#x, want exit 130",
+              status);
+    cr_expect(!exists(path_of("big-out.png")), "a cut-short tiled image was written");
+    int tmp = 0;
+    nst_test_count_entries(dir, &tmp);
+    cr_expect_eq(tmp, 0, "a temporary file was left");
+    char *j = read_text(path_of("big.json"));
+    cr_expect(strstr(j, "\"cancelled\": true") && strstr(j, "\"images_written\": 0"), "%s", j);
+    free(j);
 }

@@ -135,6 +135,56 @@ nst_status nst_style_vector(nst_style_predictor *p, const nst_image *img, int si
 /* The memory plan of one prediction at w x h, allocating nothing. */
 nst_status nst_style_predictor_plan(nst_style_predictor *p, int w, int h, nst_plan_summary *out);
 
+/* ---- tiled runs: images larger than one pass's memory ----------------------------------------
+ * The network runs on overlapping windows of one size, so the memory plan is one window's
+ * whatever the image's size, and the output equals the untiled one (up to float rounding):
+ *  - every instance norm uses the whole image's mean and variance, gathered over every tile norm
+ *    by norm: for norm k, each tile's window runs up to norm k's input (norms before it apply
+ *    the statistics already gathered) and adds its core to the sums; then the next norm. The
+ *    16th round runs the whole network and keeps each tile's core. So an image of T tiles costs
+ *    16 T window passes, most of them partial: about 7.4 times the network's work per window.
+ *  - the receptive field: an output pixel depends on the input pixels from 57 before it to 54
+ *    after it along each axis (NST_STYLIZE_RECEPTIVE_RADIUS). Each window adds a margin of
+ *    NST_STYLIZE_TILE_HALO pixels around its core, except at the image's border, where the
+ *    window's reflection padding is the image's own; so every value computed inside a core, at
+ *    every layer, is the untiled network's.
+ *  - cores are `tile` pixels square (rounded up to a multiple of 4, the net's stride), the last
+ *    ones smaller; every window is tile + 2 halo (or the image's side), moved inwards at the
+ *    right and bottom borders. An image of one tile runs untiled, in one pass. */
+#define NST_STYLIZE_RECEPTIVE_RADIUS 57
+#define NST_STYLIZE_TILE_HALO 60
+
+typedef struct {
+    int tile;           /* the core's side, pixels (a multiple of 4) */
+    int nx, ny;         /* tiles across and down */
+    int win_w, win_h;   /* every window's size */
+    int halo;           /* NST_STYLIZE_TILE_HALO */
+    int passes;         /* window passes: 16 nx ny (1 for one tile) */
+    nst_plan_summary plan; /* one window's plan: the arena of the run */
+    size_t host_bytes;  /* host staging besides the images: a window's input and output, a row */
+} nst_stylize_tiling;
+
+/* The tiling of a w x h image in tiles of `tile` pixels and its plan, allocating nothing but
+ * the statistics' few KiB. */
+nst_status nst_stylizer_plan_tiled(nst_stylizer *s, int w, int h, int tile,
+                                   nst_stylize_tiling *out);
+/* *tile = 0 when the untiled plan of one w x h frame fits `limit` bytes (0: the device's free
+ * memory), else the largest tile whose window plan fits, evened out over the tiles it needs;
+ * NST_ERR_BUDGET when not even 4-pixel tiles fit. */
+nst_status nst_stylizer_choose_tile(nst_stylizer *s, int w, int h, size_t limit, int *tile);
+/* One w x h image (rgb (h, w, 3) 8-bit, host) in tiles; out (h, w, 3): 8-bit as
+ * nst_stylize_images, or the float output as nst_stylize_float. out must not be rgb. With
+ * original colours, each tile's core is recoloured as nst_stylize_float does. */
+nst_status nst_stylize_tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
+                             uint8_t *out);
+nst_status nst_stylize_tiled_float(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
+                                   float *out);
+/* Called after each window pass of a tiled run with the passes done and their total (NULL: no
+ * calls); returning false stops the run there with NST_ERR_INTERRUPTED, nothing written to out
+ * past what the finished tiles wrote. */
+typedef bool (*nst_stylize_progress_fn)(void *user, int done, int total);
+void nst_stylizer_set_progress(nst_stylizer *s, nst_stylize_progress_fn fn, void *user);
+
 /* ---- temporal smoothing of video frames ------------------------------------------------------
  * For frames t = 0, 1, ... of one size, with y_t the per-frame output (clamped to [0, 255]) and
  * d_t(p) the largest |frame_t - frame_{t-1}| over the colour channels and the 3x3 neighbourhood

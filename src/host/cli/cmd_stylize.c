@@ -91,6 +91,13 @@ static void print_help(void) {
         "                      (default %g)\n"
         "      --original-colors  keep the input's colours: the result's luminance with the\n"
         "                      input's chroma (BT.601 YUV), as render's option\n"
+        "      --tile N        run each image in tiles of N x N pixels (rounded up to a multiple\n"
+        "                      of 4) inside windows with a %d-pixel margin, with the whole\n"
+        "                      image's instance-norm statistics: the memory of one window, the\n"
+        "                      untiled output (to float rounding), about 7x the compute\n"
+        "      --mem-limit B   refuse a plan over B bytes (512M, 4G; --vram-limit is the same);\n"
+        "                      without --tile, an image whose plan does not fit B (or, without\n"
+        "                      B, the free memory) runs in the largest tiles that fit\n"
         "\n"
         "Batches (docs/cluster.md):\n"
         "      --manifest FILE  run the jobs of FILE, one a line: INPUT<tab>OUTPUT, then any\n"
@@ -121,7 +128,7 @@ static void print_help(void) {
         "them), so it plays. Video needs ffmpeg and ffprobe on $PATH (Debian: apt-get install\n"
         "ffmpeg). Exit status: 0 success, 1 failure (the message says what and where), 2 usage\n"
         "error, 130 (SIGINT) or 143 (SIGTERM) stopped early.\n",
-        NST_STYLE_SIZE, NST_SMOOTH_THRESHOLD, NST_CLI_VIDEO_CRF);
+        NST_STYLE_SIZE, NST_SMOOTH_THRESHOLD, NST_STYLIZE_TILE_HALO, NST_CLI_VIDEO_CRF);
 }
 
 typedef nst_cli_stylize_args stylize_args;
@@ -146,7 +153,7 @@ static double number(const char *s) {
 static int parse_args(int argc, char **argv, stylize_args *a) {
     enum { O_SIZE = 256, O_SCALE, O_DEVICE, O_THREADS, O_BATCH, O_SMOOTH, O_THRESH, O_QUIET,
            O_JSON, O_CODEC, O_CRF, O_COLORS, O_STYLE, O_STYLE_SIZE, O_VEC_OUT, O_VEC_IN,
-           O_BUILTIN, O_STRENGTH };
+           O_BUILTIN, O_STRENGTH, O_TILE, O_MEM };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},    {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},   {"quality", required_argument, NULL, 'q'},
@@ -164,6 +171,8 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
         {"style-vector", required_argument, NULL, O_VEC_IN},
         {"builtin", required_argument, NULL, O_BUILTIN},
         {"strength", required_argument, NULL, O_STRENGTH},
+        {"tile", required_argument, NULL, O_TILE}, {"mem-limit", required_argument, NULL, O_MEM},
+        {"vram-limit", required_argument, NULL, O_MEM},
         {NULL, 0, NULL, 0},
     };
     nst_stylize_options d; /* the library's defaults, as the Python package's */
@@ -259,6 +268,16 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
             L->strength = (float)v;
             strength_given = true;
             break;
+        case O_TILE:
+            if ((a->tile = (int)whole(optarg, 1, 65536)) < 0)
+                return usage_error("--tile wants a whole number of pixels 1..65536 (got '%s')",
+                                   optarg);
+            break;
+        case O_MEM:
+            if (nst_parse_bytes(NULL, optarg, &a->mem_limit) != NST_OK || a->mem_limit == 0)
+                return usage_error("--mem-limit wants a size such as 512M or 4G (got '%s')",
+                                   optarg);
+            break;
         case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -278,6 +297,9 @@ static int parse_args(int argc, char **argv, stylize_args *a) {
         return usage_error("%s", "--strength and --style-size are for --style and --builtin");
     if (L->builtin && size_given)
         return usage_error("%s", "--style-size is for --style (the painting's vector)");
+    if (a->tile && !a->model)
+        return usage_error("%s", "--tile is for TransformerNet models (-m): the light networks "
+                                 "(--style, --builtin) run whole images");
     if (a->n_inputs == 0)
         return usage_error("%s", "missing -i IN (an image, several, or a folder)");
     if (!a->out)
@@ -366,8 +388,10 @@ static nst_status open_all(const stylize_args *a, nst_ctx *ctx, char *model, siz
                         ".pth files with models/convert-fast-pth.py (models/README.md).\n");
         return st;
     }
-    if (st == NST_OK && (st = nst_stylizer_open(ctx, model, s)) == NST_OK)
+    if (st == NST_OK && (st = nst_stylizer_open(ctx, model, s)) == NST_OK) {
         nst_stylizer_set_original_colors(*s, a->original_colors);
+        nst_stylizer_set_memory_limit(*s, a->mem_limit);
+    }
     if (st == NST_OK && a->smooth > 0)
         st = nst_smoother_create(ctx, a->smooth, a->threshold, sm);
     if (st != NST_OK)

@@ -15,30 +15,111 @@
 #include "nstyle/stylize.h"
 #include "signals.h"
 
-/* Stylises the n frames in batch (all one size) as one pass, smooths them in order, and hands
- * them to the writer. */
-static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm, nst_cli_frame **batch, int n,
-                                float **buf, size_t *cap, nst_cli_queue *out,
-                                nst_cli_stylize_stats *st) {
-    const int w = batch[0]->img.width, h = batch[0]->img.height;
-    const size_t one = (size_t)w * h * 3;
-    if (n * one > *cap) {
-        float *b = realloc(*buf, n * one * sizeof *b);
+static nst_status grow_floats(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        float *b = realloc(*buf, n * sizeof *b);
         if (!b)
             return NST_ERR_NO_MEMORY;
         *buf = b;
-        *cap = n * one;
+        *cap = n;
     }
-    const double t0 = nst_cli_now();
-    for (int i = 0; i < n; i++)
+    return NST_OK;
+}
+
+/* The tile for frames of w x h: --tile, else 0 when one frame's plan fits the limit, else the
+ * largest tile that fits (decided once per size). */
+static nst_status tile_for(nst_stylizer *s, const nst_cli_stylize_args *a, int w, int h,
+                           nst_cli_stylize_stats *st, int *tile) {
+    if (a->tile || (st->decided_w == w && st->decided_h == h)) {
+        *tile = a->tile ? a->tile : st->decided_tile;
+        return NST_OK;
+    }
+    const nst_status status = nst_stylizer_choose_tile(s, w, h, a->mem_limit, tile);
+    if (status != NST_OK)
+        return status;
+    st->decided_w = w;
+    st->decided_h = h;
+    st->decided_tile = *tile;
+    return NST_OK;
+}
+
+/* Shows the window passes; a SIGINT or SIGTERM stops the image after the current one. */
+static bool window_done(void *user, int done, int total) {
+    nst_cli_progress *p = user;
+    p->total = total;
+    nst_cli_progress_update(p, done, NULL);
+    return nst_cli_cancel_signal == 0;
+}
+
+/* One frame in tiles (nst_stylize_tiled), with a progress display of its window passes: the
+ * result replaces the frame's pixels. Smoothing, if on, works on the 8-bit result. */
+static nst_status compute_tiled(nst_stylizer *s, nst_smoother *sm, const nst_cli_stylize_args *a,
+                                nst_cli_frame *f, int tile, float **buf, size_t *cap) {
+    const int w = f->img.width, h = f->img.height;
+    const size_t one = (size_t)w * h * 3;
+    uint8_t *out = malloc(one);
+    nst_cli_progress progress;
+    nst_cli_progress_start(&progress, "window pass", 0, a->quiet);
+    nst_stylizer_set_progress(s, window_done, &progress);
+    nst_status status = out ? nst_stylize_tiled(s, f->img.data, w, h, tile, out)
+                            : NST_ERR_NO_MEMORY;
+    nst_stylizer_set_progress(s, NULL, NULL);
+    nst_cli_progress_finish(&progress);
+    if (status == NST_OK && sm && (status = grow_floats(buf, cap, one)) == NST_OK) {
         for (size_t k = 0; k < one; k++)
-            (*buf)[i * one + k] = batch[i]->img.data[k];
-    nst_status status = nst_stylize_float(s, *buf, n, w, h, *buf);
-    for (int i = 0; status == NST_OK && i < n; i++) {
-        float *y = *buf + i * one;
-        if (sm)
-            status = nst_smoother_apply(sm, batch[i]->img.data, w, h, y);
-        nst_stylize_to_u8(y, one, batch[i]->img.data);
+            (*buf)[k] = out[k];
+        if ((status = nst_smoother_apply(sm, f->img.data, w, h, *buf)) == NST_OK)
+            nst_stylize_to_u8(*buf, one, out);
+    }
+    if (status != NST_OK) {
+        free(out);
+        return status;
+    }
+    free(f->img.data);
+    f->img.data = out;
+    return NST_OK;
+}
+
+/* Stylises the n frames in batch (all one size) as one pass, or one by one in tiles when one
+ * frame's plan does not fit; smooths them in order, and hands them to the writer. */
+static nst_status compute_batch(nst_stylizer *s, nst_smoother *sm, const nst_cli_stylize_args *a,
+                                nst_cli_frame **batch, int n, float **buf, size_t *cap,
+                                nst_cli_queue *out, nst_cli_stylize_stats *st) {
+    const int w = batch[0]->img.width, h = batch[0]->img.height;
+    const size_t one = (size_t)w * h * 3;
+    const double t0 = nst_cli_now();
+    int tile = 0;
+    nst_status status = tile_for(s, a, w, h, st, &tile);
+    if (status == NST_OK && tile && !st->tiled) {
+        nst_plan_summary whole;
+        status = nst_stylizer_plan_tiled(s, w, h, tile, &st->tiling);
+        if (status == NST_OK && (status = nst_stylizer_plan(s, 1, w, h, &whole)) == NST_OK)
+            st->untiled_plan_bytes = whole.total_bytes;
+        st->tiled = status == NST_OK;
+    }
+    for (int i = 0; tile && status == NST_OK && i < n; i++)
+        status = compute_tiled(s, sm, a, batch[i], tile, buf, cap);
+    if (tile && status == NST_ERR_INTERRUPTED && nst_cli_cancel_signal) {
+        /* a signal stopped a tiled image: it and the rest of the batch are not written */
+        st->compute_s += nst_cli_now() - t0;
+        st->cancelled = true;
+        for (int i = 0; i < n; i++) {
+            nst_cli_frame_free(batch[i]);
+            batch[i] = NULL;
+        }
+        return NST_OK;
+    }
+    if (!tile && status == NST_OK && (status = grow_floats(buf, cap, n * one)) == NST_OK) {
+        for (int i = 0; i < n; i++)
+            for (size_t k = 0; k < one; k++)
+                (*buf)[i * one + k] = batch[i]->img.data[k];
+        status = nst_stylize_float(s, *buf, n, w, h, *buf);
+        for (int i = 0; status == NST_OK && i < n; i++) {
+            float *y = *buf + i * one;
+            if (sm)
+                status = nst_smoother_apply(sm, batch[i]->img.data, w, h, y);
+            nst_stylize_to_u8(y, one, batch[i]->img.data);
+        }
     }
     st->compute_s += nst_cli_now() - t0;
     if (status != NST_OK)
@@ -84,7 +165,7 @@ static nst_status compute_all(nst_stylizer *s, nst_smoother *sm, const nst_cli_s
                                 (f->img.width != batch[0]->img.width ||
                                  f->img.height != batch[0]->img.height);
         if (n > 0 && (!f || f->status != NST_OK || other_size || n == a->batch)) {
-            status = compute_batch(s, sm, batch, n, &buf, &cap, out, st);
+            status = compute_batch(s, sm, a, batch, n, &buf, &cap, out, st);
             if (status != NST_OK) {
                 fail->failed_compute = batch[0]->index;
                 for (int i = 0; i < n; i++)
@@ -217,10 +298,17 @@ void nst_cli_stylize_print_summary(nst_ctx *ctx, const nst_cli_stylize_args *a,
            st->images ? 1e3 * st->compute_s / st->images : 0.0, unit,
            st->images ? 1e3 * st->total_s / st->images : 0.0);
     printf("  peak memory %.1f MiB: weights %.1f, activations %.1f, workspace %.1f, arena "
-           "slack %.1f (plan %.1f MiB)\n", snap.peak_total / mib,
+           "slack %.1f (plan %.1f MiB%s)\n", snap.peak_total / mib,
            snap.peak[NST_TAG_WEIGHTS] / mib, snap.peak[NST_TAG_ACTIVATIONS] / mib,
            snap.peak[NST_TAG_WORKSPACE] / mib, snap.arena_slack_peak / mib,
-           st->plan_bytes / mib);
+           st->plan_bytes / mib, st->tiled ? " per tile" : "");
+    const nst_stylize_tiling *t = &st->tiling;
+    if (st->tiled)
+        printf("  tiled: %dx%d tiles of %d px in windows of %dx%d (margin %d), %d window "
+               "passes; plan %.1f MiB per tile (untiled: %.1f MiB), plus %.1f MiB of host "
+               "staging and the 8-bit image in and out\n", t->nx, t->ny, t->tile, t->win_w,
+               t->win_h, t->halo, t->passes, t->plan.total_bytes / mib,
+               st->untiled_plan_bytes / mib, t->host_bytes / mib);
 }
 
 nst_cli_json *nst_cli_stylize_json(nst_ctx *ctx, const nst_cli_stylize_args *a,
@@ -244,6 +332,25 @@ nst_cli_json *nst_cli_stylize_json(nst_ctx *ctx, const nst_cli_stylize_args *a,
     nst_cli_json_bool(j, "original_colors", a->original_colors);
     nst_cli_json_bool(j, "cancelled", st->cancelled);
     nst_cli_json_int(j, "plan_bytes", (int64_t)st->plan_bytes);
+    if (st->tiled) {
+        const nst_stylize_tiling *t = &st->tiling;
+        nst_cli_json_object_begin(j, "tiles");
+        nst_cli_json_int(j, "tile", t->tile);
+        nst_cli_json_int(j, "across", t->nx);
+        nst_cli_json_int(j, "down", t->ny);
+        nst_cli_json_int(j, "window_width", t->win_w);
+        nst_cli_json_int(j, "window_height", t->win_h);
+        nst_cli_json_int(j, "margin", t->halo);
+        nst_cli_json_int(j, "receptive_radius", NST_STYLIZE_RECEPTIVE_RADIUS);
+        nst_cli_json_int(j, "window_passes", t->passes);
+        nst_cli_json_int(j, "plan_bytes_per_tile", (int64_t)t->plan.total_bytes);
+        nst_cli_json_int(j, "untiled_plan_bytes", (int64_t)st->untiled_plan_bytes);
+        nst_cli_json_int(j, "host_staging_bytes", (int64_t)t->host_bytes);
+        nst_cli_json_int(j, "image_bytes", (int64_t)6 * st->width * st->height);
+        nst_cli_json_object_end(j);
+    } else {
+        nst_cli_json_null(j, "tiles");
+    }
     if (video) {
         nst_cli_json_object_begin(j, "video");
         nst_cli_json_str(j, "input", video->in_path);

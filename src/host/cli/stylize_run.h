@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "nstyle/nstyle.h"
+#include "nstyle/stylize.h"
 #include "report.h"
 #include "stylize_io.h"
 #include "stylize_light.h"
@@ -18,6 +19,8 @@ typedef struct {
     const char **inputs;
     int n_inputs;
     int size, threads, batch, quality, crf; /* crf -1: the default */
+    int tile;         /* --tile: cores of tile pixels; 0: tiles only when the frame does not fit */
+    size_t mem_limit; /* --mem-limit / --vram-limit bytes; 0: the device's free memory */
     double scale;
     float smooth, threshold;
     bool quiet, original_colors;
@@ -30,6 +33,11 @@ typedef struct {
     size_t plan_bytes;
     int written;    /* images, or frames handed to the encoder */
     bool cancelled; /* a signal stopped the run after a batch */
+    /* tiles: the decision for the last frame size, and the tiling of the first tiled frame */
+    int decided_w, decided_h, decided_tile;
+    bool tiled;
+    nst_stylize_tiling tiling;
+    size_t untiled_plan_bytes;
 } nst_cli_stylize_stats;
 
 /* Runs the reader, the compute loop and the writer over the jobs' images, or over the video's

@@ -29,6 +29,7 @@
 #include "../plan_run.h"
 #include "../safetensors_internal.h"
 #include "light_net.h"
+#include "tiling.h"
 
 #define N_CONV 16 /* conv1..3, res1..5 conv1/conv2, deconv1..3 */
 #define N_NORM 15 /* in1..3, res1..5 in1/in2, in4, in5 */
@@ -45,6 +46,7 @@ typedef struct {
 typedef struct {
     char name[32]; /* "res3.in1" */
     int c;
+    int scale; /* its grid step in input pixels: 1, 2 or 4 */
 } norm_spec;
 
 struct nst_stylizer {
@@ -77,6 +79,13 @@ struct nst_stylizer {
     int own_size;
     float *cond_rows, *mix_buf;     /* (n, cond size); the input kept for the mix */
     size_t cond_cap, mix_cap;
+    /* tiled runs: the arena is planned for one window size (plan_n = 0 marks it) */
+    void *norm_mem;                          /* the folded statistics, on the device */
+    nst_tensor norm_scale[N_NORM], norm_shift[N_NORM]; /* (C, 1, 1, 1), (C) */
+    float *row_buf;                          /* one core row of a layer, on the host */
+    size_t row_cap;
+    nst_stylize_progress_fn progress;
+    void *progress_user;
 };
 
 /* ---- the layer table ------------------------------------------------------------------------ */
@@ -88,7 +97,7 @@ static void make_tables(conv_spec *c, norm_spec *n) {
     static const conv_spec tail[3] = {{"deconv1", 128, 64, 3, 1, true},
                                       {"deconv2", 64, 32, 3, 1, true},
                                       {"deconv3", 32, 3, 9, 1, false}};
-    static const int norm_c[5] = {32, 64, 128, 64, 32};
+    static const int norm_c[5] = {32, 64, 128, 64, 32}, norm_scale[5] = {1, 2, 4, 2, 1};
     for (int i = 0; i < 3; i++) {
         c[i] = head[i];
         c[13 + i] = tail[i];
@@ -100,11 +109,13 @@ static void make_tables(conv_spec *c, norm_spec *n) {
             snprintf(L->name, sizeof L->name, "res%d.conv%d", r + 1, j + 1);
             norm_spec *N = &n[3 + 2 * r + j];
             N->c = 128;
+            N->scale = 4;
             snprintf(N->name, sizeof N->name, "res%d.in%d", r + 1, j + 1);
         }
     for (int i = 0; i < 5; i++) {
         norm_spec *N = &n[i < 3 ? i : 10 + i];
         N->c = norm_c[i];
+        N->scale = norm_scale[i];
         snprintf(N->name, sizeof N->name, "in%d", i + 1);
     }
 }
@@ -327,6 +338,8 @@ void nst_stylizer_close(nst_stylizer *s) {
     nst__light_close(s->light);
     free(s->cond_rows);
     free(s->mix_buf);
+    nst_free(s->ctx, s->norm_mem);
+    free(s->row_buf);
     free(s->in_buf);
     free(s->out_buf);
     free(s->yuv_buf);
@@ -350,10 +363,22 @@ void nst_stylizer_set_original_colors(nst_stylizer *s, bool on) {
 
 /* ---- the forward pass (the same code records the plan and runs over the arena) ------------ */
 
+/* A tiled pass (nst_stylize_tiled): every norm applies the whole image's statistics, folded
+ * into a per-channel scale and shift (a 1x1 depthwise convolution, with the ReLU fused), except
+ * norm `stop`, whose input is added to its statistics over the tile's core; the pass ends there.
+ * stop = N_NORM runs the whole network. */
+typedef struct {
+    int stop;
+    bool stopped;
+    nst__tile_span sx, sy;
+    nst__chan_stats *stats;
+} tile_pass;
+
 typedef struct {
     nst_stylizer *s;
     nst_mem_pass *pass;
     int64_t n;
+    tile_pass *tp; /* NULL: the untiled network */
 } fwd;
 
 static nst_status act(fwd *f, const char *name, const char *what, int64_t h, int64_t w,
@@ -377,29 +402,75 @@ static nst_status conv_layer(fwd *f, int ci, const nst_tensor *x, nst_tensor *y)
         .x = &xp, .w = &f->s->w[ci], .b = &f->s->b[ci], .y = y, .stride = L->stride});
 }
 
-/* y = [relu](instance_norm(x)); the ReLU in place. */
+/* Adds the core of x (1, H, W, C), norm ni's input, to the tile pass's statistics, a row at a
+ * time through the host. */
+static nst_status gather(fwd *f, int ni, const nst_tensor *x) {
+    nst_stylizer *s = f->s;
+    tile_pass *tp = f->tp;
+    tp->stopped = true;
+    if (nst_mem_pass_recording(f->pass))
+        return NST_OK;
+    const int64_t W = x->shape[2], C = x->shape[3];
+    int r0, r1, c0, c1;
+    nst__tile_core_at(&tp->sy, s->norms[ni].scale, (int)x->shape[1], &r0, &r1);
+    nst__tile_core_at(&tp->sx, s->norms[ni].scale, (int)W, &c0, &c1);
+    const size_t count = (size_t)(c1 - c0) * C;
+    if (count > s->row_cap) {
+        float *b = realloc(s->row_buf, count * sizeof *b);
+        if (!b)
+            return NST__ERR(s->ctx, NST_ERR_NO_MEMORY, "stylize: no host memory for a row");
+        s->row_buf = b;
+        s->row_cap = count;
+    }
+    for (int r = r0; r < r1; r++) {
+        NST__TRY(nst_copy_to_host(s->ctx, s->row_buf, (const float *)x->data + (r * W + c0) * C,
+                                  count * sizeof(float)));
+        nst__chan_stats_add(tp->stats, s->row_buf, (size_t)(c1 - c0));
+    }
+    nst__chan_stats_close(tp->stats);
+    return NST_OK;
+}
+
+/* y = [relu](instance_norm(x)); the ReLU in place. In a tiled pass, the whole image's
+ * statistics as a scale and shift, or the statistics gathered (the pass stops). */
 static nst_status norm(fwd *f, int ni, const nst_tensor *x, bool relu, nst_tensor *y) {
     nst_ctx *ctx = f->s->ctx;
+    if (f->tp && f->tp->stop == ni)
+        return gather(f, ni, x);
+    if (f->tp) {
+        NST__TRY(act(f, f->s->norms[ni].name, "out", x->shape[1], x->shape[2], x->shape[3], y));
+        return nst_dwconv2d_forward(ctx, &(nst_conv2d_params){
+            .x = x, .w = &f->s->norm_scale[ni], .b = &f->s->norm_shift[ni], .y = y,
+            .stride = 1, .relu = relu});
+    }
     NST__TRY(act(f, f->s->norms[ni].name, "out", x->shape[1], x->shape[2], x->shape[3], y));
     NST__TRY(nst_instance_norm_forward(ctx, &(nst_instance_norm_params){
         .x = x, .gamma = &f->s->gamma[ni], .beta = &f->s->beta[ni], .y = y, .eps = NORM_EPS}));
     return relu ? nst_relu_forward(ctx, &(nst_relu_params){.x = y, .y = y}) : NST_OK;
 }
 
+/* A tiled pass that has gathered its statistics stops at once. */
+#define NORM(f, ni, x, relu, y)                                                                \
+    do {                                                                                       \
+        NST__TRY(norm(f, ni, x, relu, y));                                                     \
+        if ((f)->tp && (f)->tp->stopped)                                                       \
+            return NST_OK;                                                                     \
+    } while (0)
+
 static nst_status network(fwd *f, const nst_tensor *x, nst_tensor *out) {
     nst_tensor a, b, c, d;
     NST__TRY(conv_layer(f, 0, x, &a));
-    NST__TRY(norm(f, 0, &a, true, &b));
+    NORM(f, 0, &a, true, &b);
     for (int i = 1; i < 3; i++) {
         NST__TRY(conv_layer(f, i, &b, &a));
-        NST__TRY(norm(f, i, &a, true, &b));
+        NORM(f, i, &a, true, &b);
     }
     for (int r = 0; r < 5; r++) {
         const int i = 3 + 2 * r;
         NST__TRY(conv_layer(f, i, &b, &a));
-        NST__TRY(norm(f, i, &a, true, &c));
+        NORM(f, i, &a, true, &c);
         NST__TRY(conv_layer(f, i + 1, &c, &a));
-        NST__TRY(norm(f, i + 1, &a, false, &c));
+        NORM(f, i + 1, &a, false, &c);
         char name[16];
         snprintf(name, sizeof name, "res%d", r + 1);
         NST__TRY(act(f, name, "sum", b.shape[1], b.shape[2], b.shape[3], &d));
@@ -408,16 +479,16 @@ static nst_status network(fwd *f, const nst_tensor *x, nst_tensor *out) {
     }
     for (int i = 13; i < 15; i++) {
         NST__TRY(conv_layer(f, i, &b, &a));
-        NST__TRY(norm(f, i, &a, true, &b));
+        NORM(f, i, &a, true, &b);
     }
     return conv_layer(f, 15, &b, out);
 }
 
 /* One pass: in (n, h, w, 3) to the device, the network, the full output (n, Ho, Wo, 3) back
  * into out. Recording, in and out are not touched. */
-static nst_status forward(nst_stylizer *s, nst_mem_pass *pass, int n, int w, int h,
-                          const float *in, float *out) {
-    fwd f = {s, pass, n};
+static nst_status forward(nst_stylizer *s, nst_mem_pass *pass, tile_pass *tp, int n, int w,
+                          int h, const float *in, float *out) {
+    fwd f = {s, pass, n, tp};
     nst_tensor x, y;
     NST__TRY(act(&f, "image", "in", h, w, 3, &x));
     const bool rec = nst_mem_pass_recording(pass);
@@ -427,6 +498,8 @@ static nst_status forward(nst_stylizer *s, nst_mem_pass *pass, int n, int w, int
         NST__TRY(nst_copy_to_device(s->ctx, x.data, in, nst_tensor_bytes(&x)));
     NST__TRY(s->light ? nst__light_forward(s->light, pass, &x, s->cond_rows, &y)
                       : network(&f, &x, &y));
+    if (tp && tp->stopped)
+        return NST_OK;
     if (rec)
         nst_mem_pass_touch(pass, &y);
     else
@@ -449,23 +522,25 @@ static nst_status check_size(nst_stylizer *s, int n, int w, int h) {
 typedef struct {
     nst_stylizer *s;
     int n, w, h;
+    bool tiled; /* a window of a tiled run: statistics applied, not computed */
 } forward_call;
 
 static nst_status forward_pass(nst_ctx *ctx, nst_mem_pass *pass, void *user) {
     const forward_call *c = user;
     (void)ctx;
-    return forward(c->s, pass, c->n, c->w, c->h, NULL, NULL);
+    return forward(c->s, pass, c->tiled ? &(tile_pass){.stop = N_NORM} : NULL, c->n, c->w, c->h,
+                   NULL, NULL);
 }
 
-static nst_status record(nst_stylizer *s, int n, int w, int h, nst_plan **out) {
-    forward_call c = {s, n, w, h};
+static nst_status record(nst_stylizer *s, int n, int w, int h, bool tiled, nst_plan **out) {
+    forward_call c = {s, n, w, h, tiled};
     return nst__plan_record(s->ctx, forward_pass, &c, out);
 }
 
 nst_status nst_stylizer_plan(nst_stylizer *s, int n, int w, int h, nst_plan_summary *out) {
     NST__TRY(check_size(s, n, w, h));
     nst_plan *plan = NULL;
-    NST__TRY(record(s, n, w, h, &plan));
+    NST__TRY(record(s, n, w, h, false, &plan));
     if (out)
         *out = nst_plan_get_summary(plan);
     nst_plan_destroy(plan);
@@ -489,7 +564,7 @@ static nst_status ensure_arena(nst_stylizer *s, int n, int w, int h) {
     if (s->arena && s->plan_n == n && s->plan_w == w && s->plan_h == h)
         return NST_OK;
     drop_arena(s);
-    NST__TRY(record(s, n, w, h, &s->plan));
+    NST__TRY(record(s, n ? n : 1, w, h, n == 0, &s->plan));
     nst_status st = nst_plan_check_budget(s->ctx, s->plan, s->mem_limit);
     if (st == NST_OK)
         st = nst_arena_create(s->ctx, s->plan, &s->arena);
@@ -654,7 +729,7 @@ nst_status nst_stylize_float(nst_stylizer *s, const float *rgb, int n, int w, in
         NST__TRY(grow(ctx, &s->out_buf, &s->out_cap, (size_t)n * ho * wo * 3));
     nst_mem_pass *pass = NULL;
     NST__TRY(nst_mem_pass_run(ctx, s->plan, s->arena, &pass));
-    nst_status st = forward(s, pass, n, w, h, rgb, crop ? s->out_buf : out);
+    nst_status st = forward(s, pass, NULL, n, w, h, rgb, crop ? s->out_buf : out);
     if (st != NST_OK) {
         nst_mem_pass_abort(pass);
         return st;
@@ -689,5 +764,243 @@ nst_status nst_stylize_images(nst_stylizer *s, const uint8_t *rgb, int n, int w,
         s->in_buf[i] = rgb[i];
     NST__TRY(nst_stylize_float(s, s->in_buf, n, w, h, s->in_buf));
     nst_stylize_to_u8(s->in_buf, count, out);
+    return NST_OK;
+}
+
+/* ---- tiled runs (stylize.h; the geometry and the statistics: tiling.h) ---------------------- */
+
+/* The folded statistics' device memory, one (C, 1, 1, 1) scale and one (C) shift per norm. */
+static nst_status ensure_norm_mem(nst_stylizer *s) {
+    if (s->norm_mem)
+        return NST_OK;
+    size_t off[N_NORM], total = 0;
+    for (int i = 0; i < N_NORM; i++) {
+        off[i] = total;
+        total += 2 * align_up((size_t)s->norms[i].c * sizeof(float));
+    }
+    NST__TRY(nst_alloc(s->ctx, total, NST_TAG_WEIGHTS, &s->norm_mem));
+    for (int i = 0; i < N_NORM; i++) {
+        const int64_t c = s->norms[i].c, wd[4] = {c, 1, 1, 1};
+        char *p = (char *)s->norm_mem + off[i];
+        const nst_backend_kind kind = nst_ctx_backend(s->ctx);
+        s->norm_scale[i] = nst_tensor_make(NST_F32, kind, p, 4, wd);
+        s->norm_shift[i] = nst_tensor_make(NST_F32, kind, p + align_up((size_t)c * sizeof(float)),
+                                           1, &c);
+    }
+    return NST_OK;
+}
+
+static void tiling_of(int w, int h, int tile, nst__tiling *t) {
+    nst__tiling_make(t, w, h, tile, NST_STYLIZE_TILE_HALO, 4);
+}
+
+static nst_status check_tile(nst_stylizer *s, int w, int h, int tile) {
+    NST__TRY(check_size(s, 1, w, h));
+    if (s->light) /* their norms take per-image conditioning the tiles do not gather */
+        return NST__ERR(s->ctx, NST_ERR_UNSUPPORTED, "stylize in tiles: only TransformerNet "
+                        "models (-m) run in tiles; the light networks (--style, --builtin) run "
+                        "whole images");
+    if (tile < 1)
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "stylize: tile size %d: it must be at "
+                        "least 1 pixel (it is rounded up to a multiple of 4)", tile);
+    return NST_OK;
+}
+
+/* Window rows [y0, y0 + hh) and columns [x0, x0 + ww) of the 8-bit image into dst as floats. */
+static void load_window(const uint8_t *rgb, int w, int x0, int y0, int ww, int hh, float *dst) {
+    for (int r = 0; r < hh; r++) {
+        const uint8_t *src = rgb + ((size_t)(y0 + r) * w + x0) * 3;
+        float *d = dst + (size_t)r * ww * 3;
+        for (int i = 0; i < ww * 3; i++)
+            d[i] = src[i];
+    }
+}
+
+/* The tile's core of the window's output (wo wide) into out_f or out_u8 (w wide), with the
+ * input's colours when asked. Compacts the core into s->out_buf (and its input into s->in_buf,
+ * which holds the window's input) on the way. */
+static nst_status emit_core(nst_stylizer *s, const nst__tile_span *sx, const nst__tile_span *sy,
+                            int win_w, int wo, int w, float *out_f, uint8_t *out_u8) {
+    const int cw = sx->core1 - sx->core0, ch = sy->core1 - sy->core0;
+    const int x = sx->core0 - sx->win0, y = sy->core0 - sy->win0;
+    for (int r = 0; r < ch; r++) {
+        memmove(s->out_buf + (size_t)r * cw * 3, s->out_buf + ((size_t)(y + r) * wo + x) * 3,
+                (size_t)cw * 3 * sizeof(float));
+        memmove(s->in_buf + (size_t)r * cw * 3, s->in_buf + ((size_t)(y + r) * win_w + x) * 3,
+                (size_t)cw * 3 * sizeof(float));
+    }
+    if (s->original_colors) {
+        NST__TRY(grow(s->ctx, &s->yuv_buf, &s->yuv_cap, (size_t)cw * ch * 3));
+        NST__TRY(colour_op(s, true, s->in_buf, s->yuv_buf, 1, cw, ch));
+        NST__TRY(keep_colours(s, s->out_buf, 1, cw, ch));
+    }
+    for (int r = 0; r < ch; r++) {
+        const float *src = s->out_buf + (size_t)r * cw * 3;
+        const size_t at = ((size_t)(sy->core0 + r) * w + sx->core0) * 3;
+        if (out_f)
+            memcpy(out_f + at, src, (size_t)cw * 3 * sizeof(float));
+        else
+            nst_stylize_to_u8(src, (size_t)cw * 3, out_u8 + at);
+    }
+    return NST_OK;
+}
+
+/* One window pass of tile (tx, ty): up to norm `stop`'s statistics, or the whole network. */
+static nst_status tile_pass_run(nst_stylizer *s, const nst__tiling *t, const uint8_t *rgb,
+                                int tx, int ty, int stop, nst__chan_stats *stats) {
+    tile_pass tp = {.stop = stop, .sx = nst__tiling_span(t, 0, tx),
+                    .sy = nst__tiling_span(t, 1, ty), .stats = stats};
+    load_window(rgb, t->w, tp.sx.win0, tp.sy.win0, t->win_w, t->win_h, s->in_buf);
+    nst_mem_pass *pass = NULL;
+    NST__TRY(nst_mem_pass_run(s->ctx, s->plan, s->arena, &pass));
+    const nst_status st = forward(s, pass, &tp, 1, t->win_w, t->win_h, s->in_buf, s->out_buf);
+    if (st != NST_OK || stop < N_NORM) { /* a pass cut short ran a prefix of the plan */
+        nst_mem_pass_abort(pass);
+        return st;
+    }
+    return nst_mem_pass_end(pass);
+}
+
+/* Folds norm ni's statistics into its scale and shift on the device. */
+static nst_status fold_norm(nst_stylizer *s, int ni, const nst__chan_stats *stats) {
+    const int c = s->norms[ni].c;
+    float host[4 * 128];
+    float *gamma = host, *beta = host + c, *scale = host + 2 * c, *shift = host + 3 * c;
+    NST__TRY(nst_copy_to_host(s->ctx, gamma, s->gamma[ni].data, (size_t)c * sizeof(float)));
+    NST__TRY(nst_copy_to_host(s->ctx, beta, s->beta[ni].data, (size_t)c * sizeof(float)));
+    nst__chan_stats_affine(stats, gamma, beta, NORM_EPS, scale, shift);
+    NST__TRY(nst_copy_to_device(s->ctx, s->norm_scale[ni].data, scale, (size_t)c * sizeof(float)));
+    return nst_copy_to_device(s->ctx, s->norm_shift[ni].data, shift, (size_t)c * sizeof(float));
+}
+
+static nst_status tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
+                        float *out_f, uint8_t *out_u8) {
+    NST__TRY(check_tile(s, w, h, tile));
+    if (!rgb || (!out_f && !out_u8))
+        return NST__ERR(s->ctx, NST_ERR_INVALID_ARG, "nst_stylize_tiled: NULL image");
+    nst__tiling t;
+    tiling_of(w, h, tile, &t);
+    if (t.nx == 1 && t.ny == 1) { /* one tile is the image: the untiled run, in one pass */
+        const size_t count = (size_t)w * h * 3;
+        NST__TRY(grow(s->ctx, &s->in_buf, &s->in_cap, count));
+        for (size_t i = 0; i < count; i++)
+            s->in_buf[i] = rgb[i];
+        NST__TRY(nst_stylize_float(s, s->in_buf, 1, w, h, out_f ? out_f : s->in_buf));
+        if (!out_f)
+            nst_stylize_to_u8(s->in_buf, count, out_u8);
+        return NST_OK;
+    }
+    if (!nst_op_supported(s->ctx, NST_OP_DWCONV2D_FORWARD)) /* the statistics' scale and shift */
+        return NST__ERR(s->ctx, NST_ERR_UNSUPPORTED, "stylize in tiles: the %s backend has no "
+                        "dwconv2d_forward op yet, which applies the whole image's statistics; "
+                        "run it on the CPU", nst_ctx_device_name(s->ctx));
+    NST__TRY(ensure_norm_mem(s));
+    NST__TRY(ensure_arena(s, 0, t.win_w, t.win_h));
+    const int wo = 4 * ((t.win_w + 3) / 4), ho = 4 * ((t.win_h + 3) / 4);
+    NST__TRY(grow(s->ctx, &s->in_buf, &s->in_cap, (size_t)t.win_w * t.win_h * 3));
+    NST__TRY(grow(s->ctx, &s->out_buf, &s->out_cap, (size_t)wo * ho * 3));
+    nst__chan_stats stats = {0};
+    nst_status st = NST_OK;
+    /* norm by norm: every tile's core adds to its statistics, which then hold for every later
+     * pass; the last round runs the whole network and writes the cores */
+    for (int k = 0; st == NST_OK && k <= N_NORM; k++) {
+        if (k < N_NORM && !nst__chan_stats_init(&stats, s->norms[k].c))
+            st = NST__ERR(s->ctx, NST_ERR_NO_MEMORY, "stylize: no host memory");
+        for (int ty = 0; st == NST_OK && ty < t.ny; ty++)
+            for (int tx = 0; st == NST_OK && tx < t.nx; tx++) {
+                st = tile_pass_run(s, &t, rgb, tx, ty, k, &stats);
+                const int done = (k * t.ny + ty) * t.nx + tx + 1, all = (N_NORM + 1) * t.nx * t.ny;
+                if (st == NST_OK && s->progress && !s->progress(s->progress_user, done, all))
+                    st = NST__ERR(s->ctx, NST_ERR_INTERRUPTED, "stylize in tiles: stopped after "
+                                  "window pass %d of %d", done, all);
+                if (st == NST_OK && k == N_NORM) {
+                    const nst__tile_span sx = nst__tiling_span(&t, 0, tx);
+                    const nst__tile_span sy = nst__tiling_span(&t, 1, ty);
+                    st = emit_core(s, &sx, &sy, t.win_w, wo, w, out_f, out_u8);
+                }
+            }
+        if (st == NST_OK && k < N_NORM)
+            st = fold_norm(s, k, &stats);
+        nst__chan_stats_free(&stats);
+    }
+    return st;
+}
+
+void nst_stylizer_set_progress(nst_stylizer *s, nst_stylize_progress_fn fn, void *user) {
+    if (s) {
+        s->progress = fn;
+        s->progress_user = user;
+    }
+}
+
+nst_status nst_stylize_tiled(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
+                             uint8_t *out) {
+    return tiled(s, rgb, w, h, tile, NULL, out);
+}
+
+nst_status nst_stylize_tiled_float(nst_stylizer *s, const uint8_t *rgb, int w, int h, int tile,
+                                   float *out) {
+    return tiled(s, rgb, w, h, tile, out, NULL);
+}
+
+nst_status nst_stylizer_plan_tiled(nst_stylizer *s, int w, int h, int tile,
+                                   nst_stylize_tiling *out) {
+    NST__TRY(check_tile(s, w, h, tile));
+    nst__tiling t;
+    tiling_of(w, h, tile, &t);
+    NST__TRY(ensure_norm_mem(s));
+    nst_plan *plan = NULL;
+    NST__TRY(record(s, 1, t.win_w, t.win_h, true, &plan));
+    const size_t wo = 4 * (size_t)((t.win_w + 3) / 4), ho = 4 * (size_t)((t.win_h + 3) / 4);
+    if (out)
+        *out = (nst_stylize_tiling){
+            .tile = t.tile, .nx = t.nx, .ny = t.ny, .win_w = t.win_w, .win_h = t.win_h,
+            .halo = t.halo, .passes = t.nx * t.ny > 1 ? (N_NORM + 1) * t.nx * t.ny : 1,
+            .plan = nst_plan_get_summary(plan),
+            .host_bytes = ((size_t)t.win_w * t.win_h + wo * ho) * 3 * sizeof(float) +
+                          (size_t)128 * ((t.win_w + 3) / 4) * sizeof(float)};
+    nst_plan_destroy(plan);
+    return NST_OK;
+}
+
+/* Whether a plan fits the limit (0: the device's free memory). */
+static bool plan_fits(nst_stylizer *s, int w, int h, int tile, size_t limit) {
+    nst_plan *plan = NULL;
+    nst__tiling t;
+    tiling_of(w, h, tile, &t);
+    bool fits = (tile ? record(s, 1, t.win_w, t.win_h, true, &plan)
+                      : record(s, 1, w, h, false, &plan)) == NST_OK &&
+                nst_plan_check_budget(s->ctx, plan, limit) == NST_OK;
+    nst_plan_destroy(plan);
+    return fits;
+}
+
+nst_status nst_stylizer_choose_tile(nst_stylizer *s, int w, int h, size_t limit, int *tile) {
+    NST__TRY(check_size(s, 1, w, h));
+    *tile = 0;
+    if (s->light) /* whole images only (check_tile); the run's own budget check says if not */
+        return NST_OK;
+    NST__TRY(ensure_norm_mem(s));
+    if (plan_fits(s, w, h, 0, limit))
+        return NST_OK;
+    int lo = 1, hi = (w > h ? w : h) / 4 + 1; /* tiles of 4 lo .. 4 hi pixels */
+    if (!plan_fits(s, w, h, 4 * lo, limit)) {
+        nst_stylize_tiling t;
+        NST__TRY(nst_stylizer_plan_tiled(s, w, h, 4, &t));
+        return NST__ERR(s->ctx, NST_ERR_BUDGET, "stylize: %dx%d does not fit in %s%.1f MiB even "
+                        "in tiles of 4 pixels (windows of %dx%d need %.1f MiB)", w, h,
+                        limit ? "" : "the free memory, ", limit / 1048576.0, t.win_w, t.win_h,
+                        t.plan.total_bytes / 1048576.0);
+    }
+    while (hi - lo > 1) { /* fits at 4 lo, not at 4 hi */
+        const int mid = (lo + hi) / 2;
+        *(plan_fits(s, w, h, 4 * mid, limit) ? &lo : &hi) = mid;
+    }
+    /* the same number of tiles, as even as the grid allows */
+    const int t = 4 * lo, nx = (w + t - 1) / t, ny = (h + t - 1) / t;
+    const int even = ((w + nx - 1) / nx > (h + ny - 1) / ny ? (w + nx - 1) / nx
+                                                             : (h + ny - 1) / ny);
+    *tile = 4 * ((even + 3) / 4);
+    nst_clear_error(s->ctx);
     return NST_OK;
 }
