@@ -36,7 +36,9 @@ static void setup(void) {
     nst_test_tn_write(model, 7, &(nst_test_tn_options){.f16_convs = true});
 }
 
-TestSuite(transformer_tiled, .init = setup);
+/* One timeout for the tests run together (see test_cli_stylize.c); the real model's test runs in
+ * a ctest entry of its own (CMakeLists.txt) and keeps its longer one. */
+TestSuite(transformer_tiled, .init = setup, .timeout = 300);
 
 static nst_stylizer *open_model(nst_ctx *ctx, const char *path) {
     nst_stylizer *s = NULL;
@@ -101,7 +103,7 @@ static double compare(nst_ctx *ctx, nst_stylizer *s, int w, int h, int tile, int
     return worst;
 }
 
-Test(transformer_tiled, matches_untiled_along_x, .timeout = 300) {
+Test(transformer_tiled, matches_untiled_along_x) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     compare(ctx, s, 238, 9, 40, 6, 1); /* windows 162 wide: margins on both sides */
@@ -109,7 +111,7 @@ Test(transformer_tiled, matches_untiled_along_x, .timeout = 300) {
     nst_ctx_destroy(ctx);
 }
 
-Test(transformer_tiled, matches_untiled_along_y, .timeout = 300) {
+Test(transformer_tiled, matches_untiled_along_y) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     compare(ctx, s, 9, 229, 36, 1, 7);
@@ -117,7 +119,7 @@ Test(transformer_tiled, matches_untiled_along_y, .timeout = 300) {
     nst_ctx_destroy(ctx);
 }
 
-Test(transformer_tiled, matches_untiled_both_ways_small, .timeout = 300) {
+Test(transformer_tiled, matches_untiled_both_ways_small) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     compare(ctx, s, 41, 30, 20, 3, 2); /* windows = the image: cores and statistics only */
@@ -125,7 +127,7 @@ Test(transformer_tiled, matches_untiled_both_ways_small, .timeout = 300) {
     nst_ctx_destroy(ctx);
 }
 
-Test(transformer_tiled, u8_and_original_colours_match_untiled, .timeout = 300) {
+Test(transformer_tiled, u8_and_original_colours_match_untiled) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     const int w = 150, h = 7, tile = 48;
@@ -153,7 +155,7 @@ Test(transformer_tiled, u8_and_original_colours_match_untiled, .timeout = 300) {
     nst_ctx_destroy(ctx);
 }
 
-Test(transformer_tiled, one_tile_is_the_untiled_run, .timeout = 120) {
+Test(transformer_tiled, one_tile_is_the_untiled_run) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     const int w = 19, h = 11;
@@ -188,7 +190,7 @@ static double at_borders(const float *out, const float *ref, int w, int h, int t
     return worst;
 }
 
-Test(transformer_tiled, no_seam_on_a_gradient, .timeout = 300) {
+Test(transformer_tiled, no_seam_on_a_gradient) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     const int w = 232, h = 12, tile = 40;
@@ -227,7 +229,7 @@ Test(transformer_tiled, no_seam_on_a_gradient, .timeout = 300) {
 
 /* ---- plans ----------------------------------------------------------------------------------- */
 
-Test(transformer_tiled, plan_of_16k_fits_one_gib, .timeout = 120) {
+Test(transformer_tiled, plan_of_16k_fits_one_gib) {
     nst_ctx *ctx = nst_test_cpu_ctx();
     nst_stylizer *s = open_model(ctx, model);
     const int side = 16384;
