@@ -440,7 +440,8 @@ class Stylizer:
                 "model": self.model, "style": self.style, "batch": self.options["batch"],
                 "threads": threads, "smooth": self.options["smooth"],
                 "original_colors": self.options["original_colors"], "cancelled": False,
-                "plan_bytes": self._plan_bytes, "video": None, "memory": _memory(ctx)}
+                "plan_bytes": self._plan_bytes, "tiles": None,  # whole images only here
+                "video": None, "memory": _memory(ctx)}
 
 
 def stylize(images, model, **options):
