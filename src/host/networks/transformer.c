@@ -980,9 +980,9 @@ nst_status nst_stylizer_choose_tile(nst_stylizer *s, int w, int h, size_t limit,
     *tile = 0;
     if (s->light) /* whole images only (check_tile); the run's own budget check says if not */
         return NST_OK;
-    NST__TRY(ensure_norm_mem(s));
-    if (plan_fits(s, w, h, 0, limit))
+    if (plan_fits(s, w, h, 0, limit)) /* whole: no statistics' memory is allocated */
         return NST_OK;
+    NST__TRY(ensure_norm_mem(s));
     int lo = 1, hi = (w > h ? w : h) / 4 + 1; /* tiles of 4 lo .. 4 hi pixels */
     if (!plan_fits(s, w, h, 4 * lo, limit)) {
         nst_stylize_tiling t;
