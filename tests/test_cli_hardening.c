@@ -40,13 +40,7 @@ static void setup(void) {
 
 TestSuite(hardening, .init = setup, .timeout = 300);
 
-static const char *path_of(const char *name) {
-    static char buf[16][600];
-    static int next;
-    char *p = buf[next++ % 16];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
+static const char *path_of(const char *name) { return nst_test_path_in(dir, name); }
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 

@@ -40,13 +40,7 @@ static void setup(void) {
  * its own, seen by LeakSanitizer, when tests of different timeouts run side by side. */
 TestSuite(cli_stylize, .init = setup, .timeout = 300);
 
-static const char *path_of(const char *name) {
-    static char buf[8][600];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
+static const char *path_of(const char *name) { return nst_test_path_in(dir, name); }
 
 /* Writes a w x h random RGB image (seeded) to path. */
 static void write_image(const char *path, int w, int h, uint64_t seed) {

@@ -84,3 +84,11 @@ double nst_test_json_num(const char *text, const char *key) {
     p += strlen(pat);
     return strncmp(p, "null", 4) == 0 ? NAN : strtod(p, NULL);
 }
+
+const char *nst_test_path_in(const char *dir, const char *name) {
+    static char buf[16][600];
+    static int next;
+    char *p = buf[next++ % 16];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}

@@ -22,4 +22,8 @@ double nst_test_json_num(const char *text, const char *key);
  * does this for its folders when the test ends. */
 void nst_test_remove_tree(const char *dir);
 
+/* dir/name in one of 16 static buffers used in turn, so up to 16 results can be held at once
+ * (the CLI tests' output and input paths). */
+const char *nst_test_path_in(const char *dir, const char *name);
+
 #endif
