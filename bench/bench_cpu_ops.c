@@ -8,10 +8,16 @@
  * conv layer is bench/peer_cpu_conv.py.
  *
  *   bench_cpu_ops [--threads N] [--csv PATH] [--quick] [--tile-mb MB] [--workers N]
+ *                 [--layers mixed|transformer|vgg] [--forward-only] [--no-direct]
  *
  * --threads sets the op's threads (nst_ctx_set_threads) and OpenBLAS's; --quick runs only the
  * 64->64 3x3 256x256 layer; --tile-mb and --workers force the conv schedule (see
- * src/cpu/conv2d.h; default: the op's own choice).
+ * src/cpu/conv2d.h; default: the op's own choice). --layers picks the conv shapes: mixed (the
+ * default: a few of each network at 256x256), transformer (every distinct layer of the candy
+ * TransformerNet on a 768x512 frame: its 9x9 first and last layers, the stride-2 ones, the
+ * residual blocks', the upsampled ones) or vgg (VGG19's conv layers up to conv5_1 on a 512x512
+ * image); --forward-only skips the backward passes; --no-direct sends the few-output-channel
+ * forward through im2col + sgemm too (src/cpu/conv2d_direct.c), to compare.
  *
  * OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons (family 6 model 207) and falls back
  * to its Prescott (SSE3) kernels, about 5x slower; the corename printed first shows which kernels
@@ -36,13 +42,40 @@ typedef struct {
     int n, h, w, cin, cout, k, stride, pad;
 } conv_size;
 
-static const conv_size conv_sizes[] = {
+static const conv_size mixed_sizes[] = {
     {"vgg conv1_2", 1, 256, 256, 64, 64, 3, 1, 1},
     {"vgg conv1_1", 1, 256, 256, 3, 64, 3, 1, 1},
     {"vgg conv3_x", 1, 64, 64, 256, 256, 3, 1, 1},
     {"johnson conv1 9x9", 1, 256, 256, 3, 32, 9, 1, 4},
     {"johnson down s2", 1, 256, 256, 32, 64, 3, 2, 1},
     {"pointwise 1x1", 1, 128, 128, 128, 128, 1, 1, 0},
+    {0},
+};
+
+/* TransformerNet on 768x512: each conv follows a reflect pad (zero pad here: the same work). */
+static const conv_size transformer_sizes[] = {
+    {"tnet conv1 9x9", 1, 512, 768, 3, 32, 9, 1, 4},
+    {"tnet conv2 s2", 1, 512, 768, 32, 64, 3, 2, 1},
+    {"tnet conv3 s2", 1, 256, 384, 64, 128, 3, 2, 1},
+    {"tnet res (x10)", 1, 128, 192, 128, 128, 3, 1, 1},
+    {"tnet deconv1 (up x2)", 1, 256, 384, 128, 64, 3, 1, 1},
+    {"tnet deconv2 (up x2)", 1, 512, 768, 64, 32, 3, 1, 1},
+    {"tnet deconv3 9x9", 1, 512, 768, 32, 3, 9, 1, 4},
+    {0},
+};
+
+/* VGG19 up to conv5_1 on 512x512 (conv1_2 .. conv4_4 repeat their block's shape). */
+static const conv_size vgg_sizes[] = {
+    {"vgg conv1_1", 1, 512, 512, 3, 64, 3, 1, 1},
+    {"vgg conv1_2", 1, 512, 512, 64, 64, 3, 1, 1},
+    {"vgg conv2_1", 1, 256, 256, 64, 128, 3, 1, 1},
+    {"vgg conv2_2", 1, 256, 256, 128, 128, 3, 1, 1},
+    {"vgg conv3_1", 1, 128, 128, 128, 256, 3, 1, 1},
+    {"vgg conv3_x (x3)", 1, 128, 128, 256, 256, 3, 1, 1},
+    {"vgg conv4_1", 1, 64, 64, 256, 512, 3, 1, 1},
+    {"vgg conv4_x (x3)", 1, 64, 64, 512, 512, 3, 1, 1},
+    {"vgg conv5_1", 1, 32, 32, 512, 512, 3, 1, 1},
+    {0},
 };
 
 typedef struct {
@@ -131,7 +164,7 @@ static int time_and_report(FILE *csv, const char *op, const char *shape, bench_f
 /* ---- cases --------------------------------------------------------------------------------- */
 
 static int bench_conv(nst_ctx *ctx, FILE *csv, const conv_size *z, size_t tile_bytes,
-                      int workers) {
+                      int workers, bool forward_only) {
     const int ho = (z->h + 2 * z->pad - z->k) / z->stride + 1;
     const int wo = (z->w + 2 * z->pad - z->k) / z->stride + 1;
     const int p = z->n * ho * wo, kk = z->k * z->k * z->cin;
@@ -164,6 +197,8 @@ static int bench_conv(nst_ctx *ctx, FILE *csv, const conv_size *z, size_t tile_b
     gemm_call bwd_filter = {CblasTrans, CblasNoTrans, z->cout, kk, p, dy, cols, out};
     int fail = time_and_report(csv, "conv2d_forward", shape, run_op, &call, flops);
     fail = fail || time_and_report(csv, "sgemm (fwd shape)", shape, run_gemm, &fwd, flops);
+    if (forward_only)
+        goto done;
     call.op = NST_OP_CONV2D_BACKWARD_DATA;
     fail = fail || time_and_report(csv, "conv2d_backward_data", shape, run_op, &call, flops);
     fail = fail || time_and_report(csv, "sgemm (bwd-data shape)", shape, run_gemm, &bwd_data,
@@ -172,6 +207,7 @@ static int bench_conv(nst_ctx *ctx, FILE *csv, const conv_size *z, size_t tile_b
     fail = fail || time_and_report(csv, "conv2d_backward_filter", shape, run_op, &call, flops);
     fail = fail || time_and_report(csv, "sgemm (bwd-filter shape)", shape, run_gemm, &bwd_filter,
                                    flops);
+done:
     free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(db), free(cols);
     free(out);
     return fail;
@@ -205,18 +241,33 @@ static int bench_linear(nst_ctx *ctx, FILE *csv, const linear_size *z) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, quick = 0, workers = 0;
+    int threads = 0, quick = 0, workers = 0, forward_only = 0, no_direct = 0;
     double tile_mb = 0.0;
-    const char *csv_path = NULL;
+    const char *csv_path = NULL, *layers = "mixed";
     const bench_opt opts[] = {{"--threads", BENCH_OPT_INT, &threads, 0},
                               {"--csv", BENCH_OPT_STRING, &csv_path, 0},
                               {"--tile-mb", BENCH_OPT_DOUBLE, &tile_mb, 0},
                               {"--workers", BENCH_OPT_INT, &workers, 0},
-                              {"--quick", BENCH_OPT_SET, &quick, 1}};
-    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts),
-                         "usage: bench_cpu_ops [--threads N] [--csv PATH] [--quick] "
-                         "[--tile-mb MB] [--workers N]"))
+                              {"--quick", BENCH_OPT_SET, &quick, 1},
+                              {"--layers", BENCH_OPT_STRING, &layers, 0},
+                              {"--forward-only", BENCH_OPT_SET, &forward_only, 1},
+                              {"--no-direct", BENCH_OPT_SET, &no_direct, 1}};
+    static const char usage[] = "usage: bench_cpu_ops [--threads N] [--csv PATH] [--quick] "
+                                "[--tile-mb MB] [--workers N] [--layers mixed|transformer|vgg] "
+                                "[--forward-only] [--no-direct]";
+    if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts), usage))
         return 2;
+    const conv_size *sizes = !strcmp(layers, "mixed")         ? mixed_sizes
+                             : !strcmp(layers, "transformer") ? transformer_sizes
+                             : !strcmp(layers, "vgg")         ? vgg_sizes
+                                                              : NULL;
+    if (!sizes) {
+        fprintf(stderr, "bench_cpu_ops: --layers %s: one of mixed, transformer, vgg\n%s\n", layers,
+                usage);
+        return 2;
+    }
+    if (no_direct)
+        nst__conv_direct_force(0);
     const size_t tile_bytes = (size_t)(tile_mb * 1048576.0);
     /* op scratch, touched as used */
     nst_ctx *ctx = bench_ctx_open("bench_cpu_ops", NULL, threads, (size_t)1 << 30);
@@ -230,15 +281,17 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("threads %d (0 = all; OpenBLAS %d, core %s), conv schedule: tile %.2f MB "
-           "(0 = default), workers %d (0 = automatic)\n", nst_ctx_threads(ctx),
-           openblas_get_num_threads(), openblas_get_corename(), tile_bytes / 1048576.0, workers);
+           "(0 = default), workers %d (0 = automatic), direct few-channel forward: %s\n",
+           nst_ctx_threads(ctx), openblas_get_num_threads(), openblas_get_corename(),
+           tile_bytes / 1048576.0, workers,
+           (const char *[]){"off", "AVX2", "AVX-512"}[nst__conv_direct_variant()]);
     printf("%-30s %-40s %10s  %-20s  %8s  %8s\n", "op", "shape", "median ms", "min..max ms",
            "IQR ms", "GFLOP/s");
     int fail = 0;
-    const size_t n_conv = quick ? 1 : sizeof conv_sizes / sizeof conv_sizes[0];
-    for (size_t i = 0; i < n_conv && !fail; i++)
-        fail = bench_conv(ctx, csv, &conv_sizes[i], tile_bytes, workers);
-    for (size_t i = 0; !quick && i < sizeof linear_sizes / sizeof linear_sizes[0] && !fail; i++)
+    for (size_t i = 0; sizes[i].name && (!quick || i == 0) && !fail; i++)
+        fail = bench_conv(ctx, csv, &sizes[i], tile_bytes, workers, forward_only);
+    for (size_t i = 0; sizes == mixed_sizes && !quick && !forward_only &&
+                       i < sizeof linear_sizes / sizeof linear_sizes[0] && !fail; i++)
         fail = bench_linear(ctx, csv, &linear_sizes[i]);
     if (csv && fclose(csv) != 0) {
         fprintf(stderr, "cannot write %s\n", csv_path);

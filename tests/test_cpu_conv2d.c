@@ -256,7 +256,8 @@ Test(cpu_conv2d, small_tiles_match_naive) {
 }
 
 /* An image large enough for the automatic schedule to give each thread its own cache-sized tiles
- * (2 x 128 x 128 outputs in 1 MB tiles of 3640 pixels: 9 tiles) on 2 threads and on 1; and
+ * (2 x 128 x 128 outputs: 8 tiles of 4096 pixels, the column buffer of one under a core's L2) on
+ * 2 threads and on 1; and
  * thousands of 7-pixel tiles on 2 workers, so tiles of one col2im phase really run side by side
  * (a phase count that let footprints overlap races here; such a race shows up as a mismatch in
  * some runs, not in every run: col2im_phases_keep_concurrent_tiles_apart checks the phases
@@ -272,6 +273,63 @@ Test(cpu_conv2d, larger_image_matches_naive) {
     nst_ctx_set_threads(ctx, 1);
     check_forward(ctx, &big, NULL, 503);
     check_backward(ctx, &big, NULL, 504);
+    nst_ctx_destroy(ctx);
+}
+
+/* The direct forward kernels (src/cpu/conv2d_direct.c for Cout <= 4, src/cpu/conv2d_wide.c for
+ * Cout a multiple of 32) on rows wide enough for their pixel blocks (8 or 4 pixels, and single
+ * ones at the borders; 12, 6, 3 and 1, or 3 and 1), in every variant this CPU runs (AVX-512, AVX2; then none:
+ * im2col), on 3 threads, against the naive loops, forward and backward (backward-data of a
+ * stride-1 conv runs on them when Cin is a multiple of 32 or at most 4); and the forward's bits
+ * the same for 1 and 3 threads. The other tests run whichever variant the CPU picks; here each
+ * one in turn. */
+Test(cpu_conv2d, direct_kernels_match_naive) {
+    const conv_case direct[] = {
+        {2, 6, 40, 5, 32, 3, 3, 1, 1, true, true},    /* wide: 3 blocks of 12, a pair, borders */
+        {1, 5, 53, 3, 64, 9, 9, 1, 4, true, false},   /* the 9x9 first layer's shape */
+        {2, 7, 45, 16, 32, 3, 3, 2, 1, false, true},  /* stride 2 */
+        {1, 3, 30, 64, 32, 3, 3, 1, 0, true, false},  /* no padding: every column inside */
+        {1, 9, 40, 32, 3, 9, 9, 1, 0, true, false},   /* few channels: the 9x9 output layer */
+        {1, 6, 37, 32, 3, 9, 9, 1, 4, false, true},
+        {2, 4, 30, 7, 2, 3, 3, 2, 1, true, true},     /* 63 floats a patch: im2col, not direct */
+        {1, 4, 31, 12, 4, 3, 3, 2, 1, true, false},
+        {1, 4, 29, 9, 1, 3, 3, 1, 1, false, false},
+    };
+    nst_ctx *ctx = nst_test_cpu_ctx();
+    nst_ctx_set_threads(ctx, 3);
+    static const char *names[] = {"im2col", "AVX2", "AVX-512"};
+    for (int v = 2; v >= 0; v--) {
+        nst__conv_direct_force(v);
+        if (nst__conv_direct_variant() != v) {
+            cr_log_info("direct kernels: this CPU has no %s; that variant is not tested here",
+                        names[v]);
+            continue;
+        }
+        for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
+            check_forward(ctx, &direct[i], NULL, 700 + 10 * (uint64_t)i + (uint64_t)v);
+            /* backward-data of the stride-1 ones is a direct forward of dy (flipped weights) */
+            check_backward(ctx, &direct[i], NULL, 900 + 10 * (uint64_t)i + (uint64_t)v);
+            /* the same bits on 1 thread as on 3 */
+            char name[160];
+            describe(&direct[i], name, sizeof name);
+            nst_test_layer d = make_data(&direct[i], 800 + i);
+            nst_test_tensor y1 = nst_test_tensor_nan(d.tdy.ndim, d.tdy.shape);
+            nst_test_tensor y3 = nst_test_tensor_nan(d.tdy.ndim, d.tdy.shape);
+            nst_conv2d_params p = base_params(&direct[i], &d);
+            p.y = &y3.t;
+            cr_assert_eq(nst_conv2d_forward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+            nst_ctx_set_threads(ctx, 1);
+            p.y = &y1.t;
+            cr_assert_eq(nst_conv2d_forward(ctx, &p), NST_OK, "%s", nst_last_error(ctx));
+            nst_ctx_set_threads(ctx, 3);
+            cr_expect(memcmp(y1.data, y3.data, y_count(&direct[i]) * sizeof(float)) == 0,
+                      "%s %s: 1 and 3 threads differ", names[v], name);
+            nst_test_tensor_free(&y1);
+            nst_test_tensor_free(&y3);
+            nst_test_layer_free(&d);
+        }
+    }
+    nst__conv_direct_force(-1);
     nst_ctx_destroy(ctx);
 }
 

@@ -7,15 +7,23 @@
  *   backward_data    dx = conv_transpose(dy, w)                 (dx is always overwritten)
  *   backward_filter  dw = sum_p dy(p) patch(p)^T, db = sum_p dy(p)   (+= when accumulate)
  *
- * Method: im2col + OpenBLAS sgemm. An output pixel's patch (KH, KW, Cin) is contiguous in NHWC,
- * so with K = KH*KW*Cin the convolution is y(P, Cout) = cols(P, K) * W(Cout, K)^T. Backward-data
+ * Method, by a fixed rule (never timed at run time; bench/results/cpu_conv_direct.md has the
+ * layer-by-layer figures behind it), on a CPU with AVX2 + FMA or AVX-512:
+ *  - forward with Cout a multiple of 32 (not pointwise): src/cpu/conv2d_wide.c, straight from x;
+ *  - forward with Cout <= 4 and patches of 64+ floats: src/cpu/conv2d_direct.c, the same;
+ *  - backward-data of a stride-1 conv with a square kernel whose Cin fits either of those: the
+ *    same kernels run the transposed conv (dy with flipped weights);
+ *  - everything else, and every conv on other CPUs: im2col + OpenBLAS sgemm, as follows.
+ * An output pixel's patch (KH, KW, Cin) is contiguous in NHWC, so with K = KH*KW*Cin the
+ * convolution is y(P, Cout) = cols(P, K) * W(Cout, K)^T. Backward-data
  * is dcols = dy(P, Cout) * W(Cout, K) followed by col2im (a scatter-add on one thread, a gather
  * over input pixels on several); backward-filter is dW(Cout, K) += dy^T(Cout, P) * cols.
  *
  * Output pixels (the flattened (N, Ho, Wo) index) are cut into tiles, run in one of two ways:
  *  - enough pixels for every thread to get several tiles of at least NST__CONV_MIN_TILE pixels
  *    (one thread: always): each thread takes whole tiles, with a column buffer of at most
- *    NST__CONV_TILE_BYTES that stays in its L2 cache between im2col and a single-threaded sgemm.
+ *    nst__conv_tile_bytes() (a core's L2) that stays cached between im2col and a
+ *    single-threaded sgemm.
  *    Backward-filter sums per-thread partial dW; backward-data runs the tiles in phases so
  *    tiles whose input footprints overlap never run at the same time.
  *  - few pixels (small images, deep layers): tiles one after another, im2col/col2im over all
@@ -35,6 +43,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -63,6 +72,17 @@ typedef struct {
 
 static bool conv_is_pointwise(const conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->stride == 1 && g->pad == 0;
+}
+
+/* Few output channels: the forward computes straight from x (src/cpu/conv2d_direct.c). */
+static bool conv_is_direct(const conv_geom *g) {
+    return nst__conv_direct_applies(g->cout, g->kh, g->kw, g->cin);
+}
+
+/* Output channels in blocks of 32: the forward computes straight from x with packed weights
+ * (src/cpu/conv2d_wide.c), except the pointwise conv, already a GEMM on x. */
+static bool conv_is_wide(const conv_geom *g) {
+    return !conv_is_pointwise(g) && nst__conv_wide_applies(g->cout, g->cin);
 }
 
 /* The sizes of a convolution whose arguments the dispatch has checked (src/host/op_check.c),
@@ -94,6 +114,17 @@ typedef struct {
     int inner;
 } conv_sched;
 
+size_t nst__conv_tile_bytes(void) {
+    static size_t bytes; /* the same answer whichever thread asks first */
+    if (!bytes) {
+        const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        size_t b = l2 > 0 ? (size_t)l2 : NST__CONV_TILE_BYTES;
+        b = b < NST__CONV_TILE_BYTES ? NST__CONV_TILE_BYTES : b;
+        bytes = b > NST__CONV_TILE_MAX_BYTES ? NST__CONV_TILE_MAX_BYTES : b;
+    }
+    return bytes;
+}
+
 static int64_t pixels_within(const conv_geom *g, size_t bytes) {
     int64_t t = (int64_t)(bytes / sizeof(float)) / g->k;
     t = t < 1 ? 1 : (t < g->p ? t : g->p);
@@ -110,7 +141,7 @@ static conv_sched conv_schedule(nst_ctx *ctx, const conv_geom *g, size_t tile_by
     if (workers <= 0) {
         const int64_t per = (int64_t)NST__CONV_TILES_PER_THREAD * nt;
         const int64_t balanced = (g->p + per - 1) / per;
-        s.tile = pixels_within(g, NST__CONV_TILE_BYTES);
+        s.tile = pixels_within(g, nst__conv_tile_bytes());
         if (nt > 1 && balanced < s.tile)
             s.tile = balanced;
         workers = nt;
@@ -119,7 +150,7 @@ static conv_sched conv_schedule(nst_ctx *ctx, const conv_geom *g, size_t tile_by
             s.tile = pixels_within(g, NST__CONV_COLS_BYTES);
         }
     } else {
-        size_t dflt = workers == 1 ? NST__CONV_COLS_BYTES : NST__CONV_TILE_BYTES;
+        size_t dflt = workers == 1 ? NST__CONV_COLS_BYTES : nst__conv_tile_bytes();
         s.tile = pixels_within(g, tile_bytes ? tile_bytes : dflt);
     }
     s.ntiles = g->p ? (g->p + s.tile - 1) / s.tile : 0;
@@ -341,6 +372,67 @@ static void relu_inplace(float *y, int64_t n, int threads) {
         y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
+/* ---- the direct kernels (src/cpu/conv2d_direct.c, src/cpu/conv2d_wide.c) ------------------- */
+
+/* Runs a direct forward over all threads, static split: the few-channel kernel by output rows,
+ * the wide one (wp: its packed weights, else NULL) by (output row, 32-channel block) items. */
+static void run_direct(nst_ctx *ctx, const nst__conv_direct_args *a, const float *wp) {
+    const int64_t items = a->n * a->ho * (wp ? a->cout / 32 : 1);
+    const int nt = nst__cpu_threads(ctx), parts = items < nt ? (int)items : nt;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+    for (int i = 0; i < parts; i++) {
+        const int64_t i0 = items * i / parts, i1 = items * (i + 1) / parts;
+        if (wp)
+            nst__conv_wide_items(a, wp, i0, i1);
+        else
+            nst__conv_direct_rows(a, i0, i1);
+    }
+}
+
+/* Backward-data of a stride-1 conv with a square kernel is a forward conv of dy: dx = conv(dy,
+ * w') with w' (Cin, KH, KW, Cout) = w (Cout, KH-1-kh, KW-1-kw, Cin) and padding KH-1-pad. It runs
+ * on the direct kernels when they take its shape (Cin, the transposed conv's output channels, a
+ * multiple of 32, or at most 4). */
+static bool bwd_data_direct(const conv_geom *g) {
+    if (g->stride != 1 || g->kh != g->kw || g->pad > g->kh - 1 || conv_is_pointwise(g))
+        return false;
+    return nst__conv_wide_applies(g->cin, g->cout) ||
+           nst__conv_direct_applies(g->cin, g->kh, g->kw, g->cout);
+}
+
+/* w' as above into out: packed for the wide kernel ((Cin / 32, K, 32), K = KH*KW*Cout), else
+ * plain (Cin, KH, KW, Cout). */
+static void flip_weights(nst_ctx *ctx, const conv_geom *g, const float *w, bool packed,
+                         float *out) {
+    const int64_t kh = g->kh, kw = g->kw, cin = g->cin, cout = g->cout, k = kh * kw * cout;
+    const int nt = nst__cpu_threads(ctx);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && cin * k > NST__CONV_OMP_MIN)
+    for (int64_t ci = 0; ci < cin; ci++) {
+        float *o = packed ? out + (ci / 32 * k) * 32 + ci % 32 : out + ci * k;
+        const int64_t step = packed ? 32 : 1;
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++)
+                for (int64_t co = 0; co < cout; co++)
+                    o[((i * kw + j) * cout + co) * step] =
+                        w[((co * kh + kh - 1 - i) * kw + kw - 1 - j) * cin + ci];
+    }
+}
+
+static nst_status backward_data_direct(nst_ctx *ctx, const char *op, const conv_geom *g,
+                                       const float *dy, const float *w, float *dx) {
+    const bool wide = nst__conv_wide_applies(g->cin, g->cout);
+    float *wf; // w' (packed or plain)
+    NST__TRY(nst__cpu_scratch(ctx, op, "flipped weights", nst__conv_wide_scratch(g->cout, g->k),
+                              false, (void **)&wf));
+    flip_weights(ctx, g, w, wide, wf);
+    const nst__conv_direct_args a = {.x = dy, .wt = wf, .y = dx, .n = g->n, .h = g->ho,
+                                     .w = g->wo, .cin = g->cout, .cout = g->cin, .kh = g->kh,
+                                     .kw = g->kw, .ho = g->h, .wo = g->w, .stride = 1,
+                                     .pad = (int)(g->kh - 1 - g->pad)};
+    run_direct(ctx, &a, wide ? wf : NULL);
+    return NST_OK;
+}
+
 /* ---- the three ops ----------------------------------------------------------------------- */
 
 static nst_status conv_forward(nst_ctx *ctx, const nst_conv2d_params *p, size_t tile_bytes,
@@ -351,6 +443,25 @@ static nst_status conv_forward(nst_ctx *ctx, const nst_conv2d_params *p, size_t 
     const float *w = p->w->data;               // (Cout, KH, KW, Cin) = (Cout, K)
     const float *b = p->b ? p->b->data : NULL; // (Cout)
     float *y = p->y->data;                     // (N, Ho, Wo, Cout) = (P, Cout)
+    if (conv_is_direct(&g) || conv_is_wide(&g)) {
+        const nst__conv_direct_args a = {.x = x, .wt = w, .b = b, .y = y, .n = g.n, .h = g.h,
+                                         .w = g.w, .cin = g.cin, .cout = g.cout, .kh = g.kh,
+                                         .kw = g.kw, .ho = g.ho, .wo = g.wo,
+                                         .stride = (int)g.stride, .pad = (int)g.pad,
+                                         .relu = p->relu};
+        float *wp = NULL; // (Cout / 32, K, 32)
+        if (conv_is_wide(&g)) {
+            NST__TRY(nst__cpu_scratch(ctx, op, "packed weights",
+                                      nst__conv_wide_scratch(g.cout, g.k), false, (void **)&wp));
+            const int64_t blocks = g.cout / 32;
+            const int nt = nst__cpu_threads(ctx), parts = blocks < nt ? (int)blocks : nt;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+            for (int64_t bl = 0; bl < blocks; bl++)
+                nst__conv_wide_pack(w + bl * 32 * g.k, 32, g.k, wp + bl * 32 * g.k);
+        }
+        run_direct(ctx, &a, wp);
+        return NST_OK;
+    }
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
     float *cols;                               // (workers, tile, K)
     NST__TRY(take_cols(ctx, op, &g, &s, &cols));
@@ -379,6 +490,8 @@ static nst_status conv_backward_data(nst_ctx *ctx, const nst_conv2d_params *p,
     const float *dy = p->dy->data; // (N, Ho, Wo, Cout) = (P, Cout)
     const float *w = p->w->data;   // (Cout, K)
     float *dx = p->dx->data;       // (N, H, W, Cin)
+    if (bwd_data_direct(&g))
+        return backward_data_direct(ctx, op, &g, dy, w, dx);
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
     float *dcols;                  // (workers, tile, K)
     NST__TRY(take_cols(ctx, op, &g, &s, &dcols));
@@ -519,6 +632,11 @@ static size_t conv_scratch(nst_ctx *ctx, nst_op op, const nst_conv2d_params *p,
         return bytes;
     }
     const conv_geom g = conv_geometry(p, op == NST_OP_CONV2D_FORWARD ? p->x : p->dx);
+    if (op == NST_OP_CONV2D_FORWARD && conv_is_direct(&g))
+        return 0;
+    if ((op == NST_OP_CONV2D_FORWARD && conv_is_wide(&g)) ||
+        (op == NST_OP_CONV2D_BACKWARD_DATA && bwd_data_direct(&g)))
+        return nst__scratch_bytes(nst__conv_wide_scratch(g.cout, g.k));
     const conv_sched s = conv_schedule(ctx, &g, tile_bytes, workers);
     return nst__scratch_bytes(cols_bytes(&g, &s));
 }
