@@ -8,7 +8,8 @@
  *     dx = gamma * rstd * (dy - S1 / M - xhat * S2 / M)
  *     dgamma[c] = sum over n of S2,  dbeta[c] = sum over n of S1
  * dx, dgamma, dbeta may each be NULL (skipped); dx is overwritten, dgamma/dbeta are added to when
- * `accumulate` is set. Plane statistics are accumulated in double, two passes for the variance.
+ * `accumulate` is set. Plane statistics are accumulated in double in one pass: the sums of
+ * x - x0 and (x - x0)^2 with x0 the plane's first pixel (shifted data: no loss to a large mean).
  *
  * Work layout: each image's pixels are split into NORM_CHUNKS contiguous chunks; a work item is
  * one (image, chunk) and walks its pixels in memory order with the C channels innermost, adding
@@ -22,6 +23,7 @@
  * tests/golden/light_ops.safetensors, finite differences); timed by bench/bench_cpu_nn.c. */
 #include <math.h>
 
+#include "conv2d.h"
 #include "cpu_ops.h"
 
 #define NORM_CHUNKS 16
@@ -62,7 +64,7 @@ static dims3 dims_of(const nst_tensor *x) {
  * of the backward: chunk partials of S1 and S2, their totals, float k1/m1/m2. */
 static size_t forward_scratch(dims3 d) {
     const int64_t NC = d.N * d.C;
-    return (size_t)(d.N * NORM_CHUNKS * d.C + 2 * NC) * sizeof(double) +
+    return (size_t)(2 * d.N * NORM_CHUNKS * d.C + 2 * NC) * sizeof(double) +
            (size_t)(3 * NC) * sizeof(float);
 }
 
@@ -80,10 +82,85 @@ size_t nst__cpu_instance_norm_scratch(nst_ctx *ctx, nst_op op, const void *param
     return nst__scratch_bytes(fwd ? forward_scratch(d) : backward_scratch(d));
 }
 
-/* Chunk partials of sum(x - shift) (shift NULL = 0) or, with `square`, sum((x - shift)^2).
- * x (N, M, C); shift (N, C); part (N, NORM_CHUNKS, C). */
-static void partial_sums(nst_ctx *ctx, const float *x, dims3 d, const double *shift, bool square,
-                         double *part) {
+/* The per-chunk loops, compiled for AVX-512, for AVX2 and for the baseline ISA and picked by the
+ * CPU's features (the sums run across channels, C wide, in double; no multiply-add is fused in
+ * ISO C, so every variant gives the same bits). */
+#define NST__NORM_LOOPS(SUFFIX, ATTR)                                                           \
+    /* s1[c] = sum(x - shift), s2[c] = sum((x - shift)^2) over pixels lo..hi of one image */    \
+    ATTR static void chunk_sums_##SUFFIX(const float *x, int64_t lo, int64_t hi, int64_t C,     \
+                                         const float *shift, double *s1, double *s2) {          \
+        for (int64_t c = 0; c < C; c++)                                                         \
+            s1[c] = s2[c] = 0.0;                                                                \
+        for (int64_t q = lo; q < hi; q++) {                                                     \
+            const float *px = x + q * C; /* (C) */                                              \
+            for (int64_t c = 0; c < C; c++) {                                                   \
+                const double v = (double)px[c] - (double)shift[c];                              \
+                s1[c] += v;                                                                     \
+                s2[c] += v * v;                                                                 \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    /* y = (x - mean) * scale + shift over pixels lo..hi of one image */                        \
+    ATTR static void chunk_normalize_##SUFFIX(const float *x, int64_t lo, int64_t hi,           \
+                                              int64_t C, const float *mu, const float *sc,      \
+                                              const float *sh, float *y) {                      \
+        for (int64_t q = lo; q < hi; q++) {                                                     \
+            const float *px = x + q * C; /* (C) */                                              \
+            float *py = y + q * C;       /* (C) */                                              \
+            for (int64_t c = 0; c < C; c++)                                                     \
+                py[c] = (px[c] - mu[c]) * sc[c] + sh[c];                                        \
+        }                                                                                       \
+    }
+
+NST__NORM_LOOPS(base, )
+#if defined(__x86_64__) && defined(__GNUC__)
+NST__NORM_LOOPS(avx2, __attribute__((target("avx2"))))
+NST__NORM_LOOPS(avx512, __attribute__((target("avx512f"))))
+#endif
+
+/* 0: baseline, 1: AVX2, 2: AVX-512 (the direct convolutions' test of the CPU's features). */
+static int norm_variant(void) { return nst__conv_direct_variant(); }
+
+static void chunk_sums(const float *x, int64_t lo, int64_t hi, int64_t C, const float *shift,
+                       double *s1, double *s2) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    switch (norm_variant()) {
+    case 2:
+        chunk_sums_avx512(x, lo, hi, C, shift, s1, s2);
+        return;
+    case 1:
+        chunk_sums_avx2(x, lo, hi, C, shift, s1, s2);
+        return;
+    default:
+        break;
+    }
+#endif
+    chunk_sums_base(x, lo, hi, C, shift, s1, s2);
+}
+
+static void chunk_normalize(const float *x, int64_t lo, int64_t hi, int64_t C, const float *mu,
+                            const float *sc, const float *sh, float *y) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    switch (norm_variant()) {
+    case 2:
+        chunk_normalize_avx512(x, lo, hi, C, mu, sc, sh, y);
+        return;
+    case 1:
+        chunk_normalize_avx2(x, lo, hi, C, mu, sc, sh, y);
+        return;
+    default:
+        break;
+    }
+#endif
+    chunk_normalize_base(x, lo, hi, C, mu, sc, sh, y);
+}
+
+/* Chunk partials of S1 = sum(x - shift) and S2 = sum((x - shift)^2), one pass, with the shift
+ * each plane's first pixel (the shifted-data formulas: var = (S2 - S1^2 / M) / M loses nothing
+ * to a large mean, as the two-pass method would not either). x (N, M, C); shift (N, C);
+ * part1, part2 (N, NORM_CHUNKS, C). */
+static void partial_sums(nst_ctx *ctx, const float *x, dims3 d, const float *shift,
+                         double *part1, double *part2) {
     const int64_t M = d.M, C = d.C;
 #pragma omp parallel for num_threads(nst__cpu_threads(ctx)) schedule(static) \
     if (d.N * M * C > NORM_PARALLEL_MIN)
@@ -91,22 +168,7 @@ static void partial_sums(nst_ctx *ctx, const float *x, dims3 d, const double *sh
         const int64_t n = item / NORM_CHUNKS;
         int64_t lo, hi;
         chunk_range(M, item % NORM_CHUNKS, &lo, &hi);
-        double *acc = part + item * C; // (C)
-        for (int64_t c = 0; c < C; c++)
-            acc[c] = 0.0;
-        for (int64_t q = lo; q < hi; q++) {
-            const float *px = x + (n * M + q) * C; // (C)
-            if (square) {
-                const double *mu = shift + n * C;
-                for (int64_t c = 0; c < C; c++) {
-                    const double v = (double)px[c] - mu[c];
-                    acc[c] += v * v;
-                }
-            } else {
-                for (int64_t c = 0; c < C; c++)
-                    acc[c] += px[c];
-            }
-        }
+        chunk_sums(x + n * M * C, lo, hi, C, shift + n * C, part1 + item * C, part2 + item * C);
     }
 }
 
@@ -118,15 +180,10 @@ static void normalize(nst_ctx *ctx, const float *x, dims3 d, const float *mean, 
     if (d.N * M * C > NORM_PARALLEL_MIN)
     for (int64_t item = 0; item < d.N * NORM_CHUNKS; item++) {
         const int64_t n = item / NORM_CHUNKS;
-        const float *mu = mean + n * C, *sc = scale + n * C, *sh = shift + n * C;
         int64_t lo, hi;
         chunk_range(M, item % NORM_CHUNKS, &lo, &hi);
-        for (int64_t q = lo; q < hi; q++) {
-            const float *px = x + (n * M + q) * C; // (C)
-            float *py = y + (n * M + q) * C;       // (C)
-            for (int64_t c = 0; c < C; c++)
-                py[c] = (px[c] - mu[c]) * sc[c] + sh[c];
-        }
+        chunk_normalize(x + n * M * C, lo, hi, C, mean + n * C, scale + n * C, shift + n * C,
+                        y + n * M * C);
     }
 }
 
@@ -144,21 +201,25 @@ static nst_status norm_forward(nst_ctx *ctx, const nst_instance_norm_params *p, 
     double *part = NULL;
     NST__TRY(nst__cpu_scratch(ctx, op, "partial sums", forward_scratch(d), false,
                               (void **)&part));
-    double *mean = part + N * NORM_CHUNKS * C, *var = mean + NC; // (N, C) each
-    float *meanf = (float *)(var + NC), *scale = meanf + NC, *shift = scale + NC;
+    double *part2 = part + N * NORM_CHUNKS * C;
+    double *sum1 = part2 + N * NORM_CHUNKS * C, *sum2 = sum1 + NC; // (N, C) each
+    float *meanf = (float *)(sum2 + NC), *scale = meanf + NC, *shift = scale + NC;
 
-    partial_sums(ctx, x, d, NULL, false, part);
-    combine_chunks(part, N, C, mean);
-    for (int64_t i = 0; i < NC; i++)
-        mean[i] /= (double)d.M;
-    partial_sums(ctx, x, d, mean, true, part);
-    combine_chunks(part, N, C, var);
+    /* the sums' shift: each plane's first pixel (N, C); then shift is beta's, below */
+    float *x0 = shift;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            x0[n * C + c] = d.M > 0 ? x[n * d.M * C + c] : 0.0f;
+    partial_sums(ctx, x, d, x0, part, part2);
+    combine_chunks(part, N, C, sum1);
+    combine_chunks(part2, N, C, sum2);
     for (int64_t i = 0; i < NC; i++) {
         const int64_t c = per_image ? i : i % C;
-        const double rstd = 1.0 / sqrt(var[i] / (double)d.M + (double)p->eps);
-        meanf[i] = (float)mean[i];
+        const double m = (double)d.M, var = (sum2[i] - sum1[i] * sum1[i] / m) / m;
+        const double rstd = 1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)p->eps);
+        meanf[i] = (float)((double)x0[i] + sum1[i] / m);
         scale[i] = (float)(rstd * (gamma ? gamma[c] : 1.0));
-        shift[i] = beta ? beta[c] : 0.0f;
+        shift[i] = beta ? beta[c] : 0.0f; /* x0[i] is read above, before this */
         if (mean_out)
             mean_out[i] = meanf[i];
         if (rstd_out)
