@@ -401,21 +401,24 @@ static bool bwd_data_direct(const conv_geom *g) {
 }
 
 /* w' as above into out: packed for the wide kernel ((Cin / 32, K, 32), K = KH*KW*Cout), else
- * plain (Cin, KH, KW, Cout). */
+ * plain (Cin, KH, KW, Cout). Reads each filter row of w once, in order; threads split Cout. */
 static void flip_weights(nst_ctx *ctx, const conv_geom *g, const float *w, bool packed,
                          float *out) {
     const int64_t kh = g->kh, kw = g->kw, cin = g->cin, cout = g->cout, k = kh * kw * cout;
     const int nt = nst__cpu_threads(ctx);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && cin * k > NST__CONV_OMP_MIN)
-    for (int64_t ci = 0; ci < cin; ci++) {
-        float *o = packed ? out + (ci / 32 * k) * 32 + ci % 32 : out + ci * k;
-        const int64_t step = packed ? 32 : 1;
+    for (int64_t co = 0; co < cout; co++)
         for (int64_t i = 0; i < kh; i++)
-            for (int64_t j = 0; j < kw; j++)
-                for (int64_t co = 0; co < cout; co++)
-                    o[((i * kw + j) * cout + co) * step] =
-                        w[((co * kh + kh - 1 - i) * kw + kw - 1 - j) * cin + ci];
-    }
+            for (int64_t j = 0; j < kw; j++) {
+                const float *src = w + ((co * kh + kh - 1 - i) * kw + kw - 1 - j) * cin; // (Cin)
+                const int64_t jj = (i * kw + j) * cout + co; /* the tap's place in w'(ci, .) */
+                if (packed)
+                    for (int64_t ci = 0; ci < cin; ci++)
+                        out[((ci / 32) * k + jj) * 32 + ci % 32] = src[ci];
+                else
+                    for (int64_t ci = 0; ci < cin; ci++)
+                        out[ci * k + jj] = src[ci];
+            }
 }
 
 static nst_status backward_data_direct(nst_ctx *ctx, const char *op, const conv_geom *g,
