@@ -280,8 +280,8 @@ Test(cpu_conv2d, larger_image_matches_naive) {
  * Cout a multiple of 32) on rows wide enough for their pixel blocks (8 or 4 pixels, and single
  * ones at the borders; 12, 6, 3 and 1, or 3 and 1), in every variant this CPU runs (AVX-512, AVX2; then none:
  * im2col), on 3 threads, against the naive loops, forward and backward (backward-data of a
- * stride-1 conv runs on them when Cin is a multiple of 32 or at most 4); and the forward's bits
- * the same for 1 and 3 threads. The other tests run whichever variant the CPU picks; here each
+ * stride-1 conv runs on them when Cin is a multiple of 32 or at most 4); and, where they apply,
+ * the forward's bits the same for 1 and 3 threads. The other tests run whichever variant the CPU picks; here each
  * one in turn. */
 Test(cpu_conv2d, direct_kernels_match_naive) {
     const conv_case direct[] = {
@@ -309,7 +309,12 @@ Test(cpu_conv2d, direct_kernels_match_naive) {
             check_forward(ctx, &direct[i], NULL, 700 + 10 * (uint64_t)i + (uint64_t)v);
             /* backward-data of the stride-1 ones is a direct forward of dy (flipped weights) */
             check_backward(ctx, &direct[i], NULL, 900 + 10 * (uint64_t)i + (uint64_t)v);
-            /* the same bits on 1 thread as on 3 */
+            /* the direct kernels: the same bits on 1 thread as on 3 (im2col's tiles and so
+             * OpenBLAS's blocking follow the thread count: there only per thread count) */
+            const conv_case *c = &direct[i];
+            if (v == 0 || !(c->cout % 32 == 0 || nst__conv_direct_applies(c->cout, c->kh, c->kw,
+                                                                            c->cin)))
+                continue;
             char name[160];
             describe(&direct[i], name, sizeof name);
             nst_test_layer d = make_data(&direct[i], 800 + i);

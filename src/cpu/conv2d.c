@@ -141,7 +141,7 @@ static conv_sched conv_schedule(nst_ctx *ctx, const conv_geom *g, size_t tile_by
     if (workers <= 0) {
         const int64_t per = (int64_t)NST__CONV_TILES_PER_THREAD * nt;
         const int64_t balanced = (g->p + per - 1) / per;
-        s.tile = pixels_within(g, nst__conv_tile_bytes());
+        s.tile = pixels_within(g, g->cout >= 32 ? nst__conv_tile_bytes() : NST__CONV_TILE_BYTES);
         if (nt > 1 && balanced < s.tile)
             s.tile = balanced;
         workers = nt;
@@ -150,7 +150,9 @@ static conv_sched conv_schedule(nst_ctx *ctx, const conv_geom *g, size_t tile_by
             s.tile = pixels_within(g, NST__CONV_COLS_BYTES);
         }
     } else {
-        size_t dflt = workers == 1 ? NST__CONV_COLS_BYTES : nst__conv_tile_bytes();
+        size_t dflt = workers == 1    ? NST__CONV_COLS_BYTES
+                      : g->cout >= 32 ? nst__conv_tile_bytes()
+                                      : NST__CONV_TILE_BYTES;
         s.tile = pixels_within(g, tile_bytes ? tile_bytes : dflt);
     }
     s.ntiles = g->p ? (g->p + s.tile - 1) / s.tile : 0;

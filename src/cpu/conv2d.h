@@ -12,12 +12,14 @@
 #include "../host/errors.h"
 #include "nstyle/ops.h"
 
-/* Column buffer of one tile when each thread runs its own tiles: the size of a core's L2 cache
- * (sysconf), at least NST__CONV_TILE_BYTES and at most NST__CONV_TILE_MAX_BYTES. Larger tiles
- * repack the weights fewer times per image (OpenBLAS packs them afresh for every call); measured
- * with bench_cpu_ops on a 2 MB-L2 Xeon, 2 MB tiles ran TransformerNet's and VGG19's layers 5-25%
- * faster than 1 MB ones (bench/results/cpu_conv_tiles.md). A fixed rule per machine: the same
- * machine always cuts the same tiles, so its results keep their bits. */
+/* Column buffer of one tile when each thread runs its own tiles: for Cout >= 32, the size of a
+ * core's L2 cache (sysconf), at least NST__CONV_TILE_BYTES and at most NST__CONV_TILE_MAX_BYTES;
+ * for fewer output channels NST__CONV_TILE_BYTES. Larger tiles repack the weights fewer times
+ * per image (OpenBLAS packs them afresh for every call): on a 2 MB-L2 Xeon 2 MB tiles ran
+ * TransformerNet's layers 1-12% faster than 1 MB ones, but its 3-channel output layer 4x slower
+ * (the larger GEMM leaves OpenBLAS's small-matrix kernel), hence the Cout bound
+ * (bench/results/cpu_conv_direct.md). A fixed rule per machine: the same machine always cuts the
+ * same tiles, so its results keep their bits. */
 #define NST__CONV_TILE_BYTES ((size_t)1 << 20)
 #define NST__CONV_TILE_MAX_BYTES ((size_t)4 << 20)
 size_t nst__conv_tile_bytes(void);
