@@ -8,7 +8,7 @@
  * conv layer is bench/peer_cpu_conv.py.
  *
  *   bench_cpu_ops [--threads N] [--csv PATH] [--quick] [--tile-mb MB] [--workers N]
- *                 [--layers mixed|transformer|vgg] [--forward-only] [--no-direct]
+ *                 [--layers mixed|transformer|vgg] [--forward-only] [--no-direct] [--avx2]
  *
  * --threads sets the op's threads (nst_ctx_set_threads) and OpenBLAS's; --quick runs only the
  * 64->64 3x3 256x256 layer; --tile-mb and --workers force the conv schedule (see
@@ -16,8 +16,10 @@
  * default: a few of each network at 256x256), transformer (every distinct layer of the candy
  * TransformerNet on a 768x512 frame: its 9x9 first and last layers, the stride-2 ones, the
  * residual blocks', the upsampled ones) or vgg (VGG19's conv layers up to conv5_1 on a 512x512
- * image); --forward-only skips the backward passes; --no-direct sends the few-output-channel
- * forward through im2col + sgemm too (src/cpu/conv2d_direct.c), to compare.
+ * image); --forward-only skips the backward passes; --no-direct sends every conv through
+ * im2col + sgemm, the direct kernels off (src/cpu/conv2d_wide.c, conv2d_direct.c), to compare;
+ * --avx2 runs the direct kernels' AVX2 variant on a CPU with AVX-512 (with
+ * OPENBLAS_CORETYPE=Haswell for OpenBLAS, that is an AVX2 machine's choice on this one).
  *
  * OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons (family 6 model 207) and falls back
  * to its Prescott (SSE3) kernels, about 5x slower; the corename printed first shows which kernels
@@ -241,7 +243,7 @@ static int bench_linear(nst_ctx *ctx, FILE *csv, const linear_size *z) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, quick = 0, workers = 0, forward_only = 0, no_direct = 0;
+    int threads = 0, quick = 0, workers = 0, forward_only = 0, no_direct = 0, avx2 = 0;
     double tile_mb = 0.0;
     const char *csv_path = NULL, *layers = "mixed";
     const bench_opt opts[] = {{"--threads", BENCH_OPT_INT, &threads, 0},
@@ -251,10 +253,11 @@ int main(int argc, char **argv) {
                               {"--quick", BENCH_OPT_SET, &quick, 1},
                               {"--layers", BENCH_OPT_STRING, &layers, 0},
                               {"--forward-only", BENCH_OPT_SET, &forward_only, 1},
-                              {"--no-direct", BENCH_OPT_SET, &no_direct, 1}};
+                              {"--no-direct", BENCH_OPT_SET, &no_direct, 1},
+                              {"--avx2", BENCH_OPT_SET, &avx2, 1}};
     static const char usage[] = "usage: bench_cpu_ops [--threads N] [--csv PATH] [--quick] "
                                 "[--tile-mb MB] [--workers N] [--layers mixed|transformer|vgg] "
-                                "[--forward-only] [--no-direct]";
+                                "[--forward-only] [--no-direct] [--avx2]";
     if (bench_parse_args(argc, argv, opts, BENCH_N_OPTS(opts), usage))
         return 2;
     const conv_size *sizes = !strcmp(layers, "mixed")         ? mixed_sizes
@@ -268,6 +271,8 @@ int main(int argc, char **argv) {
     }
     if (no_direct)
         nst__conv_direct_force(0);
+    if (avx2)
+        nst__conv_direct_force(1);
     const size_t tile_bytes = (size_t)(tile_mb * 1048576.0);
     /* op scratch, touched as used */
     nst_ctx *ctx = bench_ctx_open("bench_cpu_ops", NULL, threads, (size_t)1 << 30);

@@ -61,13 +61,11 @@ bool nst__conv_direct_applies(int64_t cout, int64_t kh, int64_t kw, int64_t cin)
 /* One variant's body: VEC is a GCC vector of W floats, compiled for TARGET. The span loops are
  * written once for a block of NP pixels and NC channels, both constants after inlining. */
 #define NST__DIRECT_VARIANT(SUFFIX, W, TARGET)                                                  \
-    typedef float vec_##SUFFIX __attribute__((vector_size(4 * (W)), aligned(4)));              \
+    typedef float vec_##SUFFIX __attribute__((vector_size(4 * (W)), aligned(4), may_alias));  \
                                                                                                 \
     __attribute__((target(TARGET), always_inline)) static inline vec_##SUFFIX load_##SUFFIX(   \
         const float *p) {                                                                       \
-        vec_##SUFFIX v;                                                                         \
-        memcpy(&v, p, sizeof v);                                                                \
-        return v;                                                                               \
+        return *(const vec_##SUFFIX *)p; /* unaligned: the type is aligned(4) */               \
     }                                                                                           \
                                                                                                 \
     /* out[p][c] = sum over kernel rows of dot(src_p row span, weight row span) */              \

@@ -52,15 +52,13 @@ void nst__conv_wide_pack(const float *w, int64_t cout, int64_t k, float *wp) {
  * PB x NV accumulators plus NV weight vectors fit the registers (AVX-512: 12 x 2 + 2 of 32;
  * AVX2: 3 x 4 + 4 of 16). */
 #define NST__WIDE_VARIANT(SUFFIX, W, PB, TARGET)                                                \
-    typedef float wvec_##SUFFIX __attribute__((vector_size(4 * (W)), aligned(4)));             \
+    typedef float wvec_##SUFFIX __attribute__((vector_size(4 * (W)), aligned(4), may_alias)); \
     typedef int32_t wivec_##SUFFIX __attribute__((vector_size(4 * (W)), aligned(4)));          \
     enum { NV_##SUFFIX = CB / (W) };                                                            \
                                                                                                 \
     __attribute__((target(TARGET), always_inline)) static inline wvec_##SUFFIX wload_##SUFFIX( \
         const float *p) {                                                                       \
-        wvec_##SUFFIX v;                                                                        \
-        memcpy(&v, p, sizeof v);                                                                \
-        return v;                                                                               \
+        return *(const wvec_##SUFFIX *)p; /* unaligned: the type is aligned(4) */              \
     }                                                                                           \
                                                                                                 \
     /* np pixels from (n, oh, ow) of channel block cb, kernel rows kh_lo..kh_hi; a tap left or  \
@@ -105,7 +103,7 @@ void nst__conv_wide_pack(const float *w, int64_t cout, int64_t k, float *wp) {
                     const wivec_##SUFFIX pos = r > (wvec_##SUFFIX){0};                          \
                     r = (wvec_##SUFFIX)((wivec_##SUFFIX)r & pos);                               \
                 }                                                                               \
-                memcpy(y + p * a->cout + v * (W), &r, sizeof r);                                \
+                *(wvec_##SUFFIX *)(y + p * a->cout + v * (W)) = r;                              \
             }                                                                                   \
     }                                                                                           \
                                                                                                 \
