@@ -32,6 +32,7 @@
 
 #include "bench_util.h"
 #include "cpu/conv2d.h"
+#include "cpu/cpu_ops.h"
 #include "nstyle/nstyle.h"
 
 #define WARMUP 2
@@ -270,9 +271,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (no_direct)
-        nst__conv_direct_force(0);
+        nst__cpu_simd_force(0);
     if (avx2)
-        nst__conv_direct_force(1);
+        nst__cpu_simd_force(1);
     const size_t tile_bytes = (size_t)(tile_mb * 1048576.0);
     /* op scratch, touched as used */
     nst_ctx *ctx = bench_ctx_open("bench_cpu_ops", NULL, threads, (size_t)1 << 30);
@@ -286,10 +287,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("threads %d (0 = all; OpenBLAS %d, core %s), conv schedule: tile %.2f MB "
-           "(0 = default), workers %d (0 = automatic), direct few-channel forward: %s\n",
+           "(0 = default), workers %d (0 = automatic), direct convolutions: %s\n",
            nst_ctx_threads(ctx), openblas_get_num_threads(), openblas_get_corename(),
            tile_bytes / 1048576.0, workers,
-           (const char *[]){"off", "AVX2", "AVX-512"}[nst__conv_direct_variant()]);
+           (const char *[]){"off", "AVX2", "AVX-512"}[nst__cpu_simd()]);
     printf("%-30s %-40s %10s  %-20s  %8s  %8s\n", "op", "shape", "median ms", "min..max ms",
            "IQR ms", "GFLOP/s");
     int fail = 0;

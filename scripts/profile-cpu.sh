@@ -57,6 +57,7 @@ profile() { # name, command...
       grep -v '^#' | grep -v '^$' | head -n "$top"
   } >"$out/$name.txt"
   rm -f "$data_file"
+  [[ -s $out/$name.log ]] || rm -f "$out/$name.log" # the workload's stderr, kept when it said anything
   cat "$out/$name.txt"
 }
 profile stylize-768x512 "$build/bench_stylize" --model "$model" --size 768x512 \

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cpu/conv2d.h"
+#include "cpu/cpu_ops.h"
 #include "test_layer.h"
 #include "test_support.h"
 #include "test_tensors.h"
@@ -299,8 +300,8 @@ Test(cpu_conv2d, direct_kernels_match_naive) {
     nst_ctx_set_threads(ctx, 3);
     static const char *names[] = {"im2col", "AVX2", "AVX-512"};
     for (int v = 2; v >= 0; v--) {
-        nst__conv_direct_force(v);
-        if (nst__conv_direct_variant() != v) {
+        nst__cpu_simd_force(v);
+        if (nst__cpu_simd() != v) {
             cr_log_info("direct kernels: this CPU has no %s; that variant is not tested here",
                         names[v]);
             continue;
@@ -334,7 +335,7 @@ Test(cpu_conv2d, direct_kernels_match_naive) {
             nst_test_layer_free(&d);
         }
     }
-    nst__conv_direct_force(-1);
+    nst__cpu_simd_force(-1);
     nst_ctx_destroy(ctx);
 }
 

@@ -26,6 +26,27 @@
 
 int nst__cpu_threads(const nst_ctx *ctx) { return nst__threads(ctx); }
 
+/* The CPU's vector features, probed once (OpenMP workers ask too: pthread_once). */
+static int simd_found = NST__CPU_SIMD_BASE, simd_forced = -1;
+
+static void simd_probe(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        simd_found = NST__CPU_SIMD_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        simd_found = NST__CPU_SIMD_AVX2;
+#endif
+}
+
+int nst__cpu_simd(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, simd_probe);
+    return simd_forced >= 0 && simd_forced < simd_found ? simd_forced : simd_found;
+}
+
+void nst__cpu_simd_force(int level) { simd_forced = level; }
+
 nst_status nst__cpu_scratch(nst_ctx *ctx, const char *op, const char *what, size_t bytes,
                             bool zero, void **out) {
     NST__TRY(nst__scratch_take(ctx, op, what, bytes, out));

@@ -62,10 +62,7 @@ typedef struct {
 bool nst__conv_direct_applies(int64_t cout, int64_t kh, int64_t kw, int64_t cin);
 /* Output rows r0 .. r1 - 1 of the flattened (N, Ho). */
 void nst__conv_direct_rows(const nst__conv_direct_args *a, int64_t r0, int64_t r1);
-/* The variant in use: 0 none, 1 AVX2 + FMA, 2 AVX-512. */
-int nst__conv_direct_variant(void);
-/* Tests: -1 as the CPU allows (the default), 0 never, 1 at most AVX2, 2 at most AVX-512. */
-void nst__conv_direct_force(int variant);
+/* The variant in use is nst__cpu_simd()'s level (src/cpu/cpu_ops.h): none below AVX2. */
 
 /* The direct forward for Cout a multiple of 32 (src/cpu/conv2d_wide.c), on the same CPUs. The
  * forward uses it when nst__conv_wide_applies() (Cout a multiple of 32, Cin at most

@@ -18,42 +18,20 @@
  *
  * Used by src/cpu/conv2d.c's forward when nst__conv_direct_applies() (a fixed rule, no timing at
  * run time); tested there against the naive loops and PyTorch goldens (tests/test_cpu_conv2d.c
- * covers both variants on a CPU that has them: nst__conv_direct_force). */
+ * covers both variants on a CPU that has them: nst__cpu_simd_force). */
 #include <stdint.h>
-#include <string.h>
 
 #include "conv2d.h"
+#include "cpu_ops.h"
 
 #define MAX_COUT 4
 /* Output pixels sharing each weight load: 8 with AVX-512 (8 x 3 accumulators, 3 weight vectors
  * and 1 input vector fill its 32 registers), else 4 (AVX2's 16 registers; 4 channels). */
 #define BLOCK 8
 
-/* -1: as the CPU allows; 0: never (the im2col path); 1: AVX2 variant; 2: AVX-512 variant. */
-static int forced = -1;
-
-void nst__conv_direct_force(int variant) { forced = variant; }
-
-static int cpu_variant(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return 1;
-#endif
-    return 0;
-}
-
-int nst__conv_direct_variant(void) {
-    if (forced >= 0)
-        return forced > cpu_variant() ? cpu_variant() : forced;
-    return cpu_variant();
-}
-
 bool nst__conv_direct_applies(int64_t cout, int64_t kh, int64_t kw, int64_t cin) {
     /* a patch of at least 64 floats: below that im2col's copy costs little against the GEMM */
-    return cout <= MAX_COUT && kh * kw * cin >= 64 && nst__conv_direct_variant() > 0;
+    return cout <= MAX_COUT && kh * kw * cin >= 64 && nst__cpu_simd() > NST__CPU_SIMD_BASE;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -171,7 +149,7 @@ NST__DIRECT_VARIANT(avx512, 16, "avx512f")
 
 void nst__conv_direct_rows(const nst__conv_direct_args *a, int64_t r0, int64_t r1) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (nst__conv_direct_variant() == 2)
+    if (nst__cpu_simd() == NST__CPU_SIMD_AVX512)
         rows_avx512(a, r0, r1);
     else
         rows_avx2(a, r0, r1);

@@ -21,9 +21,9 @@
  * of 32 on a CPU with AVX2 and FMA or AVX-512, see conv2d.h); tested there against the naive
  * loops, finite differences and PyTorch goldens (tests/test_cpu_conv2d.c, both variants). */
 #include <stdint.h>
-#include <string.h>
 
 #include "conv2d.h"
+#include "cpu_ops.h"
 
 #define CB 32 /* output channels per block */
 
@@ -31,7 +31,7 @@
 static const float nst__conv_wide_zeros[NST__CONV_WIDE_MAX_CIN];
 
 bool nst__conv_wide_applies(int64_t cout, int64_t cin) {
-    return cout % CB == 0 && cin <= NST__CONV_WIDE_MAX_CIN && nst__conv_direct_variant() > 0;
+    return cout % CB == 0 && cin <= NST__CONV_WIDE_MAX_CIN && nst__cpu_simd() > NST__CPU_SIMD_BASE;
 }
 
 size_t nst__conv_wide_scratch(int64_t cout, int64_t k) {
@@ -142,7 +142,7 @@ NST__WIDE_VARIANT(avx512, 16, 12, "avx512f")
 void nst__conv_wide_items(const nst__conv_direct_args *a, const float *wp, int64_t i0,
                           int64_t i1) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (nst__conv_direct_variant() == 2)
+    if (nst__cpu_simd() == NST__CPU_SIMD_AVX512)
         witems_avx512(a, wp, i0, i1);
     else
         witems_avx2(a, wp, i0, i1);

@@ -14,6 +14,13 @@ NST_OP_LIST(NST__CPU_DECLARE)
 /* Threads for an OpenMP region: the context's setting, or all available when 0. */
 int nst__cpu_threads(const nst_ctx *ctx);
 
+/* The vector code the CPU kernels with per-ISA variants run (src/cpu/conv2d_wide.c,
+ * conv2d_direct.c, instance_norm.c): the CPU's features, probed once. Tests and benchmarks may
+ * force a lower level (-1: back to the CPU's own). */
+enum { NST__CPU_SIMD_BASE = 0, NST__CPU_SIMD_AVX2 = 1, NST__CPU_SIMD_AVX512 = 2 };
+int nst__cpu_simd(void);
+void nst__cpu_simd_force(int level);
+
 /* Scratch bytes of the ops that take any, for params the dispatch has checked; each piece the op
  * takes is counted rounded up with nst__scratch_bytes(). */
 size_t nst__cpu_conv2d_scratch(nst_ctx *ctx, nst_op op, const void *params);

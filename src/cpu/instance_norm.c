@@ -23,7 +23,6 @@
  * tests/golden/light_ops.safetensors, finite differences); timed by bench/bench_cpu_nn.c. */
 #include <math.h>
 
-#include "conv2d.h"
 #include "cpu_ops.h"
 
 #define NORM_CHUNKS 16
@@ -118,17 +117,14 @@ NST__NORM_LOOPS(avx2, __attribute__((target("avx2"))))
 NST__NORM_LOOPS(avx512, __attribute__((target("avx512f"))))
 #endif
 
-/* 0: baseline, 1: AVX2, 2: AVX-512 (the direct convolutions' test of the CPU's features). */
-static int norm_variant(void) { return nst__conv_direct_variant(); }
-
 static void chunk_sums(const float *x, int64_t lo, int64_t hi, int64_t C, const float *shift,
                        double *s1, double *s2) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    switch (norm_variant()) {
-    case 2:
+    switch (nst__cpu_simd()) {
+    case NST__CPU_SIMD_AVX512:
         chunk_sums_avx512(x, lo, hi, C, shift, s1, s2);
         return;
-    case 1:
+    case NST__CPU_SIMD_AVX2:
         chunk_sums_avx2(x, lo, hi, C, shift, s1, s2);
         return;
     default:
@@ -141,11 +137,11 @@ static void chunk_sums(const float *x, int64_t lo, int64_t hi, int64_t C, const 
 static void chunk_normalize(const float *x, int64_t lo, int64_t hi, int64_t C, const float *mu,
                             const float *sc, const float *sh, float *y) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    switch (norm_variant()) {
-    case 2:
+    switch (nst__cpu_simd()) {
+    case NST__CPU_SIMD_AVX512:
         chunk_normalize_avx512(x, lo, hi, C, mu, sc, sh, y);
         return;
-    case 1:
+    case NST__CPU_SIMD_AVX2:
         chunk_normalize_avx2(x, lo, hi, C, mu, sc, sh, y);
         return;
     default:
